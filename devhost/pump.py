@@ -1,0 +1,129 @@
+"""The queue pump: the local bus → Service Bus-triggered function, with peek-lock settlement.
+
+Success completes the message, an exception abandons it (it comes back at once with its
+delivery count up); the bus dead-letters it on the receive after `max_delivery_count`.
+Logs name the queue, function, exception type and stack, never the body or the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from azure.functions.servicebus import ServiceBusMessage
+
+from devhost.activity import Activity, failure
+from shared.bus.port import BusError, Delivery, Receiver
+
+if TYPE_CHECKING:
+    from devhost.index import HostFunction
+
+log = logging.getLogger("devhost.pump")
+
+
+def to_message(delivery: Delivery) -> ServiceBusMessage:
+    """The `func.ServiceBusMessage` the Functions host would pass for `delivery`."""
+    return ServiceBusMessage(
+        body=delivery.body,
+        message_id=delivery.message_id,
+        session_id=delivery.session_id,
+        delivery_count=delivery.delivery_count,
+        enqueued_time_utc=delivery.enqueued_at,
+        scheduled_enqueue_time_utc=delivery.scheduled_at,
+        lock_token=delivery.lock_token,
+        locked_until=delivery.locked_until,
+        content_type="application/json",
+        application_properties={},
+        user_properties={},
+    )
+
+
+class QueuePump:
+    """Receives from one queue and invokes one function, in a thread, until `stop` is set."""
+
+    def __init__(
+        self,
+        function: HostFunction,
+        open_receiver: Callable[[], Receiver],
+        activity: Activity,
+        stop: threading.Event,
+        *,
+        poll_interval: float = 0.1,
+        worker: str | None = None,
+    ):
+        assert function.queue is not None
+        self.function = function
+        self.queue = function.queue
+        self.open_receiver = open_receiver
+        self.activity = activity
+        self.stop = stop
+        self.poll_interval = poll_interval
+        self.worker = worker or f"{function.name}#0"
+        self.completed = 0
+        self.abandoned = 0
+
+    def run(self) -> None:
+        """The thread's body; the worker must have been registered with the activity."""
+        try:
+            receiver = self.open_receiver()
+        except Exception:
+            log.exception("cannot open the local bus for queue %s", self.queue)
+            self.activity.unregister(self.worker)
+            return
+        try:
+            while not self.stop.is_set():
+                if not self.pump_once(receiver):
+                    self.stop.wait(self.poll_interval)
+        finally:
+            self.activity.unregister(self.worker)
+            receiver.close()  # type: ignore[attr-defined]
+
+    def pump_once(self, receiver: Receiver) -> bool:
+        """Receive and handle one message; False when none was due."""
+        epoch = self.activity.epoch
+        try:
+            delivery = receiver.receive(self.queue)
+        except BusError as exc:
+            log.warning("receive from %s failed: %s", self.queue, exc)
+            return False
+        if delivery is None:
+            self.activity.idle(self.worker, epoch)
+            return False
+        self.handle(receiver, delivery)
+        return True
+
+    def handle(self, receiver: Receiver, delivery: Delivery) -> None:
+        name = self.function.name
+        with self.activity.invocation():
+            started = time.perf_counter()
+            try:
+                self.function.call(to_message(delivery))
+            except Exception as exc:
+                log.warning(
+                    "Executed 'Functions.%s' (Failed, queue=%s, delivery %d; abandoned): %s",
+                    name,
+                    self.queue,
+                    delivery.delivery_count,
+                    failure(exc),
+                )
+                log.debug("Functions.%s failed", name, exc_info=True)
+                self._settle(receiver.abandon, delivery, "abandon")
+                self.abandoned += 1
+                return
+            log.info(
+                "Executed 'Functions.%s' (Succeeded, queue=%s, Duration=%dms)",
+                name,
+                self.queue,
+                (time.perf_counter() - started) * 1000,
+            )
+            self._settle(receiver.complete, delivery, "complete")
+            self.completed += 1
+
+    def _settle(self, action: Callable[[Delivery], None], delivery: Delivery, what: str) -> None:
+        try:
+            action(delivery)
+        except BusError as exc:  # LockLost included: the message comes back by itself
+            log.warning("could not %s a message of %s: %s", what, self.queue, type(exc).__name__)

@@ -1,0 +1,11 @@
+"""Roster's Functions app: one blueprint per service (ARCHITECTURE §2)."""
+
+import azure.functions as func
+
+from functions import ops, persons
+
+BLUEPRINTS = (persons.bp, ops.bp)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+for blueprint in BLUEPRINTS:
+    app.register_functions(blueprint)

@@ -1,0 +1,69 @@
+"""Who is calling: roles from App Service Authentication or from API keys (ARCHITECTURE §7)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+import azure.functions as func
+
+from shared.config import Settings
+from shared.errors import NotAllowed, NotAuthenticated
+
+ROLES = (
+    "Persons.Write",
+    "Persons.Read",
+    "Groups.Manage",
+    "Suspend.Manage",
+    "Provisioning.Operate",
+    "Requests.Submit",
+    "Requests.Manage",
+    "Admin",
+)
+ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
+NAME_CLAIMS = ("preferred_username", "name", "appid", "azp")
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles or "Admin" in self.roles
+
+
+def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
+    """The caller, or NotAuthenticated. The client-principal header is trusted only when
+    App Service Authentication is on (it strips forged copies of that header)."""
+    if settings.auth_enabled and req.headers.get("x-ms-client-principal"):
+        return _from_client_principal(req.headers["x-ms-client-principal"])
+    header = req.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthenticated("send Authorization: Bearer <api key>")
+    key = key.strip()
+    for known, roles in settings.api_keys.items():
+        if hmac.compare_digest(known.encode(), key.encode()):
+            return Principal(f"apikey:{hashlib.sha256(key.encode()).hexdigest()[:8]}", frozenset(roles))
+    raise NotAuthenticated("the API key is not known")
+
+
+def require(principal: Principal, role: str | None) -> None:
+    if role is not None and not principal.has(role):
+        raise NotAllowed(f"this needs the role {role}")
+
+
+def _from_client_principal(encoded: str) -> Principal:
+    try:
+        data = json.loads(base64.b64decode(encoded))
+        claims = data.get("claims") or []
+        roles = {c["val"] for c in claims if c.get("typ") in ROLE_CLAIMS}
+        names = {c.get("typ"): c.get("val") for c in claims}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise NotAuthenticated("the client principal header is malformed") from None
+    name = next((names[c] for c in NAME_CLAIMS if names.get(c)), "unknown")
+    return Principal(f"entra:{name}", frozenset(roles))

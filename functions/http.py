@@ -1,0 +1,192 @@
+"""HTTP plumbing shared by every route: authentication, roles, bodies, problems (RFC 9457).
+
+A route module declares `@endpoint(...)` on a handler taking a `Call`; this module turns
+it into an HTTP-triggered function and records it for the OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from functions.auth import Principal, authenticate, require
+from shared.errors import BodyTooLarge, FieldError, InvalidInput, MalformedBody, RosterError
+from shared.runtime import Runtime, runtime
+
+log = logging.getLogger("roster.http")
+MAX_BODY = 1024 * 1024
+_TYPE_TAGS = {"constrained-str", "str", "int", "float", "bool", "date", "datetime", "none"}
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """What the OpenAPI description says about one HTTP function."""
+
+    name: str
+    route: str
+    methods: tuple[str, ...]
+    role: str | None
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()
+    statuses: tuple[int, ...] = (200,)
+    public: bool = False
+
+
+ROUTES: list[RouteInfo] = []
+
+
+@dataclass
+class Call:
+    """One HTTP call as a handler sees it."""
+
+    req: func.HttpRequest
+    rt: Runtime
+    principal: Principal | None
+    body: Any = None
+    route: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return self.principal.name if self.principal else "anonymous"
+
+    def query(self, name: str, *, required: bool = False, max_length: int = 256) -> str | None:
+        value = self.req.params.get(name)
+        if value is None or value == "":
+            if required:
+                raise InvalidInput(f"{name} is required", [FieldError(name, "required")])
+            return None
+        if len(value) > max_length:
+            raise InvalidInput(f"{name} is too long", [FieldError(name, f"at most {max_length} characters")])
+        return value
+
+
+def endpoint(
+    bp: func.Blueprint,
+    route: str,
+    *,
+    name: str,
+    methods: tuple[str, ...],
+    role: str | None,
+    summary: str,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    query: tuple[str, ...] = (),
+    statuses: tuple[int, ...] = (200,),
+    public: bool = False,
+) -> Callable:
+    """Register `handler(call) -> payload | (status, payload) | HttpResponse` as a function."""
+    info = RouteInfo(name, route, methods, role, summary, body, response, query, statuses, public)
+
+    def decorate(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        def function(req: func.HttpRequest) -> func.HttpResponse:
+            return dispatch(req, info, handler)
+
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = summary
+        bp.function_name(name)(
+            bp.route(route=route, methods=list(methods), auth_level=func.AuthLevel.ANONYMOUS)(function)
+        )
+        ROUTES.append(info)
+        return handler
+
+    return decorate
+
+
+def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], Any]) -> func.HttpResponse:
+    try:
+        rt = runtime()
+        principal = None
+        if not info.public:
+            principal = authenticate(req, rt.settings)
+            require(principal, info.role)
+        call = Call(req, rt, principal, route=dict(req.route_params))
+        if info.body is not None:
+            call.body = parse_body(req, info.body)
+        return respond(handler(call))
+    except RosterError as error:
+        return problem(error, req)
+    except ValidationError as error:
+        return problem(invalid(error), req)
+    except Exception:
+        log.exception("unhandled error in %s", info.name)
+        return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)
+
+
+def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY:
+        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("the body must be a JSON object")
+    return model.model_validate(data)
+
+
+def invalid(error: ValidationError) -> InvalidInput:
+    """Pydantic's errors as problem fields, e.g. `affiliations[0].end`."""
+    seen: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        path = field_path(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        seen.setdefault(path, message)
+    errors = [FieldError(f, m) for f, m in seen.items()]
+    first = errors[0]
+    return InvalidInput(f"{first.field}: {first.message}", errors)
+
+
+def field_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part not in _TYPE_TAGS and "[" not in str(part):
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def respond(result: Any) -> func.HttpResponse:
+    if isinstance(result, func.HttpResponse):
+        return result
+    status, payload = result if isinstance(result, tuple) else (200, result)
+    return json_response(payload, status)
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(to_jsonable_python(payload), ensure_ascii=False),
+        status_code=status,
+        headers=headers,
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def problem(error: RosterError, req: func.HttpRequest, status: int | None = None) -> func.HttpResponse:
+    status = status or error.status
+    body: dict[str, Any] = {
+        "type": f"urn:roster:problem:{error.slug if status != 500 else 'internal'}",
+        "title": error.title if status != 500 else "Internal error",
+        "status": status,
+        "detail": error.detail,
+    }
+    if error.errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+    headers = {"WWW-Authenticate": 'Bearer realm="roster"'} if status == 401 else None
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers=headers,
+        mimetype="application/problem+json",
+        charset="utf-8",
+    )

@@ -1,0 +1,79 @@
+"""Person registry routes and the `person-update` queue trigger."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.http import Call, endpoint
+from functions.queues import consume
+from shared.errors import FieldError, InvalidInput, PersonNotFound
+from shared.models.person import Person, PersonUpdate
+from shared.runtime import runtime
+from shared.services import search
+from shared.services.chain import enqueue, run_sync
+from shared.services.registration import register
+from shared.store.persons import PersonRepository
+
+bp = func.Blueprint()
+
+
+@endpoint(
+    bp, "persons", name="persons_register", methods=("POST",), role="Persons.Write",
+    summary="Register or update a person from a source (sync: the whole chain's outcome)",
+    body=PersonUpdate, query=("mode",), statuses=(200, 201, 202),
+)
+def register_person(call: Call):
+    mode = call.query("mode") or call.rt.settings.chain
+    if mode not in ("sync", "async"):
+        raise InvalidInput("mode must be sync or async", [FieldError("mode", "sync or async")])
+    if mode == "async":
+        return 202, {"message_id": enqueue(call.rt, call.body)}
+    result = run_sync(call.rt, call.body, call.actor)
+    return (201 if result.registration.outcome == "created" else 200), result.as_response()
+
+
+@endpoint(
+    bp, "persons", name="persons_search", methods=("GET",), role="Persons.Read",
+    summary="Find persons by source identifier (source, source_id) or by name/email text (q)",
+    query=("source", "source_id", "q", "limit"),
+)
+def search_persons(call: Call):
+    repo = PersonRepository(call.rt.store)
+    source, source_id, q = call.query("source"), call.query("source_id"), call.query("q", max_length=200)
+    if source or source_id:
+        if not (source and source_id):
+            missing = "source_id" if source else "source"
+            raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "required")])
+        person = search.by_identifier(repo, source, source_id)
+        return {"items": [person] if person else [], "next": None}
+    if q:
+        return {"items": search.by_text(repo, q, _limit(call)), "next": None}
+    raise InvalidInput("give source and source_id, or q", [FieldError("q", "required")])
+
+
+@endpoint(
+    bp, "persons/{id}", name="persons_get", methods=("GET",), role="Persons.Read",
+    summary="Read one person", response=Person, statuses=(200, 404),
+)
+def get_person(call: Call):
+    stored = PersonRepository(call.rt.store).get(call.route["id"])
+    if stored is None:
+        raise PersonNotFound(f"no person with id {call.route['id']!r}")
+    return stored.person
+
+
+@bp.function_name("person_update_queue")
+@bp.service_bus_queue_trigger(
+    arg_name="msg", queue_name="%PersonUpdateQueue%", connection="ServiceBusConnection",
+    is_sessions_enabled=True,
+)
+def person_update_queue(msg: func.ServiceBusMessage) -> None:
+    """An HR update from the queue: registration, then `person-changed` downstream."""
+    consume(msg, "person-update", PersonUpdate, lambda update: register(runtime(), update, f"source:{update.source}"))
+
+
+def _limit(call: Call) -> int:
+    raw = call.query("limit") or "20"
+    if not raw.isdigit() or not 1 <= int(raw) <= search.MAX_RESULTS:
+        raise InvalidInput("limit is out of range", [FieldError("limit", f"1..{search.MAX_RESULTS}")])
+    return int(raw)

@@ -1,0 +1,325 @@
+"""The local Bus adapter: queues in one SQLite file, with Service Bus peek-lock semantics.
+
+Several processes (the app and devhost) may share the file: every write runs in a
+`BEGIN IMMEDIATE` transaction, so two receivers never lock the same message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from shared.bus.port import BusError, DeadLetter, Delivery, LockLost
+from shared.clock import Clock, SystemClock
+
+MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    session_id TEXT,
+    enqueued_at INTEGER NOT NULL,
+    scheduled_at INTEGER,
+    visible_at INTEGER NOT NULL,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    lock_token TEXT,
+    locked_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_at, seq);
+CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, visible_at, seq);
+CREATE INDEX IF NOT EXISTS messages_lock ON messages (lock_token);
+CREATE TABLE IF NOT EXISTS seen_ids (
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, message_id)
+);
+CREATE INDEX IF NOT EXISTS seen_ids_age ON seen_ids (published_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    session_id TEXT,
+    delivery_count INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    description TEXT NOT NULL,
+    dead_lettered_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_queue ON dead_letters (queue, id);
+"""
+
+# A message is session-blocked by an earlier (visible_at, seq) message of its session,
+# or by any message of its session that holds a live lock.
+_NOT_SESSION_BLOCKED = """
+(m.session_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM messages p
+    WHERE p.queue = m.queue AND p.session_id = m.session_id AND p.seq != m.seq
+      AND (p.visible_at < m.visible_at OR (p.visible_at = m.visible_at AND p.seq < m.seq)
+           OR p.locked_until > :now)))
+"""
+
+_NEXT_RECEIVABLE = f"""
+SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count
+FROM messages m
+WHERE m.queue = :queue AND m.visible_at <= :now
+  AND (m.locked_until IS NULL OR m.locked_until <= :now)
+  AND {_NOT_SESSION_BLOCKED}
+ORDER BY m.visible_at, m.seq
+LIMIT 1
+"""
+
+_NEXT_DUE = """
+SELECT MIN(MAX(m.visible_at, COALESCE(m.locked_until, m.visible_at)))
+FROM messages m
+WHERE m.queue = :queue
+  AND (m.session_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM messages p
+    WHERE p.queue = m.queue AND p.session_id = m.session_id AND p.seq != m.seq
+      AND (p.visible_at < m.visible_at OR (p.visible_at = m.visible_at AND p.seq < m.seq))))
+"""
+
+
+def _to_us(instant: datetime) -> int:
+    if instant.tzinfo is None:
+        raise ValueError("datetimes on the bus must be tz-aware")
+    return (instant - _EPOCH) // _US
+
+
+def _from_us(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + value * _US
+
+
+class LocalBus:
+    """Bus and Receiver on SQLite; all times come from the injected clock."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Clock | None = None,
+        lock_duration: timedelta = timedelta(seconds=60),
+        max_delivery_count: int = 10,
+        duplicate_window: timedelta = timedelta(minutes=10),
+        busy_timeout: timedelta = timedelta(seconds=30),
+    ):
+        if lock_duration <= timedelta(0) or max_delivery_count < 1:
+            raise ValueError("lock_duration must be positive and max_delivery_count >= 1")
+        self.path = path
+        self.clock = clock or SystemClock()
+        self.lock_duration = lock_duration
+        self.max_delivery_count = max_delivery_count
+        self.duplicate_window = duplicate_window
+        self._mutex = threading.RLock()
+        timeout = busy_timeout.total_seconds()
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE transaction; SQLite lock time-outs become BusError."""
+        with self._mutex:
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise BusError(f"local bus {self.path}: {exc}") from exc
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                db.execute("ROLLBACK")
+                raise BusError(f"local bus {self.path}: {exc}") from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise BusError("local bus is closed")
+        return self._db
+
+    def _now(self) -> int:
+        return _to_us(self.clock.now())
+
+    def publish(
+        self,
+        queue: str,
+        body: bytes | str,
+        message_id: str,
+        session_id: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> None:
+        """Enqueue a message, unless its message_id was published within the window."""
+        if not queue or not message_id:
+            raise ValueError("queue and message_id are required")
+        if scheduled_at is not None and scheduled_at.tzinfo is None:
+            raise ValueError("scheduled_at must be tz-aware")
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        with self._tx() as db:
+            now = self._now()
+            window = self.duplicate_window // _US
+            db.execute("DELETE FROM seen_ids WHERE published_at <= ?", (now - window,))
+            seen = db.execute(
+                "SELECT published_at FROM seen_ids WHERE queue = ? AND message_id = ?",
+                (queue, message_id),
+            ).fetchone()
+            if seen is not None and now - seen[0] < window:
+                return
+            db.execute(
+                "INSERT OR REPLACE INTO seen_ids (queue, message_id, published_at) VALUES (?, ?, ?)",
+                (queue, message_id, now),
+            )
+            scheduled = None if scheduled_at is None else _to_us(scheduled_at)
+            db.execute(
+                "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
+                " scheduled_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now)),
+            )
+
+    def receive(self, queue: str) -> Delivery | None:
+        """The next due message under a fresh peek-lock, or None."""
+        with self._tx() as db:
+            now = self._now()
+            while True:
+                row = db.execute(_NEXT_RECEIVABLE, {"queue": queue, "now": now}).fetchone()
+                if row is None:
+                    return None
+                seq, message_id, body, session_id, enqueued, scheduled, count = row
+                if count >= self.max_delivery_count:
+                    self._move_to_dead_letters(
+                        db,
+                        seq,
+                        MAX_DELIVERY_REASON,
+                        f"Message could not be consumed after {count} delivery attempts.",
+                        now,
+                    )
+                    continue
+                token = str(uuid.uuid4())
+                locked_until = now + self.lock_duration // _US
+                db.execute(
+                    "UPDATE messages SET delivery_count = ?, lock_token = ?, locked_until = ?"
+                    " WHERE seq = ?",
+                    (count + 1, token, locked_until, seq),
+                )
+                return Delivery(
+                    queue=queue,
+                    message_id=message_id,
+                    body=bytes(body),
+                    session_id=session_id,
+                    delivery_count=count + 1,
+                    enqueued_at=_from_us(enqueued),
+                    scheduled_at=_from_us(scheduled),
+                    lock_token=token,
+                    locked_until=_from_us(locked_until),
+                )
+
+    def complete(self, delivery: Delivery) -> None:
+        with self._tx() as db:
+            seq = self._locked_seq(db, delivery)
+            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+    def abandon(self, delivery: Delivery) -> None:
+        """Release the lock now; the message is receivable again at once."""
+        with self._tx() as db:
+            seq = self._locked_seq(db, delivery)
+            db.execute(
+                "UPDATE messages SET lock_token = NULL, locked_until = NULL WHERE seq = ?",
+                (seq,),
+            )
+
+    def dead_letter(self, delivery: Delivery, reason: str, description: str = "") -> None:
+        with self._tx() as db:
+            seq = self._locked_seq(db, delivery)
+            self._move_to_dead_letters(db, seq, reason, description, self._now())
+
+    def dead_letters(self, queue: str) -> list[DeadLetter]:
+        with self._mutex:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT message_id, body, session_id, delivery_count, reason, description,"
+                    " dead_lettered_at FROM dead_letters WHERE queue = ? ORDER BY id",
+                    (queue,),
+                )
+                .fetchall()
+            )
+        return [
+            DeadLetter(queue, mid, bytes(body), sid, count, reason, desc, _from_us(at))
+            for mid, body, sid, count, reason, desc, at in rows
+        ]
+
+    def active_count(self, queue: str) -> int:
+        """Messages waiting or locked (scheduled ones included)."""
+        with self._mutex:
+            (count,) = (
+                self._conn()
+                .execute("SELECT COUNT(*) FROM messages WHERE queue = ?", (queue,))
+                .fetchone()
+            )
+        return count
+
+    def next_due(self, queue: str) -> datetime | None:
+        """When a message of `queue` can next be received, if nothing is settled meanwhile:
+        the earliest visible time (or lock expiry, for a locked one) among messages not
+        queued behind an earlier message of their session. May be in the past."""
+        with self._mutex:
+            (value,) = self._conn().execute(_NEXT_DUE, {"queue": queue}).fetchone()
+        return _from_us(value)
+
+    def purge(self, queue: str, *, dead_letters: bool = False) -> int:
+        """Drop every message of `queue` (and its dead letters if asked); returns how many."""
+        with self._tx() as db:
+            removed = db.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
+            if dead_letters:
+                removed += db.execute("DELETE FROM dead_letters WHERE queue = ?", (queue,)).rowcount
+        return removed
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _locked_seq(self, db: sqlite3.Connection, delivery: Delivery) -> int:
+        row = db.execute(
+            "SELECT seq FROM messages WHERE lock_token = ? AND queue = ? AND locked_until > ?",
+            (delivery.lock_token, delivery.queue, self._now()),
+        ).fetchone()
+        if row is None:
+            raise LockLost(
+                f"lock on message {delivery.message_id!r} of {delivery.queue!r} "
+                "expired or was already settled"
+            )
+        return row[0]
+
+    def _move_to_dead_letters(
+        self, db: sqlite3.Connection, seq: int, reason: str, description: str, now: int
+    ) -> None:
+        db.execute(
+            "INSERT INTO dead_letters (queue, message_id, body, session_id, delivery_count,"
+            " reason, description, dead_lettered_at)"
+            " SELECT queue, message_id, body, session_id, delivery_count, ?, ?, ?"
+            " FROM messages WHERE seq = ?",
+            (reason, description, now, seq),
+        )
+        db.execute("DELETE FROM messages WHERE seq = ?", (seq,))

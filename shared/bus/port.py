@@ -1,0 +1,83 @@
+"""The Bus port: publishing state-based events to queues (ARCHITECTURE §4).
+
+In Azure the Functions host receives; on one machine `devhost` receives from the local
+adapter with `Receiver` and hands each message to the same trigger functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class BusError(Exception):
+    """A transient failure to publish: the caller raises so its own message comes back."""
+
+
+class Bus(Protocol):
+    def publish(
+        self,
+        queue: str,
+        body: bytes | str,
+        message_id: str,
+        session_id: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> None:
+        """Send one message. A `message_id` seen on the queue within the duplicate
+        detection window is dropped silently. `scheduled_at` (tz-aware) delays delivery."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message received under a peek-lock."""
+
+    queue: str
+    message_id: str
+    body: bytes
+    session_id: str | None
+    delivery_count: int  # 1 on the first delivery
+    enqueued_at: datetime
+    scheduled_at: datetime | None
+    lock_token: str
+    locked_until: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str
+    message_id: str
+    body: bytes
+    session_id: str | None
+    delivery_count: int
+    reason: str
+    description: str
+    dead_lettered_at: datetime
+
+
+class LockLost(BusError):
+    """complete/abandon/dead_letter with a lock that expired or was already settled."""
+
+
+class Receiver(Protocol):
+    """What a host needs to pump a queue (implemented by the local adapter)."""
+
+    def receive(self, queue: str) -> Delivery | None:
+        """The next due message, locked for the lock duration; None if none is due.
+        Messages of one session come in order and never two at once; an expired lock
+        makes the message receivable again; a message received more than
+        `max_delivery_count` times is dead-lettered with reason MaxDeliveryCountExceeded."""
+
+    def complete(self, delivery: Delivery) -> None: ...
+
+    def abandon(self, delivery: Delivery) -> None:
+        """Release the lock now; the message is redelivered (its count already went up)."""
+
+    def dead_letter(self, delivery: Delivery, reason: str, description: str = "") -> None: ...
+
+    def dead_letters(self, queue: str) -> list[DeadLetter]: ...
+
+    def active_count(self, queue: str) -> int:
+        """Messages waiting or locked (scheduled ones included)."""

@@ -1,0 +1,39 @@
+"""The injectable clock: every dated decision asks it for now."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, tz-aware UTC."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class TravelClock:
+    """A clock tests can move: starts at `start` and only changes when told."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("TravelClock needs a tz-aware start")
+        self._now = start.astimezone(timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, instant: datetime) -> None:
+        with self._lock:
+            self._now = instant.astimezone(timezone.utc)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta

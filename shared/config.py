@@ -1,0 +1,88 @@
+"""Settings from the environment (on one machine: local.settings.json `Values`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+QUEUE_SETTINGS = {
+    "person-update": "PersonUpdateQueue",
+    "person-changed": "PersonChangedQueue",
+    "group-update": "GroupUpdateQueue",
+    "provisioning-order": "ProvisioningOrderQueue",
+    "notification": "NotificationQueue",
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "sqlite:///.roster/roster.db"
+    bus: str = "local"
+    bus_path: str = ".roster/bus.db"
+    mail: str = "outbox"
+    chain: str = "sync"
+    api_keys: dict[str, list[str]] = field(default_factory=dict)
+    staff_email: str = "identity-desk@example.edu"
+    mail_from: str = "roster@example.edu"
+    teams_webhook: str | None = None
+    public_url: str = "http://127.0.0.1:7071"
+    timezone: str = "UTC"
+    servicebus_namespace: str | None = None
+    servicebus_connection: str | None = None
+    sendgrid_api_key: str | None = None
+    auth_enabled: bool = False
+    queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def queue(self, name: str) -> str:
+        """The configured name of a logical queue of ARCHITECTURE §4."""
+        return self.queues[name]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        keys = env.get("ROSTER_API_KEYS", "") or "{}"
+        try:
+            api_keys = json.loads(keys)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
+        if not isinstance(api_keys, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
+            for k, v in api_keys.items()
+        ):
+            raise SettingsError('ROSTER_API_KEYS must be {"<key>": ["Role", ...]}')
+        chain = env.get("ROSTER_CHAIN", "sync")
+        if chain not in ("sync", "async"):
+            raise SettingsError("ROSTER_CHAIN must be sync or async")
+        timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+        return cls(
+            store=env.get("ROSTER_STORE") or cls.store,
+            bus=env.get("ROSTER_BUS") or "local",
+            bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
+            mail=env.get("ROSTER_MAIL") or "outbox",
+            chain=chain,
+            api_keys=api_keys,
+            staff_email=env.get("ROSTER_STAFF_EMAIL") or cls.staff_email,
+            mail_from=env.get("ROSTER_MAIL_FROM") or cls.mail_from,
+            teams_webhook=env.get("ROSTER_TEAMS_WEBHOOK") or None,
+            public_url=(env.get("ROSTER_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            timezone=timezone,
+            servicebus_namespace=env.get("ServiceBusConnection__fullyQualifiedNamespace") or None,
+            servicebus_connection=env.get("ServiceBusConnection") or None,
+            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
+            queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
+        )

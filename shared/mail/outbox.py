@@ -1,0 +1,31 @@
+"""The `outbox` mailer: emails are stored, not sent (one machine, demos, tests)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+from shared.clock import Clock
+from shared.mail.port import Mailer
+from shared.models.messages import Email
+from shared.store import Entity, TableStore, pack_json, unpack_json
+
+PARTITION = "outbox"
+
+
+class OutboxMailer(Mailer):
+    def __init__(self, store: TableStore, clock: Clock, sender: str):
+        self._table = store.table("outbox")
+        self._clock = clock
+        self._sender = sender
+
+    def send(self, email: Email) -> None:
+        at = self._clock.now()
+        row_key = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{uuid.uuid4().hex}"
+        record = {"from": self._sender, "sent_at": at.isoformat(), **email.model_dump(mode="json")}
+        self._table.insert(Entity(PARTITION, row_key, pack_json(record)))
+
+    def sent(self, limit: int | None = None) -> Iterator[dict]:
+        """Stored emails, oldest first."""
+        for entity in self._table.query(PARTITION, limit=limit):
+            yield unpack_json(entity.properties)

@@ -1,0 +1,36 @@
+"""Bodies of the queue messages of ARCHITECTURE §4 (PersonUpdate lives in person.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator
+
+from shared.models.base import Model
+
+
+class PersonRef(Model):
+    """A state-based event: "person X changed, re-evaluate". `cause` explains why."""
+
+    person_id: str
+    cause: str
+
+
+class OrderRef(Model):
+    order_id: str
+
+
+class Email(Model):
+    to: list[EmailStr] = Field(min_length=1)
+    cc: list[EmailStr] = Field(default_factory=list)
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    text: str
+    html: str | None = None
+    reply_to: EmailStr | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _single_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("subject must be a single line")
+        return value

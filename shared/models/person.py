@@ -1,0 +1,149 @@
+"""Person, affiliation and the update a source sends (ARCHITECTURE §5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AwareDatetime,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from shared.models.base import Attributes, Model, Moment, moment_end, moment_start
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class AffiliationType(str, Enum):
+    employee = "employee"
+    faculty = "faculty"
+    staff = "staff"
+    student = "student"
+    affiliate = "affiliate"
+    guest = "guest"
+    contractor = "contractor"
+
+
+class Names(Model):
+    given: Text
+    family: Text
+    preferred: Text | None = None
+
+    @property
+    def display(self) -> str:
+        return f"{self.preferred or self.given} {self.family}"
+
+
+class EmailAddress(Model):
+    address: EmailStr
+    type: Annotated[str, StringConstraints(min_length=1, max_length=50)] = "work"
+
+
+class Identifier(Model):
+    source: SourceName
+    source_id: SourceId
+
+
+class AffiliationIn(Model):
+    """An affiliation as a source sends it; the source is the update's."""
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    type: AffiliationType
+    organization: Text
+    title: Text | None = None
+    start: Moment
+    end: Moment | None = None
+    attributes: Attributes
+
+    @field_validator("end")
+    @classmethod
+    def _end_not_before_start(cls, end: date | datetime | None, info: ValidationInfo):
+        start = info.data.get("start")
+        if end is not None and start is not None and _ends_before_start(start, end):
+            raise ValueError("end is before start")
+        return end
+
+
+class Affiliation(AffiliationIn):
+    source: SourceName
+
+    def starts_at(self, tz: ZoneInfo) -> datetime:
+        return moment_start(self.start, tz)
+
+    def ends_at(self, tz: ZoneInfo) -> datetime | None:
+        """The first instant the affiliation is over (None: open-ended)."""
+        return None if self.end is None else moment_end(self.end, tz)
+
+    def active_at(self, instant: datetime, tz: ZoneInfo) -> bool:
+        ends = self.ends_at(tz)
+        return self.starts_at(tz) <= instant and (ends is None or instant < ends)
+
+
+class SourceStamp(Model):
+    """The last update applied from one source."""
+
+    as_of: AwareDatetime
+    applied_at: AwareDatetime
+
+
+class Person(Model):
+    id: str
+    names: Names
+    birth_date: date | None = None
+    emails: list[EmailAddress] = Field(default_factory=list)
+    identifiers: list[Identifier] = Field(default_factory=list)
+    affiliations: list[Affiliation] = Field(default_factory=list)
+    attributes: Attributes
+    sources: dict[str, SourceStamp] = Field(default_factory=dict)
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: int = 1
+
+    def active_at(self, instant: datetime, tz: ZoneInfo) -> bool:
+        return any(a.active_at(instant, tz) for a in self.affiliations)
+
+    @property
+    def primary_email(self) -> str | None:
+        return self.emails[0].address if self.emails else None
+
+
+class PersonUpdate(Model):
+    """What one source says about one person, as of its own timestamp."""
+
+    source: SourceName
+    source_id: SourceId
+    as_of: AwareDatetime
+    names: Names | None = None
+    birth_date: date | None = None
+    emails: list[EmailAddress] | None = Field(default=None, max_length=20)
+    attributes: Attributes
+    affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _unique_affiliation_keys(self) -> "PersonUpdate":
+        keys = [a.key for a in self.affiliations]
+        if len(keys) != len(set(keys)):
+            raise ValueError("affiliation keys must be unique within a source")
+        return self
+
+    @property
+    def session_id(self) -> str:
+        return f"{self.source}:{self.source_id}"
+
+
+def _ends_before_start(start: date | datetime, end: date | datetime) -> bool:
+    """Two instants compare exactly; otherwise by calendar day (a date end is inclusive)."""
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return end < start
+    day = lambda v: v.date() if isinstance(v, datetime) else v  # noqa: E731
+    return day(end) < day(start)

@@ -1,0 +1,57 @@
+"""The process's ports, built once from the settings; tests install their own."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from shared.bus import Bus, open_bus
+from shared.clock import Clock, SystemClock
+from shared.config import Settings
+from shared.mail import Mailer, open_mailer
+from shared.store import TableStore, open_store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    store: TableStore | None = None
+    bus: Bus | None = None
+    mailer: Mailer | None = None
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = open_store(self.settings.store)
+        if self.bus is None:
+            self.bus = open_bus(self.settings, self.clock)
+
+    @cached_property
+    def mail(self) -> Mailer:
+        return self.mailer or open_mailer(self.settings, self.store, self.clock)
+
+    def close(self) -> None:
+        self.bus.close()
+        self.store.close()
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """The process-wide runtime, created from the environment on first use."""
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = Runtime(Settings.from_env())
+    return _current
+
+
+def use_runtime(value: Runtime | None) -> None:
+    """Install a runtime (tests), or None to build a fresh one from the environment."""
+    global _current
+    with _lock:
+        _current = value

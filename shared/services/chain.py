@@ -1,0 +1,44 @@
+"""The person chain run in-process (sync mode): registration → groups → provisioning."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from shared.models.person import PersonUpdate
+from shared.runtime import Runtime
+from shared.services.registration import Registration, register
+
+
+@dataclass
+class ChainResult:
+    registration: Registration
+    groups_added: list[dict] = field(default_factory=list)
+    groups_removed: list[dict] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)
+
+    def as_response(self) -> dict:
+        return {
+            "person": self.registration.person,
+            "outcome": self.registration.outcome,
+            "groups": {"added": self.groups_added, "removed": self.groups_removed},
+            "orders": self.orders,
+        }
+
+
+def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
+    """One HTTP response carries the whole chain's outcome."""
+    return ChainResult(register(rt, update, actor))
+
+
+def enqueue(rt: Runtime, update: PersonUpdate) -> str:
+    """Hand the update to the `person-update` queue; the same update gets the same id."""
+    digest = hashlib.sha256(update.model_dump_json().encode()).hexdigest()[:32]
+    message_id = f"person-update:{digest}"
+    rt.bus.publish(
+        rt.settings.queue("person-update"),
+        update.model_dump_json(),
+        message_id=message_id,
+        session_id=update.session_id,
+    )
+    return message_id

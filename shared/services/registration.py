@@ -1,0 +1,134 @@
+"""Registration: a source's update becomes the master person record (ARCHITECTURE §5).
+
+Each source owns its affiliations; an update older than the last applied from its source
+is stale; a replay changes nothing; concurrent writers retry on the ETag.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shared.errors import Busy, FieldError, InvalidInput
+from shared.models.messages import PersonRef
+from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
+from shared.runtime import Runtime
+from shared.services.search import person_tokens
+from shared.store.audit import audit_entity
+from shared.store.persons import PersonRepository
+from shared.store.port import EntityExists, ETagMismatch
+
+Outcome = Literal["created", "updated", "unchanged", "stale"]
+COMPARED = ("names", "birth_date", "emails", "identifiers", "affiliations", "attributes")
+ATTEMPTS = 8
+
+
+@dataclass
+class Registration:
+    person: Person
+    outcome: Outcome
+    changes: list[str] = field(default_factory=list)
+    cause: str = ""
+
+
+def register(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
+    """Apply one source update; publishes `person-changed` unless it was stale."""
+    repo = PersonRepository(rt.store)
+    for attempt in range(ATTEMPTS):
+        try:
+            result = _register_once(rt, repo, update, actor)
+            break
+        except (ETagMismatch, EntityExists):
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    else:
+        raise Busy("the person is being changed by others; retry")
+    if result.outcome != "stale":
+        _announce(rt, result)
+    return result
+
+
+def apply_update(current: Person | None, update: PersonUpdate, person_id: str, now) -> Person:
+    """The person after `update`: what the source sent replaces what it sent before."""
+    if current is None and update.names is None:
+        raise InvalidInput(
+            "names are required to register a new person",
+            [FieldError("names", "required when the person is new")],
+        )
+    base = current.model_dump() if current else {"id": person_id, "created_at": now, "version": 0}
+    identifier = Identifier(source=update.source, source_id=update.source_id)
+    identifiers = list(current.identifiers) if current else []
+    if identifier not in identifiers:
+        identifiers.append(identifier)
+    others = [a for a in (current.affiliations if current else []) if a.source != update.source]
+    mine = [Affiliation(source=update.source, **a.model_dump()) for a in update.affiliations]
+    attributes = dict(current.attributes) if current else {}
+    attributes.update(update.attributes)
+    sources = dict(current.sources) if current else {}
+    sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
+    base.update(
+        names=update.names or current.names,
+        birth_date=update.birth_date or base.get("birth_date"),
+        emails=update.emails if update.emails is not None else base.get("emails", []),
+        identifiers=identifiers,
+        affiliations=others + mine,
+        attributes={k: v for k, v in attributes.items() if v is not None},
+        sources=sources,
+        updated_at=now,
+        version=base["version"] + 1,
+    )
+    return Person.model_validate(base)
+
+
+def changed_fields(before: Person, after: Person) -> list[str]:
+    a, b = before.model_dump(include=set(COMPARED)), after.model_dump(include=set(COMPARED))
+    return [name for name in COMPARED if a[name] != b[name]]
+
+
+def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
+    now = rt.clock.now()
+    cause = f"{update.source} update as of {update.as_of.isoformat()}"
+    person_id = repo.owner_of(update.source, update.source_id) or repo.claim(
+        update.source, update.source_id, uuid.uuid4().hex
+    )
+    stored = repo.get(person_id)
+    if stored is None:
+        person = apply_update(None, update, person_id, now)
+        audit = audit_entity(
+            person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
+        )
+        repo.create(person, audit)
+        repo.index(person_id, person_tokens(person), set())
+        return Registration(person, "created", list(COMPARED), cause)
+
+    current = stored.person
+    stamp = current.sources.get(update.source)
+    if stamp is not None and update.as_of < stamp.as_of:
+        return Registration(current, "stale", [], cause)
+    person = apply_update(current, update, person_id, now)
+    changes = changed_fields(current, person)
+    if not changes:
+        if stamp is None or update.as_of > stamp.as_of:
+            current.sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
+            repo.replace(current, stored.etag, None)
+        repo.index(person_id, person_tokens(current), set())
+        return Registration(current, "unchanged", [], cause)
+    details = {"source": update.source, "changes": changes}
+    audit = audit_entity(person_id, now, actor, "person.updated", cause, details, person.version)
+    repo.replace(person, stored.etag, audit)
+    old, new = person_tokens(current), person_tokens(person)
+    repo.index(person_id, new - old, old - new)
+    return Registration(person, "updated", changes, cause)
+
+
+def _announce(rt: Runtime, result: Registration) -> None:
+    """State-based event; the id repeats for the same version so a replay is deduplicated."""
+    person = result.person
+    rt.bus.publish(
+        rt.settings.queue("person-changed"),
+        PersonRef(person_id=person.id, cause=result.cause).model_dump_json(),
+        message_id=f"person-changed:{person.id}:v{person.version}",
+        session_id=person.id,
+    )

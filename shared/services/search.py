@@ -1,0 +1,71 @@
+"""Finding persons: by a source identifier (exact) and by name or email text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from shared.errors import InvalidInput, FieldError
+from shared.models.person import Person
+from shared.store.persons import PersonRepository
+
+MIN_TOKEN = 2
+MAX_RESULTS = 50
+SCAN_LIMIT = 1000
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: "Éloïse" → "eloise"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def person_tokens(person: Person) -> set[str]:
+    """What text search finds a person by: name words, email addresses and their parts."""
+    names = person.names
+    words = f"{names.given} {names.family} {names.preferred or ''}"
+    tokens = set(_WORD.findall(fold(words)))
+    for email in person.emails:
+        address = fold(email.address)
+        tokens.add(address)
+        tokens.update(_WORD.findall(address.split("@", 1)[0]))
+    return {t for t in tokens if len(t) >= MIN_TOKEN}
+
+
+def query_tokens(q: str) -> list[str]:
+    """Words of a query; an email address stays whole."""
+    tokens: list[str] = []
+    for part in fold(q).split():
+        tokens.extend([part] if "@" in part else _WORD.findall(part))
+    return [t for t in tokens if len(t) >= MIN_TOKEN]
+
+
+def by_identifier(repo: PersonRepository, source: str, source_id: str) -> Person | None:
+    person_id = repo.owner_of(source, source_id)
+    stored = repo.get(person_id) if person_id else None
+    return stored.person if stored else None
+
+
+def by_text(repo: PersonRepository, q: str, limit: int = 20) -> list[Person]:
+    """Persons with a token starting with every query word, best (fewest extra words) first."""
+    tokens = query_tokens(q)
+    if not tokens:
+        raise InvalidInput(
+            "q needs a word of at least two letters",
+            [FieldError("q", f"give at least one word of {MIN_TOKEN} or more characters")],
+        )
+    limit = max(1, min(limit, MAX_RESULTS))
+    candidates: set[str] | None = None
+    for token in sorted(set(tokens), key=len, reverse=True):
+        ids = repo.ids_with_token_prefix(token, SCAN_LIMIT)
+        candidates = ids if candidates is None else candidates & ids
+        if not candidates:
+            return []
+    found = []
+    for person in repo.get_many(sorted(candidates)):
+        own = person_tokens(person)
+        if all(any(t.startswith(q) for t in own) for q in tokens):
+            found.append(person)
+    found.sort(key=lambda p: (fold(p.names.family), fold(p.names.given), p.id))
+    return found[:limit]

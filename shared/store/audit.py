@@ -1,0 +1,52 @@
+"""Append-only audit records, kept in the partition of what they describe.
+
+Writing the record in the same batch as the change makes both happen or neither.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Iterator
+
+from shared.store.port import Entity, Table
+
+PREFIX = "audit|"
+
+
+def audit_entity(
+    partition_key: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    why: str,
+    details: dict[str, Any],
+    sequence: int = 0,
+) -> Entity:
+    """`sequence` orders records written at the same instant (e.g. the subject's version)."""
+    row_key = f"{PREFIX}{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{sequence:012d}|{uuid.uuid4().hex[:8]}"
+    return Entity(
+        partition_key,
+        row_key,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "why": why,
+            "details": json.dumps(details, default=str),
+        },
+    )
+
+
+def audit_trail(table: Table, partition_key: str) -> Iterator[dict[str, Any]]:
+    """The records of one subject, oldest first."""
+    for entity in table.query(partition_key, prefix=PREFIX):
+        props = entity.properties
+        yield {
+            "at": props["at"],
+            "actor": props["actor"],
+            "action": props["action"],
+            "why": props["why"],
+            "details": json.loads(props.get("details") or "{}"),
+        }

@@ -1,0 +1,96 @@
+"""How a person becomes entities.
+
+- `persons`: partition = person id; row `person` holds the document, `audit|…` rows its trail.
+- `identifiers`: partition = source, row = source id → the person id (unique by insert).
+- `personsearch`: partition = first two characters of a token, row = `token|person id`,
+  so a text lookup reads a key range whose size depends on the matches, not on the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from shared.models.person import Person
+from shared.store.audit import audit_trail
+from shared.store.documents import pack_json, unpack_json
+from shared.store.port import BatchFailed, Entity, EntityExists, Op, TableStore
+
+PERSON_ROW = "person"
+
+
+@dataclass(frozen=True)
+class StoredPerson:
+    person: Person
+    etag: str
+
+
+class PersonRepository:
+    def __init__(self, store: TableStore):
+        self.persons = store.table("persons")
+        self.identifiers = store.table("identifiers")
+        self.search_index = store.table("personsearch")
+
+    def get(self, person_id: str) -> StoredPerson | None:
+        entity = self.persons.get(person_id, PERSON_ROW)
+        if entity is None:
+            return None
+        return StoredPerson(Person.model_validate(unpack_json(entity.properties)), entity.etag)
+
+    def get_many(self, person_ids: Iterable[str]) -> Iterator[Person]:
+        for person_id in person_ids:
+            stored = self.get(person_id)
+            if stored is not None:
+                yield stored.person
+
+    def owner_of(self, source: str, source_id: str) -> str | None:
+        entity = self.identifiers.get(source, source_id)
+        return None if entity is None else entity.properties["person_id"]
+
+    def claim(self, source: str, source_id: str, person_id: str) -> str:
+        """Bind an identifier to a person unless already bound; returns the owner."""
+        try:
+            self.identifiers.insert(Entity(source, source_id, {"person_id": person_id}))
+            return person_id
+        except EntityExists:
+            return self.owner_of(source, source_id)
+
+    def create(self, person: Person, audit: Entity) -> None:
+        """Insert the person with its first audit record; EntityExists if already there."""
+        self._write(person, audit, Op("insert", self._entity(person)))
+
+    def replace(self, person: Person, etag: str, audit: Entity | None) -> None:
+        """Replace if `etag` is still current (ETagMismatch otherwise), with an audit record."""
+        self._write(person, audit, Op("replace", self._entity(person), etag))
+
+    def trail(self, person_id: str) -> list[dict]:
+        return list(audit_trail(self.persons, person_id))
+
+    def index(self, person_id: str, added: set[str], removed: set[str]) -> None:
+        """Add search entries before removing stale ones: a reader never misses the person."""
+        for token in sorted(added):
+            self.search_index.upsert(Entity(_bucket(token), f"{token}|{person_id}", {}))
+        for token in sorted(removed):
+            self.search_index.delete(_bucket(token), f"{token}|{person_id}")
+
+    def ids_with_token_prefix(self, prefix: str, limit: int) -> set[str]:
+        rows = self.search_index.query(_bucket(prefix), prefix=prefix, limit=limit)
+        return {row.row_key.rsplit("|", 1)[1] for row in rows}
+
+    def _write(self, person: Person, audit: Entity | None, op: Op) -> None:
+        ops = [op] + ([Op("insert", audit)] if audit is not None else [])
+        try:
+            self.persons.batch(person.id, ops)
+        except BatchFailed as failure:
+            raise failure.cause from None
+
+    @staticmethod
+    def _entity(person: Person) -> Entity:
+        props = pack_json(person.model_dump(mode="json"))
+        props["version"] = person.version
+        props["updated_at"] = person.updated_at
+        return Entity(person.id, PERSON_ROW, props)
+
+
+def _bucket(token: str) -> str:
+    return token[:2]

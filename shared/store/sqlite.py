@@ -1,0 +1,269 @@
+"""TableStore on SQLite (WAL): one SQLite table per Roster table, a connection per thread."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from .keys import decode_key, encode_key, prefix_end
+from .port import BatchFailed, Entity, EntityExists, EntityNotFound, ETagMismatch, Op, StoreError
+from .validation import check_batch, check_entity, check_equals, check_table_name, matches
+
+PAGE = 500
+_TAGS = {bool: "b", int: "i", float: "f", str: "s", bytes: "y", datetime: "d"}
+
+
+def dump_props(properties: dict[str, Any]) -> str:
+    """JSON with a type tag per value, so every type round-trips exactly."""
+    tagged = {}
+    for name, value in properties.items():
+        tag = _TAGS[type(value)]
+        if tag == "y":
+            value = base64.b64encode(value).decode("ascii")
+        elif tag == "d":
+            value = value.isoformat()
+        tagged[name] = [tag, value]
+    return json.dumps(tagged, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_props(text: str) -> dict[str, Any]:
+    """The properties written by `dump_props`."""
+    properties = {}
+    for name, (tag, value) in json.loads(text).items():
+        if tag == "y":
+            value = base64.b64decode(value)
+        elif tag == "d":
+            value = datetime.fromisoformat(value)
+        elif tag == "f":
+            value = float(value)
+        properties[name] = value
+    return properties
+
+
+def _etag() -> str:
+    return f'W/"{uuid.uuid4().hex}"'
+
+
+class SqliteStore:
+    """TableStore in one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str, timeout: float = 30.0):
+        self.path = path
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._tables: dict[str, SqliteTable] = {}
+        self._closed = False
+        self.connection().execute("PRAGMA journal_mode=WAL")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; writes use explicit transactions)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError("store is closed")
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), rolled back on any exception."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def table(self, name: str) -> SqliteTable:
+        key = check_table_name(name).lower()
+        with self._lock:
+            table = self._tables.get(key)
+        if table is None:
+            self.connection().execute(
+                f'CREATE TABLE IF NOT EXISTS "t_{key}" (pk TEXT NOT NULL, rk TEXT NOT NULL,'
+                " props TEXT NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (pk, rk)) WITHOUT ROWID"
+            )
+            table = SqliteTable(self, name, f'"t_{key}"')
+            with self._lock:
+                table = self._tables.setdefault(key, table)
+        return table
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+
+class SqliteTable:
+    """One table of a SqliteStore."""
+
+    def __init__(self, store: SqliteStore, name: str, sql_name: str):
+        self.name = name
+        self._store = store
+        self._sql = sql_name
+
+    def get(self, partition_key: str, row_key: str) -> Entity | None:
+        pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
+        row = (
+            self._store.connection()
+            .execute(f"SELECT props, etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk))
+            .fetchone()
+        )
+        return None if row is None else Entity(partition_key, row_key, load_props(row[0]), row[1])
+
+    def insert(self, entity: Entity) -> Entity:
+        return self._single("insert", entity, None)
+
+    def upsert(self, entity: Entity) -> Entity:
+        return self._single("upsert", entity, None)
+
+    def replace(self, entity: Entity, etag: str | None) -> Entity:
+        return self._single("replace", entity, etag)
+
+    def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
+        with self._store.transaction() as conn:
+            self._apply(conn, "delete", pk, rk, {}, etag, must_exist=etag is not None)
+
+    def query(
+        self,
+        partition_key: str,
+        *,
+        prefix: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        equals: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entity]:
+        pk = encode_key(partition_key, "PartitionKey")
+        wanted = check_equals(equals)
+        where, params = ["pk = ?"], [pk]
+        prefix_enc = None
+        if prefix is not None:
+            prefix_enc = encode_key(prefix, "prefix")
+            where.append("rk >= ?")
+            params.append(prefix_enc)
+            upper = prefix_end(prefix_enc)
+            if upper is not None:
+                where.append("rk < ?")
+                params.append(upper)
+        if start is not None:
+            where.append("rk >= ?")
+            params.append(encode_key(start, "start"))
+        if end is not None:
+            where.append("rk < ?")
+            params.append(encode_key(end, "end"))
+        return self._pages(partition_key, where, params, prefix_enc, wanted, limit)
+
+    def _pages(
+        self,
+        partition_key: str,
+        where: list[str],
+        params: list[str],
+        prefix_enc: str | None,
+        wanted: dict[str, Any],
+        limit: int | None,
+    ) -> Iterator[Entity]:
+        count, after = 0, None
+        while limit is None or count < limit:
+            clauses, args = list(where), list(params)
+            if after is not None:
+                clauses.append("rk > ?")
+                args.append(after)
+            sql = f"SELECT rk, props, etag FROM {self._sql} WHERE {' AND '.join(clauses)}"
+            rows = self._store.connection().execute(f"{sql} ORDER BY rk LIMIT {PAGE}", args).fetchall()
+            for rk, props, etag in rows:
+                if prefix_enc is not None and not rk.startswith(prefix_enc):
+                    continue
+                properties = load_props(props)
+                if matches(properties, wanted):
+                    yield Entity(partition_key, decode_key(rk), properties, etag)
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
+        checked = check_batch(partition_key, ops)
+        results = []
+        with self._store.transaction() as conn:
+            for index, (op, (pk, rk, props)) in enumerate(zip(ops, checked, strict=True)):
+                try:
+                    etag = self._apply(conn, op.kind, pk, rk, props, op.etag, must_exist=True)
+                except StoreError as exc:
+                    raise BatchFailed(index, exc) from exc
+                results.append(Entity(partition_key, op.entity.row_key, props, etag))
+        return results
+
+    def _single(self, kind: str, entity: Entity, etag: str | None) -> Entity:
+        pk, rk, props = check_entity(entity)
+        with self._store.transaction() as conn:
+            new_etag = self._apply(conn, kind, pk, rk, props, etag, must_exist=True)
+        return Entity(entity.partition_key, entity.row_key, props, new_etag)
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        pk: str,
+        rk: str,
+        props: dict[str, Any],
+        etag: str | None,
+        *,
+        must_exist: bool,
+    ) -> str | None:
+        """One write inside a transaction; the new etag (None after a delete)."""
+        new_etag = _etag()
+        if kind == "insert":
+            try:
+                conn.execute(
+                    f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?)", (pk, rk, dump_props(props), new_etag)
+                )
+            except sqlite3.IntegrityError:
+                raise EntityExists(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) exists") from None
+            return new_etag
+        if kind == "upsert":
+            conn.execute(
+                f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?) ON CONFLICT (pk, rk)"
+                " DO UPDATE SET props = excluded.props, etag = excluded.etag",
+                (pk, rk, dump_props(props), new_etag),
+            )
+            return new_etag
+        row = conn.execute(f"SELECT etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)).fetchone()
+        if row is None:
+            if must_exist:
+                raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")
+            return None
+        if etag is not None and row[0] != etag:
+            raise ETagMismatch(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) changed")
+        if kind == "delete":
+            conn.execute(f"DELETE FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk))
+            return None
+        conn.execute(
+            f"UPDATE {self._sql} SET props = ?, etag = ? WHERE pk = ? AND rk = ?",
+            (dump_props(props), new_etag, pk, rk),
+        )
+        return new_etag

@@ -1,0 +1,183 @@
+"""Checks both adapters run before writing, so they refuse exactly the same entities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .keys import encode_key
+from .port import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_BATCH,
+    MAX_BATCH_BYTES,
+    MAX_BINARY_BYTES,
+    MAX_ENTITY_BYTES,
+    MAX_PROPERTIES,
+    MAX_STRING_BYTES,
+    BatchFailed,
+    BatchTooLarge,
+    Entity,
+    InvalidEntity,
+    Op,
+    PropertyTooLarge,
+    StoreError,
+    utc,
+)
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_TABLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+_RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
+_MIN_DATETIME = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_KINDS = ("insert", "upsert", "replace", "delete")
+
+
+def check_table_name(name: str) -> str:
+    """A Table Storage table name: a letter, then letters/digits, 3-63 characters."""
+    if not isinstance(name, str) or not _TABLE_RE.fullmatch(name) or name.lower() == "tables":
+        raise ValueError(f"invalid table name {name!r}: a letter then letters/digits, 3-63 chars")
+    return name
+
+
+def check_name(name: str) -> str:
+    """A property name: letters, digits and underscore, not reserved, at most 255 chars."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in _RESERVED:
+        raise InvalidEntity(f"invalid property name {name!r}")
+    return name
+
+
+def check_value(name: str, value: Any) -> Any:
+    """The value as stored (plain types, UTC datetimes), or InvalidEntity/PropertyTooLarge."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise PropertyTooLarge(f"property {name!r}: int outside Int64")
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        value = str.__str__(value)
+        try:
+            size = len(value.encode("utf-16-le"))
+        except UnicodeEncodeError:
+            raise InvalidEntity(f"property {name!r}: string holds a lone surrogate") from None
+        if size > MAX_STRING_BYTES:
+            raise PropertyTooLarge(
+                f"property {name!r}: string of {size} bytes (UTF-16) over {MAX_STRING_BYTES}"
+            )
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        if len(value) > MAX_BINARY_BYTES:
+            raise PropertyTooLarge(
+                f"property {name!r}: {len(value)} bytes of binary over {MAX_BINARY_BYTES}"
+            )
+        return value
+    if isinstance(value, datetime):
+        return _check_datetime(name, value)
+    if isinstance(value, (dict, list, set, frozenset, tuple)):
+        raise InvalidEntity(f"property {name!r}: nested {type(value).__name__}; use pack_json")
+    raise InvalidEntity(f"property {name!r}: unsupported type {type(value).__name__}")
+
+
+def _check_datetime(name: str, value: datetime) -> datetime:
+    try:
+        value = utc(value)
+    except InvalidEntity as exc:
+        raise InvalidEntity(f"property {name!r}: {exc}") from None
+    except OverflowError:
+        raise InvalidEntity(f"property {name!r}: datetime out of range") from None
+    if value < _MIN_DATETIME:
+        raise InvalidEntity(f"property {name!r}: datetime before 1601-01-01 UTC")
+    return datetime.combine(value.date(), value.time(), timezone.utc)
+
+
+def check_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated, normalised properties; None values are dropped."""
+    clean = {check_name(n): check_value(n, v) for n, v in properties.items() if v is not None}
+    if len(clean) > MAX_PROPERTIES:
+        raise PropertyTooLarge(f"{len(clean)} properties, over {MAX_PROPERTIES}")
+    return clean
+
+
+def value_size(value: Any) -> int:
+    """Bytes Table Storage counts for a value."""
+    if isinstance(value, str):
+        return 4 + len(value.encode("utf-16-le"))
+    if isinstance(value, bytes):
+        return 4 + len(value)
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return 4 if -(2**31) <= value < 2**31 else 8
+    return 8
+
+
+def entity_size(pk: str, rk: str, properties: Mapping[str, Any]) -> int:
+    """Table Storage's size estimate of an entity (encoded keys, normalised properties)."""
+    size = 4 + len((pk + rk).encode("utf-16-le"))
+    return size + sum(8 + 2 * len(n) + value_size(v) for n, v in properties.items())
+
+
+def check_entity(entity: Entity) -> tuple[str, str, dict[str, Any]]:
+    """Encoded keys and clean properties of an entity fit for Table Storage."""
+    pk = encode_key(entity.partition_key, "PartitionKey")
+    rk = encode_key(entity.row_key, "RowKey")
+    properties = check_properties(entity.properties)
+    size = entity_size(pk, rk, properties)
+    if size > MAX_ENTITY_BYTES:
+        raise PropertyTooLarge(f"entity of about {size} bytes, over {MAX_ENTITY_BYTES}")
+    return pk, rk, properties
+
+
+def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Encoded keys and clean properties per operation; BatchTooLarge or BatchFailed."""
+    if len(ops) > MAX_BATCH:
+        raise BatchTooLarge(f"batch of {len(ops)} operations, over {MAX_BATCH}")
+    checked, seen, total = [], set(), 0
+    for index, op in enumerate(ops):
+        try:
+            if op.kind not in _KINDS:
+                raise InvalidEntity(f"unknown operation {op.kind!r}")
+            if op.entity.partition_key != partition_key:
+                raise InvalidEntity("operation on another partition")
+            if op.kind == "delete":
+                item = (encode_key(partition_key, "PartitionKey"), encode_key(op.entity.row_key, "RowKey"), {})
+            else:
+                item = check_entity(op.entity)
+            if item[1] in seen:
+                raise InvalidEntity(f"RowKey {op.entity.row_key!r} twice in one batch")
+        except StoreError as exc:
+            raise BatchFailed(index, exc) from exc
+        seen.add(item[1])
+        total += entity_size(*item)
+        checked.append(item)
+    if total > MAX_BATCH_BYTES:
+        raise BatchTooLarge(f"batch of about {total} bytes, over {MAX_BATCH_BYTES}")
+    return checked
+
+
+def check_equals(equals: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated `equals` filter; a None value means "property absent"."""
+    return {
+        check_name(n): None if v is None else check_value(n, v) for n, v in (equals or {}).items()
+    }
+
+
+def _kind(value: Any) -> type:
+    return bool if isinstance(value, bool) else type(value)
+
+
+def matches(properties: Mapping[str, Any], equals: Mapping[str, Any]) -> bool:
+    """Whether every `equals` item holds, comparing type (bool, int, float...) and value."""
+    for name, expected in equals.items():
+        actual = properties.get(name)
+        if expected is None:
+            if actual is not None:
+                return False
+        elif actual is None or _kind(actual) is not _kind(expected) or actual != expected:
+            return False
+    return True
