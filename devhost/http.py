@@ -172,7 +172,8 @@ class FunctionsRouter:
 
     async def invoke(self, fn: HostFunction, req: func.HttpRequest, method: str) -> Response:
         started = time.perf_counter()
-        template = f"/{self.prefix}/{fn.route.template}" if self.prefix else f"/{fn.route.template}"  # type: ignore[union-attr]
+        route = fn.route.template if fn.route else ""
+        template = "/" + "/".join(part for part in (self.prefix, route) if part)
         with self.activity.invocation():
             try:
                 if fn.is_async:

@@ -86,8 +86,8 @@ class QueuePump:
         epoch = self.activity.epoch
         try:
             delivery = receiver.receive(self.queue)
-        except BusError as exc:
-            log.warning("receive from %s failed: %s", self.queue, exc)
+        except Exception as exc:  # BusError (a busy SQLite file) or worse: keep pumping
+            log.warning("receive from %s failed: %s", self.queue, type(exc).__name__)
             return False
         if delivery is None:
             self.activity.idle(self.worker, epoch)

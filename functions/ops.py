@@ -6,8 +6,8 @@ import azure.functions as func
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
-from shared.errors import FieldError, InvalidInput
 from shared.config import QUEUE_SETTINGS
+from shared.errors import FieldError, InvalidInput
 from shared.store.deadletters import DeadLetterRepository
 
 VERSION = "0.1.0"

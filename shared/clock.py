@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -14,7 +14,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class TravelClock:
@@ -23,7 +23,7 @@ class TravelClock:
     def __init__(self, start: datetime):
         if start.tzinfo is None:
             raise ValueError("TravelClock needs a tz-aware start")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -32,7 +32,7 @@ class TravelClock:
 
     def set(self, instant: datetime) -> None:
         with self._lock:
-            self._now = instant.astimezone(timezone.utc)
+            self._now = instant.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> None:
         with self._lock:

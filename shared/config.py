@@ -48,7 +48,7 @@ class Settings:
         return self.queues[name]
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         keys = env.get("ROSTER_API_KEYS", "") or "{}"
         try:

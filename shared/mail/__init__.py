@@ -1,6 +1,6 @@
 """Mailer port and adapters."""
 
-from shared.mail.port import MailError, Mailer
+from shared.mail.port import Mailer, MailError
 
 __all__ = ["MailError", "Mailer", "open_mailer"]
 

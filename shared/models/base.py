@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
 
 
-
 def parse_moment(value: Any) -> date | datetime:
     """`2026-11-30` is a date; anything longer an ISO 8601 instant that must carry an offset."""
     if isinstance(value, datetime):

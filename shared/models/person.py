@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 SourceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class AffiliationType(str, Enum):
+class AffiliationType(StrEnum):
     employee = "employee"
     faculty = "faculty"
     staff = "staff"
@@ -130,7 +130,7 @@ class PersonUpdate(Model):
     affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
-    def _unique_affiliation_keys(self) -> "PersonUpdate":
+    def _unique_affiliation_keys(self) -> PersonUpdate:
         keys = [a.key for a in self.affiliations]
         if len(keys) != len(set(keys)):
             raise ValueError("affiliation keys must be unique within a source")

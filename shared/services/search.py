@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from shared.errors import InvalidInput, FieldError
+from shared.errors import FieldError, InvalidInput
 from shared.models.person import Person
 from shared.store.persons import PersonRepository
 

@@ -54,7 +54,9 @@ def open_store(url: str) -> TableStore:
         from .sqlite import SqliteStore
 
         return SqliteStore(path)
-    if any(k in url.lower() for k in ("accountname=", "tableendpoint=", "usedevelopmentstorage=true")):
+    if any(
+        k in url.lower() for k in ("accountname=", "tableendpoint=", "usedevelopmentstorage=true")
+    ):
         from .azure_tables import AzureTablesStore
 
         return AzureTablesStore(connection_string=url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -78,8 +78,8 @@ def _from_value(value: Any) -> Any:
     if isinstance(value, EntityProperty):
         value = value.value
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc)
-        return datetime.combine(value.date(), value.time(), timezone.utc)
+        value = value.astimezone(UTC)
+        return datetime.combine(value.date(), value.time(), UTC)
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
@@ -191,7 +191,9 @@ class AzureTable:
         pk, rk, props = check_entity(entity)
         body = to_azure(pk, rk, props)
         kwargs = _condition(etag)
-        return self._write(entity, props, self._client.update_entity, body, mode=UpdateMode.REPLACE, **kwargs)
+        return self._write(
+            entity, props, self._client.update_entity, body, mode=UpdateMode.REPLACE, **kwargs
+        )
 
     def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
@@ -204,7 +206,9 @@ class AzureTable:
         except AzureError as exc:
             raise map_error(exc) from exc
 
-    def _write(self, entity: Entity, props: dict[str, Any], call: Any, body: dict, **kwargs: Any) -> Entity:
+    def _write(
+        self, entity: Entity, props: dict[str, Any], call: Any, body: dict, **kwargs: Any
+    ) -> Entity:
         try:
             metadata = call(body, **kwargs)
         except AzureError as exc:
@@ -257,7 +261,9 @@ class AzureTable:
         per_page = min(limit, 1000) if limit is not None else None
         count = 0
         try:
-            pages = self._client.query_entities(query_filter, parameters=params, results_per_page=per_page)
+            pages = self._client.query_entities(
+                query_filter, parameters=params, results_per_page=per_page
+            )
             for item in pages:
                 if prefix_enc is not None and not item["RowKey"].startswith(prefix_enc):
                     continue
@@ -282,9 +288,13 @@ class AzureTable:
             elif op.kind == "upsert":
                 operations.append(("upsert", body, {"mode": UpdateMode.REPLACE}))
             elif op.kind == "replace":
-                operations.append(("update", body, {"mode": UpdateMode.REPLACE, **_condition(op.etag)}))
+                operations.append(
+                    ("update", body, {"mode": UpdateMode.REPLACE, **_condition(op.etag)})
+                )
             else:
-                operations.append(("delete", {"PartitionKey": pk, "RowKey": rk}, _condition(op.etag)))
+                operations.append(
+                    ("delete", {"PartitionKey": pk, "RowKey": rk}, _condition(op.etag))
+                )
         try:
             metadata = self._client.submit_transaction(operations)
         except TableTransactionError as exc:

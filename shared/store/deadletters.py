@@ -7,8 +7,8 @@ and the queue's own dead-letter queue.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 from shared.store.port import Entity, TableStore
 

@@ -30,8 +30,9 @@ def _split(text: str) -> list[str]:
     while index < len(text):
         chunk = text[index : index + PART_UNITS]
         units = len(chunk.encode("utf-16-le")) // 2
-        if units > PART_UNITS:
-            chunk = chunk[: len(chunk) - (units - PART_UNITS)]
+        while units > PART_UNITS:
+            chunk = chunk[: len(chunk) - (units - PART_UNITS + 1) // 2]
+            units = len(chunk.encode("utf-16-le")) // 2
         parts.append(chunk)
         index += len(chunk)
     return parts

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from shared.models.person import Person
 from shared.store.audit import audit_trail

@@ -8,9 +8,10 @@ Property values are flat: str, int, float, bool, bytes, tz-aware datetime, or No
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator, Literal, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 MAX_STRING_BYTES = 64 * 1024  # UTF-16 encoded, as Table Storage counts
 MAX_BINARY_BYTES = 64 * 1024
@@ -129,4 +130,4 @@ def utc(value: datetime) -> datetime:
     """Normalise a tz-aware datetime to UTC; refuse naive ones."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidEntity("naive datetime: Table Storage would read it as local time")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

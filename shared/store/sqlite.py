@@ -84,13 +84,17 @@ class SqliteStore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE), rolled back on any exception."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
 
     def table(self, name: str) -> SqliteTable:
         key = check_table_name(name).lower()
@@ -192,7 +196,9 @@ class SqliteTable:
                 clauses.append("rk > ?")
                 args.append(after)
             sql = f"SELECT rk, props, etag FROM {self._sql} WHERE {' AND '.join(clauses)}"
-            rows = self._store.connection().execute(f"{sql} ORDER BY rk LIMIT {PAGE}", args).fetchall()
+            rows = (
+                self._store.connection().execute(f"{sql} ORDER BY rk LIMIT {PAGE}", args).fetchall()
+            )
             for rk, props, etag in rows:
                 if prefix_enc is not None and not rk.startswith(prefix_enc):
                     continue
@@ -240,10 +246,13 @@ class SqliteTable:
         if kind == "insert":
             try:
                 conn.execute(
-                    f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?)", (pk, rk, dump_props(props), new_etag)
+                    f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?)",
+                    (pk, rk, dump_props(props), new_etag),
                 )
             except sqlite3.IntegrityError:
-                raise EntityExists(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) exists") from None
+                raise EntityExists(
+                    f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) exists"
+                ) from None
             return new_etag
         if kind == "upsert":
             conn.execute(
@@ -252,7 +261,9 @@ class SqliteTable:
                 (pk, rk, dump_props(props), new_etag),
             )
             return new_etag
-        row = conn.execute(f"SELECT etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)).fetchone()
+        row = conn.execute(
+            f"SELECT etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)
+        ).fetchone()
         if row is None:
             if must_exist:
                 raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")

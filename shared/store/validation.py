@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .keys import encode_key
@@ -30,7 +30,7 @@ from .port import (
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _TABLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
-_MIN_DATETIME = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)
 _KINDS = ("insert", "upsert", "replace", "delete")
 
 
@@ -92,7 +92,7 @@ def _check_datetime(name: str, value: datetime) -> datetime:
         raise InvalidEntity(f"property {name!r}: datetime out of range") from None
     if value < _MIN_DATETIME:
         raise InvalidEntity(f"property {name!r}: datetime before 1601-01-01 UTC")
-    return datetime.combine(value.date(), value.time(), timezone.utc)
+    return datetime.combine(value.date(), value.time(), UTC)
 
 
 def check_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +145,11 @@ def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[
             if op.entity.partition_key != partition_key:
                 raise InvalidEntity("operation on another partition")
             if op.kind == "delete":
-                item = (encode_key(partition_key, "PartitionKey"), encode_key(op.entity.row_key, "RowKey"), {})
+                item = (
+                    encode_key(partition_key, "PartitionKey"),
+                    encode_key(op.entity.row_key, "RowKey"),
+                    {},
+                )
             else:
                 item = check_entity(op.entity)
             if item[1] in seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from datetime import timedelta
@@ -85,14 +86,27 @@ def test_queue_name_settings_are_those_the_app_reads():
 # --- The function app's Service Bus bindings ----------------------------------------------
 
 
+def fresh_app():
+    """`app` of function_app.py, from a private copy of the module.
+
+    get_functions() may run only once per FunctionApp, and the `function_app` in
+    sys.modules may already have been indexed (devhost, other tests): executing the file
+    again gives an app of our own, built from the very same blueprints.
+    """
+    repo_on_path()
+    spec = importlib.util.spec_from_file_location(
+        "_function_app_infra_tests", REPO / "function_app.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
 @pytest.fixture(scope="module")
 def bindings() -> list[dict]:
-    """Every Service Bus binding of function_app.app; get_functions() is called once."""
-    repo_on_path()
-    import function_app
-
+    """Every Service Bus binding of the app; get_functions() is called once."""
     found = []
-    for function in function_app.app.get_functions():
+    for function in fresh_app().get_functions():
         for binding in function.get_bindings():
             data = binding.get_dict_repr()
             if data.get("type") in ("serviceBusTrigger", "serviceBus"):

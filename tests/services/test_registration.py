@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -156,4 +156,4 @@ def test_every_change_is_audited_with_who_and_why(rt):
     assert trail[1]["actor"] == "apikey:abc"
     assert "hr update as of 2026-11-02T08:00:00+00:00" == trail[1]["why"]
     assert trail[1]["details"]["changes"] == ["attributes"]
-    assert trail[0]["at"] == datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    assert trail[0]["at"] == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

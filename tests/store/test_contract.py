@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -47,7 +47,11 @@ def test_get_insert_upsert_replace_delete_basics(table):
     created = table.insert(Entity("p", "r", {"name": "Ada", "age": 36}))
     assert created.etag
     got = table.get("p", "r")
-    assert (got.partition_key, got.row_key, got.properties) == ("p", "r", {"name": "Ada", "age": 36})
+    assert (got.partition_key, got.row_key, got.properties) == (
+        "p",
+        "r",
+        {"name": "Ada", "age": 36},
+    )
     assert got.etag == created.etag
 
     upserted = table.upsert(Entity("p", "r", {"name": "Ada L."}))
@@ -153,7 +157,9 @@ def test_batch_etag_conflict_and_missing_delete_fail_the_batch(table):
     stale = table.insert(Entity("p", "r", {"v": 0}))
     table.upsert(Entity("p", "r", {"v": 1}))
     with pytest.raises(BatchFailed) as failure:
-        table.batch("p", [Op("insert", Entity("p", "a")), Op("replace", Entity("p", "r"), stale.etag)])
+        table.batch(
+            "p", [Op("insert", Entity("p", "a")), Op("replace", Entity("p", "r"), stale.etag)]
+        )
     assert (failure.value.index, type(failure.value.cause)) == (1, ETagMismatch)
     with pytest.raises(BatchFailed) as failure:
         table.batch("p", [Op("insert", Entity("p", "a")), Op("delete", Entity("p", "missing"))])
@@ -170,7 +176,10 @@ def test_batch_refuses_more_than_100_operations_and_invalid_operations(table):
     with pytest.raises(BatchFailed) as twice:
         table.batch("p", [Op("insert", Entity("p", "a")), Op("upsert", Entity("p", "a"))])
     with pytest.raises(BatchFailed) as too_large:
-        table.batch("p", [Op("insert", Entity("p", "a")), Op("insert", Entity("p", "b", {"s": "x" * 40_000}))])
+        table.batch(
+            "p",
+            [Op("insert", Entity("p", "a")), Op("insert", Entity("p", "b", {"s": "x" * 40_000}))],
+        )
     assert [f.value.index for f in (other_partition, twice, too_large)] == [1, 1, 1]
     assert isinstance(too_large.value.cause, PropertyTooLarge)
     assert _rows(table, "p") == []
@@ -195,12 +204,17 @@ def test_prefix_and_range_queries_in_row_key_order_with_limit(table):
     assert _rows(table, "p", limit=3) == ["a", "b", "b1"]
     assert _rows(table, "p", limit=0) == []
     assert _rows(table, "nobody") == []
-    assert [e.properties["rk"] for e in table.query("p", prefix="b")] == _rows(table, "p", prefix="b")
+    assert [e.properties["rk"] for e in table.query("p", prefix="b")] == _rows(
+        table, "p", prefix="b"
+    )
 
 
 def test_query_pages_through_many_entities(table):
     for start in range(0, 1200, 100):
-        table.batch("p", [Op("insert", Entity("p", f"r{i:05}", {"i": i})) for i in range(start, start + 100)])
+        table.batch(
+            "p",
+            [Op("insert", Entity("p", f"r{i:05}", {"i": i})) for i in range(start, start + 100)],
+        )
     rows = _rows(table, "p")
     assert rows == [f"r{i:05}" for i in range(1200)]
     assert len(_rows(table, "p", limit=1100)) == 1100
@@ -208,7 +222,7 @@ def test_query_pages_through_many_entities(table):
 
 
 def test_equals_filter_compares_type_and_value(table):
-    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     rows = {
         "r1": {"state": "active", "n": 0, "flag": True, "x": 1.5, "at": when, "blob": b"\x01"},
         "r2": {"state": "active", "n": 1, "flag": False, "x": 1.0, "big": 2**40},
@@ -269,7 +283,15 @@ def test_overlong_or_non_string_keys_are_refused(table):
 
 
 def test_large_ints_round_trip_as_int(table):
-    values = {"a": 2**31, "b": -(2**31) - 1, "c": 2**62, "d": 2**63 - 1, "e": -(2**63), "f": 2**31 - 1, "g": 0}
+    values = {
+        "a": 2**31,
+        "b": -(2**31) - 1,
+        "c": 2**62,
+        "d": 2**63 - 1,
+        "e": -(2**63),
+        "f": 2**31 - 1,
+        "g": 0,
+    }
     table.insert(Entity("p", "r", values))
     got = table.get("p", "r").properties
     assert got == values
@@ -281,13 +303,13 @@ def test_large_ints_round_trip_as_int(table):
 
 def test_tz_aware_datetimes_come_back_equal_and_in_utc(table):
     local = datetime(2026, 3, 1, 10, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
-    table.insert(Entity("p", "r", {"at": local, "whole": datetime(2026, 1, 1, tzinfo=timezone.utc)}))
+    table.insert(Entity("p", "r", {"at": local, "whole": datetime(2026, 1, 1, tzinfo=UTC)}))
     got = table.get("p", "r").properties
     assert got["at"] == local
     assert got["at"].utcoffset() == timedelta(0)
     assert got["at"].hour == 8 and got["at"].microsecond == 123456
     assert type(got["at"]) is datetime and type(got["whole"]) is datetime
-    assert got["whole"] == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert got["whole"] == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_naive_datetime_is_refused(table):
@@ -332,12 +354,18 @@ def test_invalid_entities_are_refused(table):
 
 def test_pack_json_round_trips_a_200_kb_document(table):
     document = {
-        "people": [{"id": i, "name": f"Person {i} é😀日本", "tags": ["a", "b"]} for i in range(3000)],
+        "people": [
+            {"id": i, "name": f"Person {i} é😀日本", "tags": ["a", "b"]} for i in range(3000)
+        ],
         "astral": "😀" * 40_000,
     }
     props = pack_json(document) | {"kind": "doc"}
     assert props["doc_parts"] > 1
-    assert all(len(v.encode("utf-16-le")) <= 60_000 for k, v in props.items() if k.startswith("doc") and k != "doc_parts")
+    assert all(
+        len(v.encode("utf-16-le")) <= 60_000
+        for k, v in props.items()
+        if k.startswith("doc") and k != "doc_parts"
+    )
     table.insert(Entity("p", "r", props))
     assert unpack_json(table.get("p", "r").properties) == document
     assert unpack_json(pack_json([1, "two"], name="extra"), name="extra") == [1, "two"]
@@ -375,7 +403,15 @@ def test_bytes_round_trip(table):
 
 
 def test_bool_and_float_round_trip(table):
-    values = {"yes": True, "no": False, "half": 0.5, "whole": 2.0, "neg": -1e-300, "huge": 1.7976931348623157e308, "zero": 0.0}
+    values = {
+        "yes": True,
+        "no": False,
+        "half": 0.5,
+        "whole": 2.0,
+        "neg": -1e-300,
+        "huge": 1.7976931348623157e308,
+        "zero": 0.0,
+    }
     table.insert(Entity("p", "r", values))
     got = table.get("p", "r").properties
     assert got == values

@@ -23,15 +23,19 @@ def test_open_store_picks_the_adapter(tmp_path, monkeypatch, azurite):
     assert isinstance(emulator, AzureTablesStore)
     assert emulator.table("OpenStoreCheck").get("p", "r") is None
     emulator.close()
-    assert isinstance(open_store("UseDevelopmentStorage=true"), AzureTablesStore)
-    assert isinstance(open_store("https://acct.table.core.windows.net"), AzureTablesStore)
+    for url in ["UseDevelopmentStorage=true", "https://acct.table.core.windows.net"]:
+        remote = open_store(url)
+        assert isinstance(remote, AzureTablesStore)
+        remote.close()
 
     for bad in ["", "postgres://x", "https://example.com", "sqlite:///"]:
         with pytest.raises(ValueError, match="ROSTER_STORE"):
             open_store(bad)
 
 
-@pytest.mark.parametrize("key", ["", "plain", "a/b\\c#d?e%f", "\x00\x1f\x7f\x80\x9f", "é 日本 😀", "%25"])
+@pytest.mark.parametrize(
+    "key", ["", "plain", "a/b\\c#d?e%f", "\x00\x1f\x7f\x80\x9f", "é 日本 😀", "%25"]
+)
 def test_keys_round_trip_and_keep_prefixes(key):
     encoded = encode_key(key)
     assert decode_key(encoded) == key

@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import http, registration
+from bench.common import console
+
+
+def main() -> None:
+    results = {
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        "at": datetime.now(UTC).isoformat(),
+        "registration": registration.run(),
+        "http": http.run(),
+    }
+    out = Path(__file__).parent / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
