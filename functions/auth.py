@@ -52,9 +52,11 @@ def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
     raise NotAuthenticated("the API key is not known")
 
 
-def require(principal: Principal, role: str | None) -> None:
-    if role is not None and not principal.has(role):
-        raise NotAllowed(f"this needs the role {role}")
+def require(principal: Principal, role: str | tuple[str, ...] | None) -> None:
+    """`role` may be one role or a tuple of roles of which any one will do."""
+    wanted = (role,) if isinstance(role, str) else role or ()
+    if wanted and not any(principal.has(r) for r in wanted):
+        raise NotAllowed(f"this needs the role {' or '.join(wanted)}")
 
 
 def _from_client_principal(encoded: str) -> Principal:

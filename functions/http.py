@@ -32,7 +32,7 @@ class RouteInfo:
     name: str
     route: str
     methods: tuple[str, ...]
-    role: str | None
+    role: str | tuple[str, ...] | None
     summary: str
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -58,6 +58,10 @@ class Call:
     def actor(self) -> str:
         return self.principal.name if self.principal else "anonymous"
 
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.principal.roles if self.principal else frozenset()
+
     def query(self, name: str, *, required: bool = False, max_length: int = 256) -> str | None:
         value = self.req.params.get(name)
         if value is None or value == "":
@@ -75,7 +79,7 @@ def endpoint(
     *,
     name: str,
     methods: tuple[str, ...],
-    role: str | None,
+    role: str | tuple[str, ...] | None,
     summary: str,
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,

@@ -75,7 +75,8 @@ def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
         responses[str(status)] = {"description": "invalid input", "content": problem}
     if not info.public:
         responses["401"] = {"description": "no or unknown API key", "content": problem}
-        responses["403"] = {"description": f"needs role {info.role}", "content": problem}
+        roles = " or ".join((info.role,) if isinstance(info.role, str) else info.role or ("any",))
+        responses["403"] = {"description": f"needs role {roles}", "content": problem}
     operation: dict[str, Any] = {
         "operationId": info.name,
         "summary": info.summary,
@@ -108,3 +109,149 @@ def _path_params(route: str) -> list[str]:
         if part.startswith("{") and part.endswith("}"):
             names.append(part[1:-1].split(":")[0].rstrip("?").lstrip("*"))
     return names
+
+
+# -- OpenAPI 2.0 (Swagger), for a Power Automate custom connector --------------------------
+
+SWAGGER_SCHEMA_KEYS = {
+    "$ref", "format", "title", "description", "default", "multipleOf", "maximum",
+    "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern",
+    "maxItems", "minItems", "uniqueItems", "maxProperties", "minProperties", "required", "enum",
+    "type", "items", "allOf", "properties", "additionalProperties", "readOnly", "example",
+}  # fmt: skip
+SUMMARY_LIMIT = 80  # Power Automate shows (and its connector checks want) short summaries
+
+
+def describe_v2(version: str, public_url: str, role: str | None = None) -> dict[str, Any]:
+    """Swagger 2.0 from the same routes: no `anyOf`/`const`/type lists (`X | None` becomes X).
+    `role` keeps the operations that role may call, e.g. Requests.Submit for the flow."""
+    routes = [info for info in ROUTES if role is None or _allows(info, role)]
+    models = [m for m in _models() if any(m in (i.body, i.response) for i in routes)]
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/definitions/{model}"
+    )
+    definitions = {name: _swagger(schema) for name, schema in defs.get("$defs", {}).items()}
+    definitions["Problem"] = PROBLEM
+    paths: dict[str, dict] = {}
+    for info in routes:
+        item = paths.setdefault("/" + info.route.split("?")[0], {})
+        for method in info.methods:
+            item[method.lower()] = _operation_v2(info, refs)
+    scheme, _, host = public_url.partition("://")
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": "Roster",
+            "version": version,
+            "description": "Roster's HTTP API (see docs/power-automate.md for the intake flow)",
+        },
+        "host": host.rstrip("/"),
+        "basePath": "/api",
+        "schemes": [scheme or "https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "securityDefinitions": {
+            "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "Bearer <API key> (in Azure: an Entra ID token, see the guide)",
+            }
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "definitions": definitions,
+    }
+
+
+def _allows(info: RouteInfo, role: str) -> bool:
+    roles = (info.role,) if isinstance(info.role, str) else info.role or ()
+    return role in roles
+
+
+def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
+    problem = {"$ref": "#/definitions/Problem"}
+    responses: dict[str, Any] = {}
+    for status in info.statuses:
+        if status < 400:
+            responses[str(status)] = {"description": "success"}
+            if info.response:
+                responses[str(status)]["schema"] = _ref(info.response, refs)
+        else:
+            responses[str(status)] = {"description": "problem", "schema": problem}
+    for status in (400, 422) if info.body else ():
+        responses[str(status)] = {"description": "invalid input", "schema": problem}
+    if not info.public:
+        responses["401"] = {"description": "no or unknown API key", "schema": problem}
+        responses["403"] = {"description": "missing role, or refused (see detail)", "schema": problem}
+    parameters: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "type": "string"} for p in _path_params(info.route)
+    ]
+    parameters += [{"name": q, "in": "query", "required": False, "type": "string"} for q in info.query]
+    if info.body:
+        parameters.append(
+            {"name": "body", "in": "body", "required": True, "schema": _ref(info.body, refs)}
+        )
+    operation: dict[str, Any] = {
+        "operationId": "".join(part.capitalize() for part in info.name.split("_")),
+        "summary": info.summary[:SUMMARY_LIMIT],
+        "description": info.summary,
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if info.role:
+        operation["x-roster-role"] = info.role
+    if info.public:
+        operation["security"] = []
+    return operation
+
+
+def _swagger(schema: Any) -> Any:
+    """A JSON Schema of pydantic's as a Swagger 2.0 Schema Object."""
+    if isinstance(schema, list):
+        return [_swagger(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return {"$ref": schema["$ref"]}
+    schema = dict(schema)
+    options = schema.pop("anyOf", None) or schema.pop("oneOf", None)
+    if options is not None:
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            inner = _swagger(kept[0])
+            if "$ref" in inner:
+                return inner
+            schema = {**inner, **{k: v for k, v in schema.items() if k != "default"}}
+        else:
+            schema.pop("default", None)
+    if isinstance(schema.get("type"), list):
+        types = [t for t in schema["type"] if t != "null"]
+        if len(types) == 1:
+            schema["type"] = types[0]
+        else:
+            schema.pop("type")
+    if "const" in schema:
+        schema["enum"] = [schema.pop("const")]
+    for bound, key in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(schema.get(bound), (int, float)) and not isinstance(schema[bound], bool):
+            schema[key] = schema[bound]
+            schema[bound] = True
+    if schema.get("default", 0) is None:
+        schema.pop("default")
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":
+            out[key] = {name: _labelled(_swagger(s)) for name, s in value.items()}
+        elif key in ("items", "additionalProperties", "allOf"):
+            out[key] = _swagger(value)
+        elif key in SWAGGER_SCHEMA_KEYS or key.startswith("x-"):
+            out[key] = value
+    return out
+
+
+def _labelled(schema: dict) -> dict:
+    """Power Automate shows `x-ms-summary` as a field's label."""
+    if "title" in schema and "$ref" not in schema:
+        return {**schema, "x-ms-summary": schema["title"]}
+    return schema

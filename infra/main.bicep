@@ -67,7 +67,8 @@ param zoneRedundant bool = false
 
 // The queues of ARCHITECTURE §4. `setting` is the app setting the triggers bind with
 // (queue_name="%PersonUpdateQueue%"); the four chain queues are session-keyed
-// (one person's messages in order), the notification queue is not.
+// (one person's messages in order); the notification and group-reevaluation queues are not
+// (a re-evaluation batch covers many persons).
 var queues = [
   {
     setting: 'PersonUpdateQueue'
@@ -96,6 +97,12 @@ var queues = [
   {
     setting: 'NotificationQueue'
     name: 'notification'
+    requiresSession: false
+    maxDeliveryCount: 10
+  }
+  {
+    setting: 'GroupReevaluationQueue'
+    name: 'group-reevaluation'
     requiresSession: false
     maxDeliveryCount: 10
   }

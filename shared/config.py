@@ -13,6 +13,7 @@ QUEUE_SETTINGS = {
     "group-update": "GroupUpdateQueue",
     "provisioning-order": "ProvisioningOrderQueue",
     "notification": "NotificationQueue",
+    "group-reevaluation": "GroupReevaluationQueue",
 }
 
 

@@ -16,6 +16,15 @@ class PersonRef(Model):
     cause: str
 
 
+class ReevaluationRef(Model):
+    """One batch of a group's re-evaluation: the persons of one directory bucket."""
+
+    group_id: str
+    job_id: str
+    bucket: str
+    cause: str
+
+
 class OrderRef(Model):
     order_id: str
 

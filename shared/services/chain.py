@@ -7,28 +7,37 @@ from dataclasses import dataclass, field
 
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
+from shared.services.membership import GroupChange, evaluate_person
 from shared.services.registration import Registration, register
 
 
 @dataclass
 class ChainResult:
     registration: Registration
-    groups_added: list[dict] = field(default_factory=list)
-    groups_removed: list[dict] = field(default_factory=list)
+    groups: GroupChange | None = None
     orders: list[dict] = field(default_factory=list)
 
     def as_response(self) -> dict:
         return {
             "person": self.registration.person,
             "outcome": self.registration.outcome,
-            "groups": {"added": self.groups_added, "removed": self.groups_removed},
+            "groups": self.groups.as_response() if self.groups else {"added": [], "removed": []},
             "orders": self.orders,
         }
 
 
 def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
     """One HTTP response carries the whole chain's outcome."""
-    return ChainResult(register(rt, update, actor))
+    registration = register(rt, update, actor, announce=False)
+    if registration.outcome == "stale":
+        return ChainResult(registration)
+    change = evaluate_person(rt, registration.person.id, registration.cause, actor)
+    return ChainResult(registration, change, after_group_change(rt, change)["orders"])
+
+
+def after_group_change(rt: Runtime, change: GroupChange) -> dict:
+    """What follows a group change in-process: the provisioning orders it gives."""
+    return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": []}
 
 
 def enqueue(rt: Runtime, update: PersonUpdate) -> str:

@@ -34,8 +34,9 @@ class Registration:
     cause: str = ""
 
 
-def register(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
-    """Apply one source update; publishes `person-changed` unless it was stale."""
+def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
+    """Apply one source update; publishes `person-changed` unless it was stale (or the
+    caller runs the chain in-process: `announce=False`)."""
     repo = PersonRepository(rt.store)
     for attempt in range(ATTEMPTS):
         try:
@@ -45,7 +46,7 @@ def register(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     else:
         raise Busy("the person is being changed by others; retry")
-    if result.outcome != "stale":
+    if announce and result.outcome != "stale":
         _announce(rt, result)
     return result
 

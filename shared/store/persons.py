@@ -4,6 +4,8 @@
 - `identifiers`: partition = source, row = source id → the person id (unique by insert).
 - `personsearch`: partition = first two characters of a token, row = `token|person id`,
   so a text lookup reads a key range whose size depends on the matches, not on the registry.
+- `directory`: partition = first two hex digits of the id, row = person id: everyone, for
+  whole-registry work (a rule change, a preview) without a cross-partition scan.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class PersonRepository:
         self.persons = store.table("persons")
         self.identifiers = store.table("identifiers")
         self.search_index = store.table("personsearch")
+        self.directory = store.table("directory")
 
     def get(self, person_id: str) -> StoredPerson | None:
         entity = self.persons.get(person_id, PERSON_ROW)
@@ -67,11 +70,19 @@ class PersonRepository:
         return list(audit_trail(self.persons, person_id))
 
     def index(self, person_id: str, added: set[str], removed: set[str]) -> None:
-        """Add search entries before removing stale ones: a reader never misses the person."""
+        """List the person in the directory and add search entries before removing stale
+        ones: a reader never misses the person."""
+        self.directory.upsert(Entity(person_id[:2], person_id, {}))
         for token in sorted(added):
             self.search_index.upsert(Entity(_bucket(token), f"{token}|{person_id}", {}))
         for token in sorted(removed):
             self.search_index.delete(_bucket(token), f"{token}|{person_id}")
+
+    def all_ids(self) -> Iterator[str]:
+        """Every registered person id, bucket by bucket (ids are hexadecimal)."""
+        for bucket in range(256):
+            for entity in self.directory.query(f"{bucket:02x}"):
+                yield entity.row_key
 
     def ids_with_token_prefix(self, prefix: str, limit: int) -> set[str]:
         rows = self.search_index.query(_bucket(prefix), prefix=prefix, limit=limit)

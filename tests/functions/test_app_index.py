@@ -6,7 +6,10 @@ import json
 
 from tests.functions.conftest import fresh_app_functions
 
-QUEUE_TRIGGERS = {"person_update_queue": ("%PersonUpdateQueue%", True)}
+from shared.config import QUEUE_SETTINGS
+
+# ARCHITECTURE §4: the session-keyed queues (one person's messages in order).
+SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order"}
 
 
 def test_every_function_has_a_unique_name_and_valid_bindings():
@@ -33,11 +36,10 @@ def test_http_functions_are_anonymous_at_the_host_and_routes_are_unique():
 
 
 def test_queue_triggers_bind_queue_names_from_settings_with_sessions():
-    found = {
-        f.get_function_name(): (f.get_trigger().queue_name, f.get_trigger().is_sessions_enabled)
-        for f in fresh_app_functions() if f.get_trigger().get_binding_name() == "serviceBusTrigger"
-    }
-    assert found == QUEUE_TRIGGERS
-    for function in fresh_app_functions():
-        if function.get_trigger().get_binding_name() == "serviceBusTrigger":
-            assert function.get_trigger().connection == "ServiceBusConnection"
+    by_setting = {f"%{setting}%": queue for queue, setting in QUEUE_SETTINGS.items()}
+    triggers = [f.get_trigger() for f in fresh_app_functions() if f.get_trigger().get_binding_name() == "serviceBusTrigger"]
+    bound = [by_setting[t.queue_name] for t in triggers]
+    assert "person-update" in bound and len(bound) == len(set(bound))
+    for trigger, queue in zip(triggers, bound, strict=True):
+        assert bool(trigger.is_sessions_enabled) == (queue in SESSION_QUEUES), queue
+        assert trigger.connection == "ServiceBusConnection"

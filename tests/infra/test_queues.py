@@ -18,6 +18,7 @@ ARCHITECTURE_QUEUES = {
     "group-update": True,
     "provisioning-order": True,
     "notification": False,
+    "group-reevaluation": False,
 }
 
 
@@ -123,7 +124,7 @@ def resolve(value: str, settings: dict) -> str:
 
 
 # Queues the app publishes to whose consumer arrives with a later service; shrink as they land.
-NOT_YET_CONSUMED = {"person-changed", "group-update", "provisioning-order", "notification"}
+NOT_YET_CONSUMED = {"group-update", "provisioning-order"}
 
 
 def test_the_triggers_bind_exactly_the_queues_bicep_creates(bindings):

@@ -1,0 +1,226 @@
+"""Group administration: definitions, static members, previews, re-evaluation after a change."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound, PersonNotFound
+from shared.models.base import moment_end, moment_start
+from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn, MemberIn, Membership
+from shared.models.messages import PersonRef, ReevaluationRef
+from shared.rules import PersonView, Rule, RuleError, parse
+from shared.runtime import Runtime
+from shared.services.membership import GroupChange, evaluate_person
+from shared.services.rulebook import layer_depths, rulebook
+from shared.store.audit import audit_entity
+from shared.store.groups import GroupRepository, MembershipRepository
+from shared.store.jobs import JobRepository
+from shared.store.persons import PersonRepository
+from shared.store.port import EntityExists, ETagMismatch
+
+PREVIEW_LIST = 100
+
+
+def get_group(rt: Runtime, group_id: str) -> Group:
+    rulebook(rt.store, rt.clock)  # the built-in group exists from the first read
+    found = GroupRepository(rt.store).get(group_id)
+    if found is None:
+        raise NotFound(f"no group {group_id!r}")
+    return found[0]
+
+
+def list_groups(rt: Runtime) -> list[Group]:
+    return sorted(rulebook(rt.store, rt.clock).groups.values(), key=lambda g: g.id)
+
+
+def check_rule(rt: Runtime, group_id: str | None, text: str) -> Rule:
+    """Parse and check a rule as it would be saved for `group_id` (422 with the position)."""
+    try:
+        rule = parse(text)
+    except RuleError as error:
+        raise InvalidInput(
+            f"rule: line {error.line}, column {error.column}: {error.message}",
+            [FieldError("rule", f"line {error.line}, column {error.column}: {error.message}")],
+        ) from None
+    book = rulebook(rt.store, rt.clock)
+    unknown = sorted(g for g in rule.groups() if g not in book.groups and g != group_id)
+    if unknown:
+        raise InvalidInput(f"rule: memberOf names unknown groups: {', '.join(unknown)}",
+                           [FieldError("rule", f"unknown groups: {', '.join(unknown)}")])
+    rules = dict(book.rules)
+    if group_id is not None:
+        rules[group_id] = rule
+    try:
+        layer_depths(rules)
+    except ValueError as cycle:
+        raise InvalidInput(f"rule: {cycle}; composite groups may not refer back to themselves",
+                           [FieldError("rule", str(cycle))]) from None
+    return rule
+
+
+def create_group(rt: Runtime, data: GroupIn, actor: str) -> Group:
+    if data.id is None:
+        raise InvalidInput("id is required", [FieldError("id", "required")])
+    group = _validated(rt, data, data.id, version=1)
+    audit = audit_entity("groups", rt.clock.now(), actor, "group.created", f"created {group.id}",
+                         {"group_id": group.id, "rule": group.rule})
+    try:
+        GroupRepository(rt.store).write(group, None, audit, create=True)
+    except EntityExists:
+        raise Conflict(f"group {group.id!r} exists already") from None
+    if group.kind == "dynamic":
+        start_reevaluation(rt, group.id, f"group {group.id} created")
+    return group
+
+
+def update_group(rt: Runtime, group_id: str, data: GroupIn, actor: str) -> Group:
+    if data.id not in (None, group_id):
+        raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
+    current = _existing(rt, group_id)
+    _refuse_builtin(current[0])
+    group = _validated(rt, data, group_id, version=current[0].version + 1)
+    audit = audit_entity("groups", rt.clock.now(), actor, "group.updated", f"updated {group_id}",
+                         {"group_id": group_id, "rule": group.rule, "previous_rule": current[0].rule})
+    try:
+        GroupRepository(rt.store).write(group, current[1], audit)
+    except ETagMismatch:
+        raise Conflict(f"group {group_id!r} changed meanwhile; read it again") from None
+    if (group.rule, group.kind) != (current[0].rule, current[0].kind):
+        start_reevaluation(rt, group_id, f"rule of {group_id} changed (version {group.version})")
+    return group
+
+
+def delete_group(rt: Runtime, group_id: str, actor: str) -> None:
+    group, etag = _existing(rt, group_id)
+    _refuse_builtin(group)
+    dependants = [g.id for g in list_groups(rt) if g.rule and group_id in rulebook(rt.store, rt.clock).rules[g.id].groups()]
+    if dependants:
+        raise Conflict(f"groups {', '.join(dependants)} refer to {group_id} through memberOf")
+    audit = audit_entity("groups", rt.clock.now(), actor, "group.deleted", f"deleted {group_id}", {"group_id": group_id})
+    GroupRepository(rt.store).delete(group_id, etag, audit)
+    for person_id in MembershipRepository(rt.store).mirrored_person_ids(group_id):
+        _announce(rt, person_id, f"group {group_id} deleted", f"deleted:{group_id}")
+
+
+def add_member(rt: Runtime, group_id: str, data: MemberIn, actor: str, roles) -> GroupChange:
+    group = get_group(rt, group_id)
+    _guard_members(group, roles)
+    if PersonRepository(rt.store).get(data.person_id) is None:
+        raise PersonNotFound(f"no person with id {data.person_id!r}")
+    tz, now = rt.settings.tz, rt.clock.now()
+    membership = Membership(
+        group_id=group_id, person_id=data.person_id, kind="static", reason=f"added by {actor}: {data.reason}",
+        since=now, added_by=actor,
+        start=moment_start(data.start, tz) if data.start else None,
+        end=moment_end(data.end, tz) if data.end else None,
+    )
+    audit = audit_entity(f"person:{data.person_id}", now, actor, "membership.static_added", data.reason,
+                         {"group_id": group_id, "start": membership.start, "end": membership.end})
+    MembershipRepository(rt.store).put_static(membership, audit)
+    return evaluate_person(rt, data.person_id, f"{actor} added to {group_id}: {data.reason}", actor)
+
+
+def remove_member(rt: Runtime, group_id: str, person_id: str, reason: str, actor: str, roles) -> GroupChange:
+    group = get_group(rt, group_id)
+    _guard_members(group, roles)
+    repo = MembershipRepository(rt.store)
+    found = repo.get(person_id, group_id)
+    if found is None or found[0].kind != "static":
+        raise NotFound(f"{person_id!r} is not a static member of {group_id!r}")
+    audit = audit_entity(f"person:{person_id}", rt.clock.now(), actor, "membership.static_removed", reason,
+                         {"group_id": group_id})
+    repo.remove_static(person_id, group_id, audit)
+    return evaluate_person(rt, person_id, f"{actor} removed from {group_id}: {reason}", actor)
+
+
+def members(rt: Runtime, group_id: str, limit: int = 1000) -> list[Membership]:
+    get_group(rt, group_id)
+    return MembershipRepository(rt.store).of_group(group_id, limit)
+
+
+def preview(rt: Runtime, group_id: str, text: str) -> dict:
+    """Who would join and who would leave if the rule were saved now (nothing is saved)."""
+    rule = check_rule(rt, group_id, text)
+    now, tz = rt.clock.now(), rt.settings.tz
+    persons, memberships = PersonRepository(rt.store), MembershipRepository(rt.store)
+    join, leave, evaluated = [], [], 0
+    for person_id in persons.all_ids():
+        stored = persons.get(person_id)
+        if stored is None:
+            continue
+        evaluated += 1
+        current = set(memberships.state(person_id).groups)
+        view = PersonView.of(stored.person, now, tz, frozenset(current - {group_id}))
+        would = rule.evaluate(view)
+        entry = {"person_id": person_id, "display_name": stored.person.names.display}
+        if would and group_id not in current:
+            join.append({**entry, "reason": rule.explain(view).summary()})
+        elif not would and group_id in current:
+            leave.append(entry)
+    return {
+        "group_id": group_id, "rule": text, "at": now, "evaluated": evaluated,
+        "join_count": len(join), "leave_count": len(leave),
+        "join": join[:PREVIEW_LIST], "leave": leave[:PREVIEW_LIST],
+    }
+
+
+def start_reevaluation(rt: Runtime, group_id: str, cause: str) -> str:
+    """Everyone re-evaluated in batches through the queue, one message per directory bucket."""
+    job_id = uuid.uuid4().hex[:12]
+    JobRepository(rt.store).start(group_id, job_id, cause, rt.clock.now())
+    for bucket in range(256):
+        ref = ReevaluationRef(group_id=group_id, job_id=job_id, bucket=f"{bucket:02x}", cause=cause)
+        rt.bus.publish(rt.settings.queue("group-reevaluation"), ref.model_dump_json(),
+                       message_id=f"reevaluation:{job_id}:{ref.bucket}")
+    return job_id
+
+
+def reevaluate_bucket(rt: Runtime, group_id: str, job_id: str, bucket: str, cause: str) -> int:
+    persons = [e.row_key for e in PersonRepository(rt.store).directory.query(bucket)]
+    for person_id in persons:
+        evaluate_person(rt, person_id, cause)
+    JobRepository(rt.store).finish_bucket(group_id, job_id, bucket, len(persons), rt.clock.now())
+    return len(persons)
+
+
+def reevaluation_progress(rt: Runtime, group_id: str) -> dict | None:
+    return JobRepository(rt.store).progress(group_id)
+
+
+def _validated(rt: Runtime, data: GroupIn, group_id: str, version: int) -> Group:
+    if data.kind == "dynamic":
+        if not data.rule:
+            raise InvalidInput("a dynamic group needs a rule", [FieldError("rule", "required for kind dynamic")])
+        check_rule(rt, group_id, data.rule)
+    elif data.rule:
+        raise InvalidInput("a static group has no rule", [FieldError("rule", "only for kind dynamic")])
+    fields = data.model_dump(exclude={"id"})
+    return Group(id=group_id, version=version, updated_at=rt.clock.now(), **fields)
+
+
+def _existing(rt: Runtime, group_id: str) -> tuple[Group, str]:
+    rulebook(rt.store, rt.clock)
+    found = GroupRepository(rt.store).get(group_id)
+    if found is None:
+        raise NotFound(f"no group {group_id!r}")
+    return found
+
+
+def _refuse_builtin(group: Group) -> None:
+    if group.id == SUSPEND_IMMEDIATE:
+        raise NotAllowed("suspend-immediate is built in: it cannot be changed or deleted")
+
+
+def _guard_members(group: Group, roles) -> None:
+    if group.kind == "dynamic":
+        raise Conflict(f"{group.id} is dynamic: its members come from its rule")
+    needed = "Suspend.Manage" if group.policy == "suspend" else "Groups.Manage"
+    if needed not in roles and "Admin" not in roles:
+        raise NotAllowed(f"changing the members of {group.id} needs the role {needed}")
+
+
+def _announce(rt: Runtime, person_id: str, cause: str, key: str) -> None:
+    rt.bus.publish(rt.settings.queue("person-changed"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
+                   message_id=f"{key}:{person_id}", session_id=person_id)
+
+

@@ -1,0 +1,239 @@
+"""Notifications: the request desk's emails (Jinja2, HTML and plain text) and the optional
+Teams channel post; sending what arrives on the `notification` queue through the Mailer.
+
+Subjects are built here from the request number and fixed words only, never from what a
+client typed; bodies are templates, the HTML ones autoescaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from shared.config import Settings
+from shared.models.messages import Email
+from shared.models.request import AccountAction, Comment, Request, Task
+from shared.runtime import Runtime
+from shared.store.requests import Pending
+from shared.store.targets import TargetRepository
+
+log = logging.getLogger("roster.notifications")
+TEMPLATES = Path(__file__).resolve().parents[1] / "mail" / "templates"
+TEAMS_TIMEOUT = 5.0
+ACTION_HEADINGS = {
+    AccountAction.add: "Accounts added",
+    AccountAction.reset: "Accounts reset",
+    AccountAction.remove: "Accounts removed",
+    AccountAction.change: "Accounts changed",
+}
+
+
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def request_link(settings: Settings, number: str) -> str:
+    """Where a request is seen: its page in the staff console."""
+    return f"{settings.public_url}/api/console/requests/{number}"
+
+
+def send(rt: Runtime, email: Email) -> None:
+    """Hand one queued email to the mailer; MailError propagates (the message comes back)."""
+    rt.mail.send(email)
+
+
+# -- the emails of each step --------------------------------------------------------------
+
+
+def submitted(rt: Runtime, request: Request) -> list[Pending]:
+    """Confirmation to the requester; a notice to the desk; the Teams post if configured."""
+    n = request.number
+    pending = [
+        _email(rt, f"request:{n}:received", "received", request,
+               to=[request.requester.email], subject=f"{n}: we have received your request"),
+        _email(rt, f"request:{n}:new", "new", request, to=[rt.settings.staff_email],
+               subject=f"{n}: new {request.category.value} request for {request.service}",
+               reply_to=request.requester.email),
+    ]  # fmt: skip
+    if rt.settings.teams_webhook:
+        pending.append(Pending("teams", f"request:{n}:teams", teams_card(rt, request)))
+    return pending
+
+
+def state_changed(rt: Runtime, request: Request, note: str | None) -> list[Pending]:
+    """The requester hears when planning starts, when the request is rejected or closed."""
+    n, state = request.number, request.state.value
+    subjects = {
+        "InPlanning": f"{n}: your request is being planned",
+        "Rejected": f"{n}: your request has been declined",
+        "Closed": f"{n}: your request has been completed",
+    }
+    if state not in subjects:
+        return []
+    template = {"InPlanning": "planning", "Rejected": "rejected", "Closed": "closed"}[state]
+    return [
+        _email(rt, f"request:{n}:v{request.version}:{template}", template, request,
+               to=[request.requester.email], cc=_cc(request.owner), subject=subjects[state],
+               note=note)
+    ]  # fmt: skip
+
+
+def owner_assigned(rt: Runtime, request: Request) -> list[Pending]:
+    n = request.number
+    if request.owner is None:
+        return []
+    return [
+        _email(rt, f"request:{n}:v{request.version}:owner", "owner", request, to=[request.owner],
+               subject=f"{n}: you are the owner of this request")
+    ]  # fmt: skip
+
+
+def mentioned(rt: Runtime, request: Request, comment: Comment) -> list[Pending]:
+    """Each address mentioned in the comment gets it."""
+    n = request.number
+    return [
+        _email(rt, f"request:{n}:comment:{comment.id}:{_digest(address)}", "mention", request,
+               to=[address], subject=f"{n}: you were mentioned in a comment", comment=comment)
+        for address in comment.mentions
+    ]  # fmt: skip
+
+
+def task_assigned(rt: Runtime, request: Request, task: Task) -> list[Pending]:
+    n = request.number
+    if task.assignee is None:
+        return []
+    return [
+        _email(rt, f"request:{n}:v{request.version}:task:{task.id}:assigned", "task_assigned",
+               request, to=[task.assignee], subject=f"{n}: a task has been assigned to you",
+               task=task)
+    ]  # fmt: skip
+
+
+def task_completed(rt: Runtime, request: Request, task: Task) -> list[Pending]:
+    """The requester (cc the owner) is told what was done: the accounts, by action."""
+    n = request.number
+    return [
+        _email(rt, f"request:{n}:task:{task.id}:completed", "task_completed", request,
+               to=[request.requester.email], cc=_cc(request.owner),
+               subject=f"{n}: work on your request has been completed", task=task)
+    ]  # fmt: skip
+
+
+# -- Teams --------------------------------------------------------------------------------
+
+
+def teams_card(rt: Runtime, request: Request) -> dict[str, Any]:
+    """An Adaptive Card message, as both Teams incoming webhooks and Workflows accept it.
+    It names the request, not the people in it."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
+             "text": f"New request {request.number}"},
+            {"type": "FactSet", "facts": [
+                {"title": "Service", "value": _service_name(rt, request.service)},
+                {"title": "Category", "value": request.category.value},
+                {"title": "Accounts", "value": str(len(request.accounts))},
+            ]},
+        ],
+        "actions": [
+            {"type": "Action.OpenUrl", "title": "Open the request",
+             "url": request_link(rt.settings, request.number)}
+        ],
+    }  # fmt: skip
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+             "content": card}
+        ],
+    }  # fmt: skip
+
+
+def post_to_teams(settings: Settings, card: dict[str, Any], what: str) -> bool:
+    """Best effort: False (and a log line naming `what`, not the URL or any person) on failure."""
+    if not settings.teams_webhook:
+        return False
+    try:
+        import httpx
+
+        response = httpx.post(settings.teams_webhook, json=card, timeout=TEAMS_TIMEOUT)
+        response.raise_for_status()
+    except Exception as exc:  # noqa: BLE001 — a channel post never fails the request
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        log.warning("Teams post for %s failed: %s%s", what, type(exc).__name__,
+                    f" (HTTP {status})" if status else "")  # fmt: skip
+        return False
+    return True
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _email(
+    rt: Runtime,
+    message_id: str,
+    template: str,
+    request: Request,
+    *,
+    to: list[str],
+    subject: str,
+    cc: list[str] | None = None,
+    reply_to: str | None = None,
+    **extra: Any,
+) -> Pending:
+    context = {
+        "request": request,
+        "link": request_link(rt.settings, request.number),
+        "service_name": _service_name(rt, request.service),
+        "accounts": _by_action(request),
+        "desk": rt.settings.staff_email,
+        **extra,
+    }
+    env = templates()
+    lowered = {a.casefold() for a in to}
+    email = Email(
+        to=to,
+        cc=[a for a in dict.fromkeys(cc or []) if a.casefold() not in lowered],
+        subject=subject,
+        text=env.get_template(f"{template}.txt").render(context),
+        html=env.get_template(f"{template}.html").render(context),
+        reply_to=reply_to,
+    )
+    return Pending("email", message_id, email.model_dump(mode="json"))
+
+
+def _by_action(request: Request) -> list[tuple[str, list]]:
+    groups: dict[AccountAction, list] = defaultdict(list)
+    for account in request.accounts:
+        groups[account.action].append(account)
+    return [(ACTION_HEADINGS[a], groups[a]) for a in AccountAction if groups[a]]
+
+
+def _service_name(rt: Runtime, service: str) -> str:
+    target = TargetRepository(rt.store).get(service)
+    return target.name if target else service
+
+
+def _cc(owner: str | None) -> list[str]:
+    return [owner] if owner else []
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.casefold().encode()).hexdigest()[:16]

@@ -1,0 +1,211 @@
+"""How groups and memberships become entities.
+
+- `groups`: partition `groups`; rows `g|<group id>` (the group), `generation` (bumped on every
+  change, so evaluators know when to reload rules) and `audit|…`.
+- `memberships`: partition `person:<person id>` holds rows `m|<group id>` (the memberships),
+  `state` (the effective groups at the last evaluation and the next change instant) and the
+  `audit|…` trail of joins and leaves, all written in one batch; partition `group:<group id>`
+  mirrors the memberships per group (rows `<person id>`), repaired from the person side.
+- `due`: partition = UTC day, rows `<instant>|<person id>`: when someone must be re-evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from shared.models.group import Group, Membership
+from shared.store.documents import pack_json, unpack_json
+from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch, Op, TableStore
+
+GROUPS = "groups"
+GENERATION = "generation"
+STATE = "state"
+MAX_BATCH = 100
+
+
+def person_partition(person_id: str) -> str:
+    return f"person:{person_id}"
+
+
+def group_partition(group_id: str) -> str:
+    return f"group:{group_id}"
+
+
+class GroupRepository:
+    def __init__(self, store: TableStore):
+        self.table = store.table("groups")
+
+    def get(self, group_id: str) -> tuple[Group, str] | None:
+        entity = self.table.get(GROUPS, f"g|{group_id}")
+        if entity is None:
+            return None
+        return Group.model_validate(unpack_json(entity.properties)), entity.etag
+
+    def all(self) -> list[Group]:
+        return [Group.model_validate(unpack_json(e.properties)) for e in self.table.query(GROUPS, prefix="g|")]
+
+    def generation(self) -> int:
+        entity = self.table.get(GROUPS, GENERATION)
+        return 0 if entity is None else entity.properties["value"]
+
+    def write(self, group: Group, etag: str | None, audit: Entity, *, create: bool = False) -> None:
+        """Insert or replace (If-Match) the group with its audit record and a new generation."""
+        entity = Entity(GROUPS, f"g|{group.id}", pack_json(group.model_dump(mode="json")))
+        op = Op("insert", entity) if create else Op("replace", entity, etag)
+        self._commit([op, Op("insert", audit)])
+
+    def delete(self, group_id: str, etag: str, audit: Entity) -> None:
+        self._commit([Op("delete", Entity(GROUPS, f"g|{group_id}"), etag), Op("insert", audit)])
+
+    def _commit(self, ops: list[Op]) -> None:
+        current = self.table.get(GROUPS, GENERATION)
+        value = (current.properties["value"] if current else 0) + 1
+        bump = Entity(GROUPS, GENERATION, {"value": value})
+        ops = ops + [Op("replace", bump, current.etag) if current else Op("insert", bump)]
+        try:
+            self.table.batch(GROUPS, ops)
+        except BatchFailed as failure:
+            raise failure.cause from None
+
+
+@dataclass
+class PersonState:
+    """The effective groups at the last evaluation, and when they may change next."""
+
+    groups: list[str] = field(default_factory=list)
+    next_change: datetime | None = None
+    evaluated_at: datetime | None = None
+    etag: str | None = None
+
+
+class MembershipRepository:
+    def __init__(self, store: TableStore):
+        self.table = store.table("memberships")
+
+    def of_person(self, person_id: str) -> list[Membership]:
+        rows = self.table.query(person_partition(person_id), prefix="m|")
+        return [Membership.model_validate(unpack_json(e.properties)) for e in rows]
+
+    def get(self, person_id: str, group_id: str) -> tuple[Membership, str] | None:
+        entity = self.table.get(person_partition(person_id), f"m|{group_id}")
+        if entity is None:
+            return None
+        return Membership.model_validate(unpack_json(entity.properties)), entity.etag
+
+    def of_group(self, group_id: str, limit: int | None = None) -> list[Membership]:
+        rows = self.table.query(group_partition(group_id), limit=limit)
+        return [Membership.model_validate(unpack_json(e.properties)) for e in rows]
+
+    def state(self, person_id: str) -> PersonState:
+        entity = self.table.get(person_partition(person_id), STATE)
+        if entity is None:
+            return PersonState()
+        props = entity.properties
+        return PersonState(json.loads(props["groups"]), props.get("next_change"), props.get("evaluated_at"), entity.etag)
+
+    def commit(
+        self,
+        person_id: str,
+        upserts: list[Membership],
+        deletes: list[str],
+        state: PersonState,
+        audits: list[Entity],
+    ) -> None:
+        """Write the person's side in one batch (state last, If-Match), then mirror per group.
+        ETagMismatch/EntityExists when someone else evaluated the person meanwhile."""
+        partition = person_partition(person_id)
+        ops = [Op("upsert", self._row(partition, f"m|{m.group_id}", m)) for m in upserts]
+        ops += [Op("delete", Entity(partition, f"m|{g}")) for g in deletes]
+        ops += [Op("insert", a) for a in audits]
+        state_row = Entity(partition, STATE, {
+            "groups": json.dumps(sorted(state.groups)),
+            "next_change": state.next_change,
+            "evaluated_at": state.evaluated_at,
+        })
+        ops.append(Op("replace", state_row, state.etag) if state.etag else Op("insert", state_row))
+        for start in range(0, len(ops), MAX_BATCH):
+            self._batch(partition, ops[start:start + MAX_BATCH])
+        self.mirror(person_id, upserts, deletes)
+
+    def put_static(self, membership: Membership, audit: Entity) -> None:
+        """Declare a static membership (with its audit record), mirrored per group."""
+        partition = person_partition(membership.person_id)
+        row = self._row(partition, f"m|{membership.group_id}", membership)
+        self._batch(partition, [Op("upsert", row), Op("insert", audit)])
+        self.mirror(membership.person_id, [membership], [])
+
+    def remove_static(self, person_id: str, group_id: str, audit: Entity) -> None:
+        partition = person_partition(person_id)
+        self._batch(partition, [Op("delete", Entity(partition, f"m|{group_id}")), Op("insert", audit)])
+        self.mirror(person_id, [], [group_id])
+
+    def _batch(self, partition: str, ops: list[Op]) -> None:
+        try:
+            self.table.batch(partition, ops)
+        except BatchFailed as failure:
+            raise failure.cause from None
+
+    def mirror(self, person_id: str, upserts: list[Membership], deletes: list[str]) -> None:
+        for m in upserts:
+            self.table.upsert(self._row(group_partition(m.group_id), person_id, m))
+        for group_id in deletes:
+            self.table.delete(group_partition(group_id), person_id)
+
+    def repair(self, person_id: str, group_ids: list[str]) -> int:
+        """Make the per-group mirror agree with the person's memberships; returns fixes made."""
+        memberships = {m.group_id: m for m in self.of_person(person_id)}
+        fixes = 0
+        for group_id in group_ids:
+            mirrored = self.table.get(group_partition(group_id), person_id)
+            if group_id in memberships and mirrored is None:
+                self.table.upsert(self._row(group_partition(group_id), person_id, memberships[group_id]))
+                fixes += 1
+            elif group_id not in memberships and mirrored is not None:
+                self.table.delete(group_partition(group_id), person_id)
+                fixes += 1
+        return fixes
+
+    def mirrored_person_ids(self, group_id: str) -> Iterator[str]:
+        for entity in self.table.query(group_partition(group_id)):
+            yield entity.row_key
+
+    @staticmethod
+    def _row(partition: str, row_key: str, membership: Membership) -> Entity:
+        return Entity(partition, row_key, pack_json(membership.model_dump(mode="json")))
+
+
+class DueIndex:
+    """Who must be re-evaluated when: the timer sweep's safety net under scheduled messages."""
+
+    def __init__(self, store: TableStore):
+        self.table = store.table("due")
+
+    def add(self, person_id: str, at: datetime) -> None:
+        self.table.upsert(Entity(_day(at), f"{_stamp(at)}|{person_id}", {"person_id": person_id, "at": at}))
+
+    def remove(self, person_id: str, at: datetime) -> None:
+        self.table.delete(_day(at), f"{_stamp(at)}|{person_id}")
+
+    def due(self, now: datetime, days_back: int = 7) -> Iterator[tuple[str, datetime]]:
+        """Entries due at or before now, from the last `days_back` days."""
+        for back in range(days_back, -1, -1):
+            day = now - timedelta(days=back)
+            end = f"{_stamp(now)}|\uffff" if back == 0 else None
+            for entity in self.table.query(_day(day), end=end):
+                yield entity.properties["person_id"], entity.properties["at"]
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+__all__ = [
+    "DueIndex", "EntityExists", "ETagMismatch", "GroupRepository", "MembershipRepository", "PersonState",
+]
