@@ -6,6 +6,7 @@ import azure.functions as func
 
 from functions.http import Call, endpoint
 from functions.openapi import describe_v2
+from functions.ops import VERSION
 from shared.errors import FieldError, InvalidInput
 from shared.models.request import (
     Comment,
@@ -118,8 +119,6 @@ def complete_task(call: Call):
     summary="OpenAPI 2.0 (Swagger) description for a Power Automate custom connector",
 )
 def openapi_v2(call: Call):
-    from functions.ops import VERSION
-
     return describe_v2(VERSION, call.rt.settings.public_url, role=call.query("role", max_length=64))
 
 

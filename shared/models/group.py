@@ -25,7 +25,7 @@ class Group(Model):
     updated_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _rule_matches_kind(self) -> "Group":
+    def _rule_matches_kind(self) -> Group:
         if self.kind == "dynamic" and not self.rule:
             raise ValueError("a dynamic group needs a rule")
         if self.kind == "static" and self.rule:

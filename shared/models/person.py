@@ -45,8 +45,14 @@ class Names(Model):
 
 
 class EmailAddress(Model):
-    address: EmailStr
+    """A stored address: checked once, when it came in (see EmailIn)."""
+
+    address: Annotated[str, StringConstraints(min_length=3, max_length=320)]
     type: Annotated[str, StringConstraints(min_length=1, max_length=50)] = "work"
+
+
+class EmailIn(EmailAddress):
+    address: EmailStr
 
 
 class Identifier(Model):
@@ -125,7 +131,7 @@ class PersonUpdate(Model):
     as_of: AwareDatetime
     names: Names | None = None
     birth_date: date | None = None
-    emails: list[EmailAddress] | None = Field(default=None, max_length=20)
+    emails: list[EmailIn] | None = Field(default=None, max_length=20)
     attributes: Attributes
     affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
 

@@ -36,7 +36,7 @@ class Target(Model):
     threshold: Threshold = Field(default_factory=Threshold)
 
     @model_validator(mode="after")
-    def _connector_settings(self) -> "Target":
+    def _connector_settings(self) -> Target:
         if self.connector in (Connector.webhook, Connector.scim) and not self.settings.get("url"):
             raise ValueError(f"settings.url is required for a {self.connector.value} target")
         return self

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -196,7 +195,7 @@ class Receipt(Model):
     state: State
     link: str
     form_response_id: str
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class RequestChange(Model):

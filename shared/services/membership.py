@@ -116,9 +116,10 @@ def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str) -> Group
     memberships = repo.of_person(person_id)
     state = repo.state(person_id)
     statics = [m for m in memberships if m.kind == "static"]
-    effective = book.effective(person, statics, now, tz)
-
     stored = {m.group_id: m for m in memberships}
+    known = {g: m.reason for g, m in stored.items() if m.kind == "rule"}
+    effective = book.effective(person, statics, now, tz, known)
+
     upserts, deletes = [], []
     for group_id, reason in effective.items():
         old = stored.get(group_id)

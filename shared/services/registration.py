@@ -72,7 +72,7 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     base.update(
         names=update.names or current.names,
         birth_date=update.birth_date or base.get("birth_date"),
-        emails=update.emails if update.emails is not None else base.get("emails", []),
+        emails=[e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", []),
         identifiers=identifiers,
         affiliations=others + mine,
         attributes={k: v for k, v in attributes.items() if v is not None},

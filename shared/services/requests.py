@@ -112,8 +112,8 @@ def submit(rt: Runtime, submission: RequestSubmission, actor: str) -> Submitted:
             stored = repo.get(claim.number)
     if stored is not None:
         request = stored.request
-    flush(rt, repo, request.number)
     repo.index(request)
+    flush(rt, repo, request.number)
     return Submitted(request, created)
 
 
@@ -415,8 +415,8 @@ def _update(rt: Runtime, number: str, actor: str, apply: Callable[[Request], _Ch
         except (ETagMismatch, EntityExists):
             _pause(attempt)
             continue
-        flush(rt, repo, number)
         repo.index(request)
+        flush(rt, repo, number)
         return request
     raise Busy(f"{number} is being changed by others; retry")
 

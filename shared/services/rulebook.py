@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from shared.clock import Clock
 from shared.models.group import SUSPEND_IMMEDIATE, Group, Membership
 from shared.models.person import Person
 from shared.rules import PersonView, Rule, RuleIndex, parse
-from shared.store.groups import GroupRepository
-from shared.clock import Clock
 from shared.store.audit import audit_entity
+from shared.store.groups import GroupRepository
 from shared.store.port import EntityExists, ETagMismatch, TableStore
 
 BUILTIN = Group(
@@ -33,7 +33,7 @@ class RuleBook:
     layers: list[RuleIndex] = field(default_factory=list)
 
     @classmethod
-    def build(cls, groups: list[Group], generation: int) -> "RuleBook":
+    def build(cls, groups: list[Group], generation: int) -> RuleBook:
         book = cls(generation, {g.id: g for g in groups})
         book.rules = {g.id: parse(g.rule) for g in groups if g.kind == "dynamic" and g.rule}
         depth = layer_depths(book.rules)
@@ -41,18 +41,42 @@ class RuleBook:
             book.layers.append(RuleIndex({g: r for g, r in book.rules.items() if depth[g] == level}))
         return book
 
+    def naive(self) -> "RuleBook":
+        """The same rules without the index: every rule for every person (for comparison)."""
+        depth = layer_depths(self.rules)
+        layers = [
+            _Everything({g: r for g, r in self.rules.items() if depth[g] == level})
+            for level in range(len(self.layers))
+        ]
+        return RuleBook(self.generation, self.groups, self.rules, layers)
+
     def effective(
-        self, person: Person, statics: list[Membership], at: datetime, tz: ZoneInfo
+        self,
+        person: Person,
+        statics: list[Membership],
+        at: datetime,
+        tz: ZoneInfo,
+        known: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        """Group id → reason, for every group the person is in at `at`."""
+        """Group id → reason, for every group the person is in at `at`. Rule reasons already
+        `known` (memberships that continue) are kept rather than explained again."""
+        known = known or {}
         found = {
             m.group_id: m.reason for m in statics if m.group_id in self.groups and m.active_at(at)
         }
         for layer in self.layers:
             view = PersonView.of(person, at, tz, frozenset(found))
             for group_id in sorted(layer.matches(view)):
-                found[group_id] = "rule: " + self.rules[group_id].explain(view).summary()
+                found[group_id] = known.get(group_id) or "rule: " + self.rules[group_id].explain(view).summary()
         return found
+
+
+class _Everything:
+    def __init__(self, rules: dict[str, Rule]):
+        self.rules = rules
+
+    def matches(self, view: PersonView) -> set[str]:
+        return {g for g, rule in self.rules.items() if rule.evaluate(view)}
 
 
 def layer_depths(rules: dict[str, Rule]) -> dict[str, int]:
@@ -73,7 +97,7 @@ def layer_depths(rules: dict[str, Rule]) -> dict[str, int]:
     return depth
 
 
-_books: "weakref.WeakKeyDictionary[TableStore, RuleBook]" = weakref.WeakKeyDictionary()
+_books: weakref.WeakKeyDictionary[TableStore, RuleBook] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.functions.conftest import fresh_app_functions
-
 from shared.config import QUEUE_SETTINGS
+from tests.functions.conftest import fresh_app_functions
 
 # ARCHITECTURE §4: the session-keyed queues (one person's messages in order).
 SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order"}
