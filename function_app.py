@@ -2,9 +2,9 @@
 
 import azure.functions as func
 
-from functions import groups, notifications, ops, persons, requests
+from functions import groups, notifications, ops, persons, provisioning, requests
 
-BLUEPRINTS = (persons.bp, groups.bp, requests.bp, notifications.bp, ops.bp)
+BLUEPRINTS = (persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, ops.bp)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:

@@ -187,6 +187,7 @@ def problem(error: RosterError, req: func.HttpRequest, status: int | None = None
     }
     if error.errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+    body.update(getattr(error, "extra", {}))
     headers = {"WWW-Authenticate": 'Bearer realm="roster"'} if status == 401 else None
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False),

@@ -18,10 +18,11 @@ class RosterError(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, errors: list[FieldError] | None = None):
+    def __init__(self, detail: str, errors: list[FieldError] | None = None, **extra: object):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.extra = extra  # more members of the problem document, e.g. current_state
 
 
 class InvalidInput(RosterError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from shared.models.base import Model
 
@@ -47,3 +47,69 @@ class Policy(Model):
 
     group_id: Slug
     entitlement: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "account"
+
+
+class OrderState(StrEnum):
+    awaiting_approval = "AwaitingApproval"
+    pending = "Pending"
+    transmitted = "Transmitted"
+    executed = "Executed"
+    verified = "Verified"
+    errored = "Errored"
+    inactive = "Inactive"
+
+
+OPEN_STATES = {OrderState.awaiting_approval, OrderState.pending, OrderState.transmitted, OrderState.errored}
+
+
+class Action(StrEnum):
+    create_account = "create_account"
+    grant = "grant"
+    revoke = "revoke"
+    suspend = "suspend"
+    restore = "restore"
+    disable_account = "disable_account"
+    delete_account = "delete_account"
+    reset_credentials = "reset_credentials"
+    update_account = "update_account"
+
+
+REMOVALS = {Action.revoke, Action.disable_account, Action.delete_account}
+
+
+class OrderEvent(Model):
+    state: OrderState
+    at: AwareDatetime
+    by: str
+    note: str = ""
+
+
+class Order(Model):
+    """One change in one target for one person, and why."""
+
+    id: str
+    person_id: str
+    target_id: str
+    entitlement: str
+    action: Action
+    state: OrderState
+    reason: str
+    history: list[OrderEvent] = Field(default_factory=list)
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    attempts: int = 0
+    external_id: str | None = None
+    error: str | None = None
+    account: str | None = None  # the address a request named, when no registered person holds it
+
+
+class Assignment(Model):
+    """What Roster knows of one (person, target, entitlement)."""
+
+    person_id: str
+    target_id: str
+    entitlement: str
+    status: Literal["active", "suspended", "removed"]
+    order_id: str
+    since: AwareDatetime
+    external_id: str | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
 from shared.services.membership import GroupChange, evaluate_person
+from shared.services.provisioning import evaluate_provisioning
 from shared.services.registration import Registration, register
 
 
@@ -36,8 +37,10 @@ def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
 
 
 def after_group_change(rt: Runtime, change: GroupChange) -> dict:
-    """What follows a group change in-process: the provisioning orders it gives."""
-    return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": []}
+    """What follows a group change in-process: the provisioning orders it gives. The
+    `group-update` event published meanwhile finds nothing left to do."""
+    orders = evaluate_provisioning(rt, change.person_id, change.cause) if change.changed else []
+    return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": orders}
 
 
 def enqueue(rt: Runtime, update: PersonUpdate) -> str:

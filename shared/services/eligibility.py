@@ -1,11 +1,5 @@
 """Eligibility: may a person make requests and recover accounts (ARCHITECTURE §5, Suspension)?
-
-A first implementation: a person is suspended while they have an active static membership
-of `suspend-immediate`, read where the groups service keeps memberships: table
-`memberships`, partition `person:<person id>`, row `<group id>` (or `m|<group id>`), with
-optional `start`/`end` as properties or inside the packed JSON document. When the groups
-service lands, `is_suspended` asks it instead (any group whose policy is `suspend`).
-"""
+Not while they are in a group whose policy is `suspend`, as of their last group evaluation."""
 
 from __future__ import annotations
 
@@ -17,7 +11,6 @@ from shared.models.base import moment_end, moment_start, parse_moment
 from shared.models.person import Person
 from shared.runtime import Runtime
 from shared.services.search import by_text, fold
-from shared.store.documents import unpack_json
 from shared.store.persons import PersonRepository
 
 SUSPEND_GROUP = "suspend-immediate"
@@ -39,20 +32,11 @@ def eligibility(rt: Runtime, person_id: str) -> Eligibility:
 
 
 def is_suspended(rt: Runtime, person_id: str) -> str | None:
-    """Why the person is suspended now, or None."""
-    table = rt.store.table(MEMBERSHIPS)
-    partition = f"person:{person_id}"
-    entity = table.get(partition, SUSPEND_GROUP) or table.get(partition, f"m|{SUSPEND_GROUP}")
-    if entity is None:
-        return None
-    props = entity.properties
-    dates = unpack_json(props) if "doc" in props else props
-    now, tz = rt.clock.now(), rt.settings.tz
-    start = _instant(dates.get("start"), tz, end=False)
-    end = _instant(dates.get("end"), tz, end=True)
-    if (start is not None and start > now) or (end is not None and end <= now):
-        return None
-    return f"suspended: a member of the group {SUSPEND_GROUP}"
+    """Why the person is suspended now (a member of a group whose policy is `suspend`), or None."""
+    from shared.services.provisioning import suspended_by
+
+    group = suspended_by(rt, person_id)
+    return f"the person is suspended (a member of the group {group})" if group else None
 
 
 def persons_with_email(rt: Runtime, address: str) -> list[Person]:

@@ -164,7 +164,7 @@ def _refuse_if_not_eligible(rt: Runtime, submission: RequestSubmission, actor: s
                  "category": submission.category.value},
             )
         )  # fmt: skip
-        raise RequesterNotEligible(f"the requester may not make requests: {verdict.reason}")
+        raise RequesterNotEligible(f"the requester cannot make requests: {verdict.reason}")
 
 
 # -- reading ------------------------------------------------------------------------------

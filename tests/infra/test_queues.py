@@ -123,18 +123,13 @@ def resolve(value: str, settings: dict) -> str:
     return settings[match.group(1)]
 
 
-# Queues the app publishes to whose consumer arrives with a later service; shrink as they land.
-NOT_YET_CONSUMED = {"group-update", "provisioning-order"}
-
-
 def test_the_triggers_bind_exactly_the_queues_bicep_creates(bindings):
     settings = app_settings()
     triggers = [b for b in bindings if b["type"] == "serviceBusTrigger"]
 
     bound = {resolve(b["queueName"], settings) for b in triggers}
 
-    assert not bound & NOT_YET_CONSUMED, "a consumer landed: remove its queue from NOT_YET_CONSUMED"
-    assert bound | NOT_YET_CONSUMED == {q["name"] for q in bicep_queues()}
+    assert bound == {q["name"] for q in bicep_queues()}
 
 
 def test_every_service_bus_binding_names_a_queue_bicep_creates(bindings):

@@ -12,7 +12,6 @@ from shared.models.request import RequestSubmission, State
 from shared.services import requests
 from shared.services.registration import register
 from shared.store.persons import PersonRepository
-from shared.store.port import Entity
 from shared.store.requests import RequestRepository
 from tests.factories import hr_update
 from tests.requests.conftest import STAFF, deliver, form
@@ -157,15 +156,17 @@ def _update():
 
 
 def suspend(rt, person_id: str, **dates) -> None:
-    """A static membership of suspend-immediate, stored as the groups service stores it."""
-    rt.store.table("memberships").upsert(
-        Entity(f"person:{person_id}", "suspend-immediate", {"reason": "officer", **dates})
-    )
+    """A security officer adds the person to suspend-immediate (optionally dated)."""
+    from shared.models.group import MemberIn
+    from shared.services import groups
+
+    member = MemberIn(person_id=person_id, reason="account compromised", **dates)
+    groups.add_member(rt, "suspend-immediate", member, "entra:officer", {"Suspend.Manage"})
 
 
 def test_a_suspended_requester_is_refused_with_the_reason_and_the_attempt_is_audited(rt, wiki):
     person = register(rt, _update(), "hr").person
-    suspend(rt, person.id, start=rt.clock.now() - timedelta(hours=1))
+    suspend(rt, person.id)
 
     with pytest.raises(requests.RequesterNotEligible) as refused:
         submit(rt, actor="apikey:flow")
@@ -178,15 +179,19 @@ def test_a_suspended_requester_is_refused_with_the_reason_and_the_attempt_is_aud
     assert attempt["details"] == {"form_response_id": "F-1001", "service": "wiki", "category": "invite"}
 
 
-def test_a_suspension_that_has_ended_or_not_yet_begun_does_not_refuse(rt, wiki, clock):
+def test_a_suspension_refuses_only_between_its_start_and_end(rt, wiki, clock):
+    from shared.services.membership import evaluate_person
+
     person = register(rt, _update(), "hr").person
-    suspend(rt, person.id, start=clock.now() + timedelta(days=1))
+    suspend(rt, person.id, start=clock.now() + timedelta(days=1), end=clock.now() + timedelta(days=3))
     assert submit(rt, form("F-1")).request.number == "REQ-000001"
-    suspend(rt, person.id, start=clock.now() - timedelta(days=3), end=clock.now() - timedelta(seconds=1))
-    assert submit(rt, form("F-2")).request.number == "REQ-000002"
-    suspend(rt, person.id, end=(clock.now() + timedelta(days=1)).date().isoformat())
+    clock.advance(timedelta(days=1, seconds=1))
+    evaluate_person(rt, person.id, "dated change")  # what the scheduled message does
     with pytest.raises(requests.RequesterNotEligible):
-        submit(rt, form("F-3"))
+        submit(rt, form("F-2"))
+    clock.advance(timedelta(days=2))
+    evaluate_person(rt, person.id, "dated change")
+    assert submit(rt, form("F-3")).request.number == "REQ-000002"
 
 
 def test_a_request_already_made_is_returned_even_after_the_requester_is_suspended(rt, wiki):

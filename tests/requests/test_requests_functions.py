@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
 
 import pytest
 
@@ -12,7 +11,6 @@ from shared.models.person import PersonUpdate
 from shared.models.request import MAX_ACCOUNTS
 from shared.services.registration import register
 from shared.store.persons import PersonRepository
-from shared.store.port import Entity
 from shared.store.requests import RequestRepository
 from tests.factories import hr_update
 from tests.functions.conftest import http, payload
@@ -112,9 +110,9 @@ def test_a_suspended_requester_is_a_403_with_the_reason(functions, rt, wiki):
         hr_update(emails=[{"address": "grace.hopper@example.edu", "type": "work"}])
     )
     person = register(rt, update, "hr").person
-    rt.store.table("memberships").upsert(
-        Entity(f"person:{person.id}", "suspend-immediate", {"start": rt.clock.now() - timedelta(minutes=5)})
-    )
+    from tests.requests.test_intake import suspend
+
+    suspend(rt, person.id)
     response = post(functions, form())
     assert response.status_code == 403
     problem = payload(response)

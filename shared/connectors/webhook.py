@@ -1,0 +1,132 @@
+"""The webhook connector: each order is POSTed as JSON to the target's URL, signed.
+
+Settings: `url` (required), `secret_env` (the name of the environment variable holding the
+HMAC secret: secrets never live in the store), `timeout_seconds` (10), `retries` (3).
+
+The receiver checks `X-Roster-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body
+bytes under the shared secret, and may use `sent_at` (signed, in the body) to refuse old
+replays and `X-Roster-Order` (the order id) to ignore a delivery it has already handled.
+A 2xx answer makes the order Executed; 408, 429, 5xx, a timeout or a connection failure
+are retried with backoff; any other answer is an error at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import httpx
+
+from shared.clock import Clock, SystemClock
+from shared.connectors.base import (
+    USER_AGENT,
+    HttpSettings,
+    Outcome,
+    Refused,
+    Sleep,
+    Transient,
+    errored,
+    is_transient_status,
+    retry_after,
+    transport_fault,
+    with_retries,
+)
+from shared.models.person import Person
+from shared.models.provisioning import Order, OrderState, Target
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Roster-Signature"
+ORDER_HEADER = "X-Roster-Order"
+
+
+def body_of(order: Order, person: Person, sent_at: str) -> bytes:
+    """The JSON document a receiver gets: the order, the least it needs of the person."""
+    document: dict[str, Any] = {
+        "order": {
+            "id": order.id,
+            "person_id": order.person_id,
+            "target_id": order.target_id,
+            "entitlement": order.entitlement,
+            "action": order.action.value,
+            "reason": order.reason,
+        },
+        "person": {
+            "id": person.id,
+            "display_name": person.names.display,
+            "email": person.primary_email,
+        },
+        "sent_at": sent_at,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Roster-Signature` value for `body`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class WebhookConnector:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.clock = clock or SystemClock()
+        self.sleep = sleep
+        self.transport = transport
+
+    def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
+        try:
+            settings = HttpSettings.read(target.settings)
+            secret = _secret(target.settings)
+        except Refused as refused:
+            log.warning("webhook order %s not sent: %s", order.id, refused.note)
+            return errored(refused.note)
+        body = body_of(order, person, self.clock.now().isoformat())
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(secret, body),
+            ORDER_HEADER: order.id,
+            "User-Agent": USER_AGENT,
+        }
+        with httpx.Client(timeout=settings.timeout, transport=self.transport) as client:
+
+            def post() -> Outcome:
+                try:
+                    response = client.post(settings.url, content=body, headers=headers)
+                except httpx.TransportError as error:
+                    raise transport_fault(error) from error
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Outcome(OrderState.executed, f"HTTP {status}", external_id)
+                if is_transient_status(status):
+                    raise Transient(f"HTTP {status}", retry_after(response))
+                raise Refused(f"HTTP {status}")
+
+            outcome = with_retries(post, retries=settings.retries, sleep=self.sleep)
+        if outcome.state == OrderState.errored:
+            log.warning("webhook order %s errored: %s", order.id, outcome.note)
+        return outcome
+
+    def accounts(self, target: Target) -> list[dict]:
+        raise NotImplementedError(
+            "a webhook target cannot be listed: its reconciliation data is posted to Roster"
+        )
+
+
+def _secret(settings: dict[str, Any]) -> str:
+    name = settings.get("secret_env")
+    if not isinstance(name, str) or not name:
+        raise Refused("settings.secret_env is not set: webhook orders are always signed")
+    secret = os.environ.get(name)
+    if not secret:
+        raise Refused(f"environment variable {name} (the webhook secret) is not set")
+    return secret

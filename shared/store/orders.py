@@ -1,0 +1,125 @@
+"""How orders and assignments become entities.
+
+- `orders`, partition `person:<id>`: rows `o|<order id>` (orders), `a|<target>|<entitlement>`
+  (assignments) and `audit|…`; one person's evaluation commits in one batch.
+- `orders`, partition `queue:<target>:<state>`: the worklist, rows `<created>|<order id>`.
+- `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>`, what Roster
+  believes the target holds (reconciliation, the mass-change guard).
+- `orders`, partition `guard:<target>`: removal counts per hour.
+An order id starts with its person's id, so an order is found without an index.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+from shared.models.provisioning import Assignment, Order, OrderState
+from shared.store.documents import pack_json, unpack_json
+from shared.store.port import BatchFailed, Entity, Op, TableStore
+
+MAX_BATCH = 100
+
+
+def new_order_id(person_id: str) -> str:
+    return f"{person_id}.{uuid.uuid4().hex[:12]}"
+
+
+def person_of(order_id: str) -> str:
+    return order_id.rsplit(".", 1)[0]
+
+
+def _person(person_id: str) -> str:
+    return f"person:{person_id}"
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+class OrderRepository:
+    def __init__(self, store: TableStore):
+        self.table = store.table("orders")
+
+    def get(self, order_id: str) -> tuple[Order, str] | None:
+        if "." not in order_id:
+            return None
+        entity = self.table.get(_person(person_of(order_id)), f"o|{order_id}")
+        return None if entity is None else (Order.model_validate(unpack_json(entity.properties)), entity.etag)
+
+    def of_person(self, person_id: str) -> list[Order]:
+        rows = self.table.query(_person(person_id), prefix="o|")
+        return sorted((Order.model_validate(unpack_json(e.properties)) for e in rows), key=lambda o: o.created_at)
+
+    def assignments(self, person_id: str) -> list[Assignment]:
+        rows = self.table.query(_person(person_id), prefix="a|")
+        return [Assignment.model_validate(unpack_json(e.properties)) for e in rows]
+
+    def queue(self, target_id: str, state: OrderState, limit: int | None = None) -> Iterator[str]:
+        """Order ids waiting in one state for one target, oldest first."""
+        for entity in self.table.query(f"queue:{target_id}:{state.value}", limit=limit):
+            yield entity.properties["order_id"]
+
+    def assigned(self, target_id: str) -> Iterator[tuple[str, str]]:
+        """(person id, entitlement) pairs Roster believes the target holds."""
+        for entity in self.table.query(f"assigned:{target_id}"):
+            person_id, entitlement = entity.row_key.split("|", 1)
+            yield person_id, entitlement
+
+    def commit(
+        self,
+        person_id: str,
+        orders: list[tuple[Order, str | None, OrderState | None]],
+        assignments: list[Assignment],
+        audits: list[Entity],
+    ) -> None:
+        """Write orders (with their previous etag and state), assignments and audit records
+        atomically in the person's partition, then the worklist and assignment indexes."""
+        partition = _person(person_id)
+        ops = []
+        for order, etag, _ in orders:
+            entity = Entity(partition, f"o|{order.id}", pack_json(order.model_dump(mode="json")))
+            ops.append(Op("replace", entity, etag) if etag else Op("insert", entity))
+        for a in assignments:
+            ops.append(Op("upsert", Entity(partition, f"a|{a.target_id}|{a.entitlement}",
+                                            pack_json(a.model_dump(mode="json")))))
+        ops += [Op("insert", audit) for audit in audits]
+        for start in range(0, len(ops), MAX_BATCH):
+            try:
+                self.table.batch(partition, ops[start:start + MAX_BATCH])
+            except BatchFailed as failure:
+                raise failure.cause from None
+        for order, _, previous in orders:
+            self._requeue(order, previous)
+        for a in assignments:
+            key = f"{a.person_id}|{a.entitlement}"
+            if a.status == "removed":
+                self.table.delete(f"assigned:{a.target_id}", key)
+            else:
+                self.table.upsert(Entity(f"assigned:{a.target_id}", key, {"status": a.status}))
+
+    def _requeue(self, order: Order, previous: OrderState | None) -> None:
+        row = f"{_stamp(order.created_at)}|{order.id}"
+        if previous is not None and previous != order.state:
+            self.table.delete(f"queue:{order.target_id}:{previous.value}", row)
+        self.table.upsert(Entity(f"queue:{order.target_id}:{order.state.value}", row,
+                                 {"order_id": order.id, "person_id": order.person_id}))
+
+    def removals_this_hour(self, target_id: str, at: datetime, add: int) -> int:
+        """Count `add` more removals in the hour of `at`; returns the hour's total."""
+        from shared.store.port import EntityExists, ETagMismatch
+
+        hour = at.strftime("%Y%m%dT%H")
+        for _ in range(20):
+            entity = self.table.get(f"guard:{target_id}", hour)
+            count = (entity.properties["count"] if entity else 0) + add
+            try:
+                if entity is None:
+                    self.table.insert(Entity(f"guard:{target_id}", hour, {"count": count}))
+                else:
+                    self.table.replace(Entity(f"guard:{target_id}", hour, {"count": count}), entity.etag)
+                return count
+            except (EntityExists, ETagMismatch):
+                continue
+        return count
