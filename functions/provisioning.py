@@ -16,7 +16,7 @@ from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.runtime import runtime
 from shared.services import orders, reconciliation
-from shared.services.provisioning import evaluate_provisioning, suspended_by
+from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
 from shared.services.rulebook import rulebook
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
@@ -83,7 +83,8 @@ def add_policy(call: Call):
     if call.body.group_id not in rulebook(call.rt.store, call.rt.clock).groups:
         raise InvalidInput(f"no group {call.body.group_id!r}", [FieldError("group_id", "unknown group")])
     TargetRepository(call.rt.store).add_policy(target.id, call.body)
-    return 201, call.body
+    announced = announce_members(call.rt, call.body.group_id, f"policy {target.id}/{call.body.entitlement} added")
+    return 201, {**call.body.model_dump(), "members_to_provision": announced}
 
 
 @endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=OPERATE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -27,6 +27,7 @@ MAX_RETRIES = 10
 USER_AGENT = "Roster"
 
 Sleep = Callable[[float], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,27 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def with_retries(attempt: Callable[[], Outcome], *, retries: int, sleep: Sleep) -> Outcome:
-    """Call `attempt` until it returns, at most `retries` times while it raises Transient;
-    a Refused becomes an Errored outcome at once."""
+def retrying(attempt: Callable[[], T], *, retries: int, sleep: Sleep) -> T:
+    """Call `attempt` until it returns, at most `retries` times while it raises Transient,
+    sleeping with backoff in between; then raise Refused naming the last fault."""
     last: Transient | None = None
     for number in range(1, retries + 1):
         try:
             return attempt()
-        except Refused as refused:
-            return errored(refused.note)
         except Transient as fault:
             last = fault
             if number < retries:
                 sleep(backoff(number, fault.retry_after))
     assert last is not None
-    return errored(f"{last.note} after {retries} attempts")
+    raise Refused(f"{last.note} after {retries} attempts")
+
+
+def with_retries(attempt: Callable[[], Outcome], *, retries: int, sleep: Sleep) -> Outcome:
+    """`retrying`, with a fault that stays (Refused) as an Errored outcome."""
+    try:
+        return retrying(attempt, retries=retries, sleep=sleep)
+    except Refused as refused:
+        return errored(refused.note)
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.errors import Busy, Conflict, NotFound, PersonNotFound
-from shared.models.messages import Email, OrderRef
+from shared.models.messages import Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     OPEN_STATES,
     REMOVALS,
@@ -63,27 +63,29 @@ def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = 
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     else:
         raise Busy("the person's access is being evaluated by others; retry")
-    created = plan.new_orders()
-    dispatch(rt, created)
-    return created
+    return dispatch(rt, plan.new_orders())
 
 
-def dispatch(rt: Runtime, orders: list[Order]) -> None:
-    """Pending orders go to their connector: the worklist (manual) or the queue (automatic)."""
+def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
+    """Pending orders go to their connector: the worklist (manual) or the queue (automatic).
+    Returns the orders as they are now."""
     targets = {t.id: t for t in TargetRepository(rt.store).all()}
     manual: dict[str, int] = {}
+    result = []
     for order in orders:
-        if order.state != OrderState.pending:
-            continue
         target = targets[order.target_id]
-        if target.connector == Connector.manual:
-            transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist")
+        if order.state != OrderState.pending:
+            result.append(order)
+        elif target.connector == Connector.manual:
+            result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
             manual[target.id] = manual.get(target.id, 0) + 1
         else:
+            result.append(order)
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
                            message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
     for target_id, count in manual.items():
         _notify_staff(rt, targets[target_id], count)
+    return result
 
 
 def transition(
@@ -113,6 +115,16 @@ def transition(
         except ETagMismatch:
             continue
     raise Busy(f"order {order_id} is being changed by others; retry")
+
+
+def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
+    """A policy changed: the group's members are re-provisioned through `group-update`."""
+    count = 0
+    for person_id in MembershipRepository(rt.store).mirrored_person_ids(group_id):
+        rt.bus.publish(rt.settings.queue("group-update"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
+                       message_id=f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}", session_id=person_id)
+        count += 1
+    return count
 
 
 def suspended_by(rt: Runtime, person_id: str) -> str | None:

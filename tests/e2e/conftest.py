@@ -24,6 +24,7 @@ KEYS = {
     "reader-key": ["Persons.Read"],
     "groups-key": ["Groups.Manage", "Persons.Read"],
     "officer-key": ["Suspend.Manage"],
+    "staff-key": ["Provisioning.Operate", "Persons.Read"],
 }
 
 

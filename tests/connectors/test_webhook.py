@@ -1,0 +1,177 @@
+"""The webhook connector against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+
+import pytest
+
+from shared.clock import TravelClock
+from shared.connectors import Outcome, connector_for
+from shared.models.provisioning import Action, OrderState
+from tests.connectors.conftest import NOW, a_person, an_order, a_target
+
+SECRET = "webhook-test-secret"
+SECRET_ENV = "ROSTER_TEST_WEBHOOK_SECRET"
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
+def send(receiver, sleeps, action=Action.create_account, external_id=None, **settings) -> Outcome:
+    target = a_target("webhook", url=receiver.url, secret_env=SECRET_ENV, **settings)
+    connector = connector_for(target, clock=TravelClock(NOW), sleep=sleeps)
+    return connector.execute(target, an_order(action), a_person(), external_id)
+
+
+def test_a_2xx_answer_executes_the_order_with_a_signed_body(receiver, sleeps):
+    receiver.answer(204)
+
+    outcome = send(receiver, sleeps, Action.grant)
+
+    assert outcome == Outcome(OrderState.executed, "HTTP 204")
+    [request] = receiver.received
+    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Roster-Signature"] == expected
+    assert request.headers["X-Roster-Order"] == "o-1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"] == "Roster"
+    assert json.loads(request.body) == {
+        "order": {"id": "o-1", "person_id": "p-ada", "target_id": "app", "entitlement": "account",
+                  "action": "grant", "reason": "policy fin-employees → account"},
+        "person": {"id": "p-ada", "display_name": "Ada Lovelace", "email": "ada.lovelace@example.edu"},
+        "sent_at": "2026-11-02T09:00:00+00:00",
+    }  # fmt: skip
+    assert sleeps == []
+
+
+def test_the_external_id_roster_knows_is_kept(receiver, sleeps):
+    assert send(receiver, sleeps, external_id="acct-7").external_id == "acct-7"
+
+
+def test_two_500s_then_a_200_execute_after_retries_with_growing_backoff(receiver, sleeps):
+    receiver.answer(500, 500, 200)
+
+    outcome = send(receiver, sleeps)
+
+    assert outcome == Outcome(OrderState.executed, "HTTP 200")
+    assert len(receiver.received) == 3
+    assert sleeps == [0.5, 1.0]
+    bodies = {r.body for r in receiver.received}
+    signatures = {r.headers["X-Roster-Signature"] for r in receiver.received}
+    assert len(bodies) == len(signatures) == 1  # a retry is the same delivery
+
+
+def test_a_receiver_that_always_answers_500_errors_the_order_after_the_retries(receiver, sleeps):
+    receiver.answer(500)
+
+    outcome = send(receiver, sleeps, retries=4)
+
+    assert outcome == Outcome(OrderState.errored, "HTTP 500 after 4 attempts")
+    assert len(receiver.received) == 4
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_a_429_is_retried_and_its_retry_after_is_honoured(receiver, sleeps):
+    receiver.answer(429, 202)  # the receiver asks for 7 seconds with its 429
+
+    outcome = send(receiver, sleeps)
+
+    assert outcome == Outcome(OrderState.executed, "HTTP 202")
+    assert sleeps == [7.0]
+
+
+def test_a_receiver_slower_than_the_timeout_errors_the_order_as_timed_out(receiver, sleeps):
+    receiver.answer((200, 1.0))
+
+    outcome = send(receiver, sleeps, timeout_seconds=0.2, retries=2)
+
+    assert outcome == Outcome(OrderState.errored, "timed out after 2 attempts")
+    assert len(receiver.received) == 2
+    assert sleeps == [0.5]
+
+
+def test_a_400_errors_the_order_at_once_without_retry(receiver, sleeps):
+    receiver.answer(400, 200)
+
+    outcome = send(receiver, sleeps)
+
+    assert outcome == Outcome(OrderState.errored, "HTTP 400")
+    assert len(receiver.received) == 1
+    assert sleeps == []
+
+
+def test_a_redirect_is_not_followed(receiver, sleeps):
+    receiver.answer(302)
+
+    assert send(receiver, sleeps) == Outcome(OrderState.errored, "HTTP 302")
+    assert len(receiver.received) == 1
+
+
+def test_a_missing_secret_errors_the_order_and_sends_nothing(receiver, sleeps, monkeypatch):
+    monkeypatch.delenv(SECRET_ENV)
+
+    outcome = send(receiver, sleeps)
+
+    assert outcome.state == OrderState.errored
+    assert outcome.note == f"environment variable {SECRET_ENV} (the webhook secret) is not set"
+    assert receiver.received == []
+
+
+def test_a_target_without_secret_env_is_refused_unsigned(receiver, sleeps):
+    target = a_target("webhook", url=receiver.url)
+
+    outcome = connector_for(target, sleep=sleeps).execute(target, an_order(Action.grant), a_person(), None)
+
+    assert outcome.state == OrderState.errored
+    assert "secret_env" in outcome.note
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("retries", 0), ("retries", "3"), ("retries", 11), ("timeout_seconds", 0), ("timeout_seconds", "10")],
+)
+def test_bad_settings_error_the_order_naming_the_setting(receiver, sleeps, setting, value):
+    outcome = send(receiver, sleeps, **{setting: value})
+
+    assert outcome.state == OrderState.errored
+    assert outcome.note.startswith(f"settings.{setting} ")
+    assert receiver.received == []
+
+
+def test_a_refused_connection_is_retried_then_errors_the_order(sleeps):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    target = a_target("webhook", url=f"http://127.0.0.1:{port}/gone", secret_env=SECRET_ENV)
+
+    outcome = connector_for(target, sleep=sleeps).execute(target, an_order(Action.grant), a_person(), None)
+
+    assert outcome == Outcome(OrderState.errored, "connection failed (ConnectError) after 3 attempts")
+    assert sleeps == [0.5, 1.0]
+
+
+def test_notes_carry_no_personal_data(receiver, sleeps):
+    receiver.answer(503)
+
+    note = send(receiver, sleeps).note
+
+    assert "Ada" not in note and "example.edu" not in note and "p-ada" not in note
+
+
+def test_a_webhook_target_cannot_be_listed(receiver):
+    target = a_target("webhook", url=receiver.url, secret_env=SECRET_ENV)
+
+    with pytest.raises(NotImplementedError):
+        connector_for(target).accounts(target)
+
+
+def test_a_manual_target_has_no_connector():
+    with pytest.raises(ValueError, match="manual"):
+        connector_for(a_target("manual"))
