@@ -1,4 +1,7 @@
-"""`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json."""
+"""`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
+
+ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import http, registration
+from bench import groups, http, provisioning, registration, rules
 from bench.common import console
 
 
@@ -17,10 +20,13 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(),
         "registration": registration.run(),
         "http": http.run(),
+        "rules": rules.run(),
+        "groups": groups.run(),
+        "provisioning": provisioning.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(results, indent=2, default=str))
     console.print(f"saved {out}")
 
 

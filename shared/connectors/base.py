@@ -38,7 +38,9 @@ class Outcome:
 
 
 class Connector(Protocol):
-    def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
+    def execute(
+        self, target: Target, order: Order, person: Person, external_id: str | None
+    ) -> Outcome:
         """Carry out one order; `external_id` is what an earlier order of this person and
         target returned, or None."""
 
@@ -140,10 +142,18 @@ class HttpSettings:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise Refused("settings.url must be an http(s) URL")
         timeout = settings.get("timeout_seconds", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout <= 300
+        ):
             raise Refused("settings.timeout_seconds must be a number of seconds from 0 to 300")
         retries = settings.get("retries", DEFAULT_RETRIES)
-        if isinstance(retries, bool) or not isinstance(retries, int) or not 1 <= retries <= MAX_RETRIES:
+        if (
+            isinstance(retries, bool)
+            or not isinstance(retries, int)
+            or not 1 <= retries <= MAX_RETRIES
+        ):
             raise Refused(f"settings.retries must be a whole number from 1 to {MAX_RETRIES}")
         return cls(url=url, timeout=float(timeout), retries=retries)
 
@@ -168,4 +178,6 @@ def connector_for(
         from shared.connectors.scim import ScimConnector  # scim2 libraries load only when used
 
         return ScimConnector(sleep=sleep, transport=transport)
-    raise ValueError(f"target {target.id!r} is {target.connector.value}: it has no automatic connector")
+    raise ValueError(
+        f"target {target.id!r} is {target.connector.value}: it has no automatic connector"
+    )

@@ -89,7 +89,7 @@ class HttpxScimClient(BaseSyncSCIMClient):
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             return self.client.request(method, url, **kwargs)
-        except httpx.TransportError as error:
+        except httpx.RequestError as error:
             raise RequestNetworkException() from error
 
 
@@ -98,7 +98,9 @@ class ScimConnector:
         self.sleep = sleep
         self.transport = transport
 
-    def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
+    def execute(
+        self, target: Target, order: Order, person: Person, external_id: str | None
+    ) -> Outcome:
         try:
             settings = HttpSettings.read(target.settings)
             headers = _headers(target.settings)
@@ -135,7 +137,10 @@ class ScimConnector:
     @contextmanager
     def _client(self, settings: HttpSettings, headers: dict[str, str]) -> Iterator[HttpxScimClient]:
         with httpx.Client(
-            base_url=settings.url, headers=headers, timeout=settings.timeout, transport=self.transport
+            base_url=settings.url,
+            headers=headers,
+            timeout=settings.timeout,
+            transport=self.transport,
         ) as client:
             yield HttpxScimClient(client, provider=PROVIDER)
 
@@ -184,7 +189,9 @@ class _Account:
             self._add_member(group, uid)
             verb = "added to"
         if _is_member(self.scim.query(Group, group.id), uid):
-            return self._verified(f"SCIM user {_short(uid)} {verb} group {entitlement!r}, read back", uid)
+            return self._verified(
+                f"SCIM user {_short(uid)} {verb} group {entitlement!r}, read back", uid
+            )
         return self._disagrees(uid)
 
     def revoke(self, entitlement: str) -> Outcome:
@@ -199,7 +206,9 @@ class _Account:
         self._remove_member(group, uid)
         if _is_member(self.scim.query(Group, group.id), uid):
             return self._disagrees(uid)
-        return self._verified(f"SCIM user {_short(uid)} removed from group {entitlement!r}, read back", uid)
+        return self._verified(
+            f"SCIM user {_short(uid)} removed from group {entitlement!r}, read back", uid
+        )
 
     def set_active(self, active: bool) -> Outcome:
         uid = self._user_id()
@@ -223,7 +232,11 @@ class _Account:
             uid, {"displayName": wanted.display_name, "name": wanted.name, "emails": wanted.emails}
         )
         back = self._read_user(uid)
-        if back is not None and back.display_name == wanted.display_name and _addresses(back) == _addresses(wanted):
+        if (
+            back is not None
+            and back.display_name == wanted.display_name
+            and _addresses(back) == _addresses(wanted)
+        ):
             return self._verified(f"SCIM user {_short(uid)} updated, read back", uid)
         return self._disagrees(uid)
 
@@ -303,7 +316,10 @@ class _Account:
             return group
 
     def _replace_attributes(self, uid: str, values: dict[str, Any]) -> None:
-        operations = [PatchOperation[ScimUser](op="replace", path=path, value=value) for path, value in values.items()]
+        operations = [
+            PatchOperation[ScimUser](op="replace", path=path, value=value)
+            for path, value in values.items()
+        ]
 
         def put(user: Any) -> None:
             for path, value in values.items():
@@ -397,7 +413,9 @@ def _listing(scim: HttpxScimClient) -> list[dict]:
 def _all(scim: HttpxScimClient, model: Any) -> list[Any]:
     items: list[Any] = []
     for _ in range(MAX_PAGES):
-        page = scim.query(model, query_parameters=SearchRequest(start_index=len(items) + 1, count=PAGE_SIZE))
+        page = scim.query(
+            model, query_parameters=SearchRequest(start_index=len(items) + 1, count=PAGE_SIZE)
+        )
         resources = page.resources or []
         items.extend(resources)
         if not resources or len(items) >= (page.total_results or 0):
@@ -413,9 +431,8 @@ def _faults() -> Iterator[None]:
     except RequestNetworkException as error:
         cause = error.__cause__
         if isinstance(cause, httpx.TransportError):
-            fault = transport_fault(cause)
-            raise Transient(f"SCIM {fault.note}") from error
-        raise Transient("SCIM connection failed") from error
+            raise Transient(f"SCIM {transport_fault(cause).note}") from error
+        raise Refused(f"SCIM request failed ({type(cause).__name__})") from error
     except SCIMException as error:  # the server's SCIM error (or the client's own check)
         status = int(getattr(error, "status", 400) or 400)
         note = f"SCIM {status}" + (f" {error.scim_type}" if getattr(error, "scim_type", "") else "")

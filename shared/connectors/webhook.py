@@ -83,7 +83,9 @@ class WebhookConnector:
         self.sleep = sleep
         self.transport = transport
 
-    def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
+    def execute(
+        self, target: Target, order: Order, person: Person, external_id: str | None
+    ) -> Outcome:
         try:
             settings = HttpSettings.read(target.settings)
             secret = _secret(target.settings)
@@ -104,6 +106,8 @@ class WebhookConnector:
                     response = client.post(settings.url, content=body, headers=headers)
                 except httpx.TransportError as error:
                     raise transport_fault(error) from error
+                except httpx.HTTPError as error:  # e.g. an answer that does not decode
+                    raise Refused(f"HTTP exchange failed ({type(error).__name__})") from error
                 status = response.status_code
                 if 200 <= status < 300:
                     return Outcome(OrderState.executed, f"HTTP {status}", external_id)

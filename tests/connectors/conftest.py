@@ -119,7 +119,7 @@ def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.block_on_close = False
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}/hooks/roster"
     yield state
@@ -176,6 +176,9 @@ def start_scim_server(*, patch: bool = True) -> ScimServer:
         state.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
         if state.failures:
             status = state.failures.pop(0)
+            if status >= 502:  # as a gateway says it: a page, no SCIM error
+                start_response(f"{status} Gateway", [("Content-Type", "text/html")])
+                return [b"<html><body>Bad gateway</body></html>"]
             body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                                "status": str(status), "detail": "injected"}).encode()  # fmt: skip
             start_response(f"{status} Injected", [("Content-Type", "application/scim+json")])
@@ -185,8 +188,10 @@ def start_scim_server(*, patch: bool = True) -> ScimServer:
             return [b""]
         return app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, front, server_class=ThreadingWSGIServer, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = make_server(
+        "127.0.0.1", 0, front, server_class=ThreadingWSGIServer, handler_class=_Quiet
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     stopped = threading.Event()
 

@@ -66,7 +66,9 @@ def test_create_account_creates_the_user_and_reads_it_back(scim):
     assert user["externalId"] == "p-ada"
     assert user["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
     assert user["displayName"] == "Ada Lovelace"
-    assert user["emails"] == [{"value": "ada.lovelace@example.edu", "type": "work", "primary": True}]
+    assert user["emails"] == [
+        {"value": "ada.lovelace@example.edu", "type": "work", "primary": True}
+    ]
     assert user["active"] is True
 
 
@@ -168,14 +170,14 @@ def test_grant_twice_and_revoke_twice_change_nothing_more(scim):
 def test_grant_keeps_the_other_members_of_an_existing_group(scim_server, sleeps):
     grace = Scim(scim_server, sleeps, a_person("p-grace", "grace.hopper@example.edu"))
     grace.do(Action.create_account)
-    grace.do(Action.grant, "Finance \"R/W\"")  # a name that needs quoting in a filter
+    grace.do(Action.grant, 'Finance "R/W"')  # a name that needs quoting in a filter
     ada = Scim(scim_server, sleeps)
     ada.do(Action.create_account)
 
-    assert ada.do(Action.grant, "Finance \"R/W\"").state == OrderState.verified
+    assert ada.do(Action.grant, 'Finance "R/W"').state == OrderState.verified
     assert sorted(ada.members('Finance \\"R/W\\"')) == sorted([grace.external_id, ada.external_id])
 
-    ada.do(Action.revoke, "Finance \"R/W\"")
+    ada.do(Action.revoke, 'Finance "R/W"')
 
     assert ada.members('Finance \\"R/W\\"') == [grace.external_id]
 
@@ -183,7 +185,9 @@ def test_grant_keeps_the_other_members_of_an_existing_group(scim_server, sleeps)
 def test_grant_without_an_account_is_an_error(scim):
     outcome = scim.do(Action.grant, "editors")
 
-    assert outcome == Outcome(OrderState.errored, "no SCIM user for this person: create the account first")
+    assert outcome == Outcome(
+        OrderState.errored, "no SCIM user for this person: create the account first"
+    )
 
 
 def test_grant_finds_the_user_by_external_id_when_roster_has_no_id(scim):
@@ -220,7 +224,9 @@ def test_disable_account_deactivates(scim):
 def test_update_account_replaces_names_and_emails(scim):
     scim.do(Action.create_account)
     scim.person = scim.person.model_copy(
-        update={"names": scim.person.names.model_copy(update={"preferred": "Augusta", "family": "King"})}
+        update={
+            "names": scim.person.names.model_copy(update={"preferred": "Augusta", "family": "King"})
+        }
     )
 
     outcome = scim.do(Action.update_account)
@@ -235,7 +241,9 @@ def test_update_account_replaces_names_and_emails(scim):
 def test_reset_credentials_is_not_for_scim(scim):
     outcome = scim.do(Action.reset_credentials)
 
-    assert outcome == Outcome(OrderState.errored, "the scim connector does not carry out reset_credentials")
+    assert outcome == Outcome(
+        OrderState.errored, "the scim connector does not carry out reset_credentials"
+    )
     assert scim.server.requests == []
 
 
@@ -312,7 +320,9 @@ def test_a_missing_token_errors_the_order_and_sends_nothing(scim, monkeypatch):
 
     outcome = scim.do(Action.create_account)
 
-    assert outcome == Outcome(OrderState.errored, f"environment variable {SCIM_TOKEN_ENV} (the SCIM token) is not set")
+    assert outcome == Outcome(
+        OrderState.errored, f"environment variable {SCIM_TOKEN_ENV} (the SCIM token) is not set"
+    )
     assert scim.server.requests == []
 
 
@@ -342,7 +352,9 @@ def test_a_server_gone_away_errors_the_order_after_the_retries(scim):
 
     outcome = scim.do(Action.suspend)
 
-    assert outcome == Outcome(OrderState.errored, "SCIM connection failed (ConnectError) after 3 attempts")
+    assert outcome == Outcome(
+        OrderState.errored, "SCIM connection failed (ConnectError) after 3 attempts"
+    )
     assert scim.sleeps == [0.5, 1.0]
 
 
@@ -382,7 +394,9 @@ def test_accounts_lists_users_with_their_groups(scim_server, sleeps):
 def test_accounts_pages_through_a_long_listing(scim_server, sleeps, monkeypatch):
     monkeypatch.setattr("shared.connectors.scim.PAGE_SIZE", 2)
     for n in range(5):
-        Scim(scim_server, sleeps, a_person(f"p-{n}", f"person{n}@example.edu")).do(Action.create_account)
+        Scim(scim_server, sleeps, a_person(f"p-{n}", f"person{n}@example.edu")).do(
+            Action.create_account
+        )
     target = a_target("scim", **scim_server.settings())
 
     rows = connector_for(target, sleep=sleeps).accounts(target)

@@ -12,7 +12,7 @@ import pytest
 from shared.clock import TravelClock
 from shared.connectors import Outcome, connector_for
 from shared.models.provisioning import Action, OrderState
-from tests.connectors.conftest import NOW, a_person, an_order, a_target
+from tests.connectors.conftest import NOW, a_person, a_target, an_order
 
 SECRET = "webhook-test-secret"
 SECRET_ENV = "ROSTER_TEST_WEBHOOK_SECRET"
@@ -126,7 +126,9 @@ def test_a_missing_secret_errors_the_order_and_sends_nothing(receiver, sleeps, m
 def test_a_target_without_secret_env_is_refused_unsigned(receiver, sleeps):
     target = a_target("webhook", url=receiver.url)
 
-    outcome = connector_for(target, sleep=sleeps).execute(target, an_order(Action.grant), a_person(), None)
+    outcome = connector_for(target, sleep=sleeps).execute(
+        target, an_order(Action.grant), a_person(), None
+    )
 
     assert outcome.state == OrderState.errored
     assert "secret_env" in outcome.note
@@ -135,7 +137,13 @@ def test_a_target_without_secret_env_is_refused_unsigned(receiver, sleeps):
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("retries", 0), ("retries", "3"), ("retries", 11), ("timeout_seconds", 0), ("timeout_seconds", "10")],
+    [
+        ("retries", 0),
+        ("retries", "3"),
+        ("retries", 11),
+        ("timeout_seconds", 0),
+        ("timeout_seconds", "10"),
+    ],
 )
 def test_bad_settings_error_the_order_naming_the_setting(receiver, sleeps, setting, value):
     outcome = send(receiver, sleeps, **{setting: value})
@@ -151,9 +159,13 @@ def test_a_refused_connection_is_retried_then_errors_the_order(sleeps):
         port = free.getsockname()[1]
     target = a_target("webhook", url=f"http://127.0.0.1:{port}/gone", secret_env=SECRET_ENV)
 
-    outcome = connector_for(target, sleep=sleeps).execute(target, an_order(Action.grant), a_person(), None)
+    outcome = connector_for(target, sleep=sleeps).execute(
+        target, an_order(Action.grant), a_person(), None
+    )
 
-    assert outcome == Outcome(OrderState.errored, "connection failed (ConnectError) after 3 attempts")
+    assert outcome == Outcome(
+        OrderState.errored, "connection failed (ConnectError) after 3 attempts"
+    )
     assert sleeps == [0.5, 1.0]
 
 
