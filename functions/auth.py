@@ -45,7 +45,11 @@ def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise NotAuthenticated("send Authorization: Bearer <api key>")
-    key = key.strip()
+    return principal_for_key(key.strip(), settings)
+
+
+def principal_for_key(key: str, settings: Settings) -> Principal:
+    """The caller an API key stands for (ROSTER_API_KEYS), or NotAuthenticated."""
     for known, roles in settings.api_keys.items():
         if hmac.compare_digest(known.encode(), key.encode()):
             return Principal(f"apikey:{hashlib.sha256(key.encode()).hexdigest()[:8]}", frozenset(roles))
