@@ -12,7 +12,7 @@ import tempfile
 import time
 
 from bench.common import progress, show
-from bench.rules import synthetic_person, synthetic_rules
+from bench.rules import AT, synthetic_person, synthetic_rules
 from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import Settings
@@ -25,7 +25,6 @@ from shared.store.audit import audit_entity
 from shared.store.groups import GroupRepository
 from shared.store.persons import PersonRepository
 from shared.store.sqlite import SqliteStore
-from bench.rules import AT
 
 
 def seed(rt: Runtime, persons: int, rules: dict[str, str]) -> list[str]:

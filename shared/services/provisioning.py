@@ -246,7 +246,7 @@ def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | Non
 def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[str, int], now: datetime) -> None:
     """Approval: `always`, or `threshold` once an hour's removals exceed the target's limit."""
     repo = OrderRepository(rt.store)
-    for index, (o, etag, previous) in enumerate(plan.orders):
+    for index, (o, etag, _) in enumerate(plan.orders):
         if etag is not None:
             continue
         target = targets[o.target_id]

@@ -41,7 +41,7 @@ class RuleBook:
             book.layers.append(RuleIndex({g: r for g, r in book.rules.items() if depth[g] == level}))
         return book
 
-    def naive(self) -> "RuleBook":
+    def naive(self) -> RuleBook:
         """The same rules without the index: every rule for every person (for comparison)."""
         depth = layer_depths(self.rules)
         layers = [

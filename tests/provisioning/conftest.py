@@ -11,6 +11,7 @@ from shared.services import groups
 from shared.services.chain import run_sync
 from shared.store.targets import TargetRepository
 from tests.factories import hr_update
+from tests.functions.conftest import functions  # noqa: F401  (the fixture, shared)
 
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
 
