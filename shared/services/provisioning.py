@@ -144,7 +144,6 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     suspension = suspended_by(rt, person_id)
     assignments = {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)}
     orders = {o.id: o for o in repo.of_person(person_id)}
-    etags: dict[str, str] = {}
     plan = Plan()
     removals: dict[str, int] = {}
 
