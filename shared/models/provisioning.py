@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
@@ -37,8 +38,14 @@ class Target(Model):
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
-        if self.connector in (Connector.webhook, Connector.scim) and not self.settings.get("url"):
-            raise ValueError(f"settings.url is required for a {self.connector.value} target")
+        if self.connector in (Connector.webhook, Connector.scim):
+            url = self.settings.get("url")
+            if not isinstance(url, str) or not url:
+                raise ValueError(f"settings.url is required for a {self.connector.value} target")
+            parts = urlsplit(url)
+            loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+            if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+                raise ValueError("settings.url must be https (plain http only on this machine's loopback)")
         return self
 
 

@@ -98,6 +98,9 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     if target is None or target.connector == Connector.manual:
         return None
     person = PersonRepository(rt.store).get(order.person_id)
+    if person is None:
+        return transition(rt, order_id, OrderState.errored, "roster", "the person is no longer registered",
+                          allowed={OrderState.pending}, error="person not found")
     assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
     outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)

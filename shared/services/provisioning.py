@@ -188,7 +188,8 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
             else:
                 assign(key, "active", a.order_id)
 
-    for key in sorted(set(desired) | set(assignments)):
+    # Accounts before what is granted in them: one person's orders run in this order.
+    for key in sorted(set(desired) | set(assignments), key=lambda k: (k[0], k[1] != ACCOUNT, k[1])):
         target = targets.get(key[0])
         if target is None:
             continue

@@ -1,0 +1,298 @@
+"""The console's HTTP side: who the browser is, its forms, and HTML responses.
+
+A console route declares `@page(...)` on a handler taking a `Visit`. Like `endpoint`, that
+registers an HTTP-triggered function and lists it in the OpenAPI description; unlike it,
+the caller is a browser:
+
+- Sign-in: App Service Authentication's client principal (in Azure), an `Authorization:
+  Bearer` key, or the `roster_key` cookie that the sign-in form sets (HttpOnly,
+  SameSite=Strict, Path=/api/console) — the key is checked as the API checks it.
+  Not signed in → 303 to the sign-in page; a missing role → a 403 page.
+- Forms are posted and answered with 303 back to a page (Post/Redirect/Get) carrying a
+  flash message in the query string; a refused form is drawn again with the errors by the
+  fields. Every POST carries a CSRF token equal to the `roster_csrf` cookie (double submit;
+  the cookie is random, HttpOnly, and renewed at sign-in), else 403.
+- Pages are `text/html`, never cached, with a Content-Security-Policy allowing only the
+  console's stylesheet and the page's own inline script (by nonce).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import azure.functions as func
+
+from functions.auth import ROLES, Principal, authenticate, principal_for_key, require
+from functions.http import ROUTES, RouteInfo
+from shared.console.render import render, stylesheet
+from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
+from shared.runtime import Runtime, runtime
+
+log = logging.getLogger("roster.console")
+BASE = "/api/console"
+KEY_COOKIE = "roster_key"
+CSRF_COOKIE = "roster_csrf"
+CSRF_FIELD = "csrf"
+SESSION_SECONDS = 8 * 3600
+MAX_FORM = 256 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Visit:
+    """One browser request as a console handler sees it."""
+
+    req: func.HttpRequest
+    rt: Runtime
+    principal: Principal | None = None
+    route: dict[str, str] = field(default_factory=dict)
+    form: dict[str, list[str]] = field(default_factory=dict)
+    csrf: str = ""
+    renew_csrf: bool = False
+    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    cookies: list[str] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        return self.principal.name if self.principal else "anonymous"
+
+    def can(self, *roles: str) -> bool:
+        return self.principal is not None and any(self.principal.has(r) for r in roles)
+
+    def query(self, name: str, *, max_length: int = 256) -> str | None:
+        value = (self.req.params.get(name) or "").strip()
+        if not value:
+            return None
+        if len(value) > max_length:
+            raise InvalidInput(f"{name} is too long", [FieldError(name, f"at most {max_length} characters")])
+        return value
+
+    def field(self, name: str, *, max_length: int = 2000) -> str:
+        """A form field's first value ("" when absent); too long → InvalidInput on the field."""
+        value = (self.form.get(name) or [""])[0]
+        if len(value) > max_length:
+            raise InvalidInput(f"{name} is too long", [FieldError(name, f"at most {max_length} characters")])
+        return value
+
+    def fields(self, name: str, *, max_items: int = 500) -> list[str]:
+        values = [v for v in self.form.get(name, []) if v]
+        if len(values) > max_items:
+            raise InvalidInput(f"at most {max_items} {name}", [FieldError(name, f"at most {max_items}")])
+        return values
+
+    def back(self, default: str) -> str:
+        """Where a form returns to: its `back` field when it is a console page, else `default`."""
+        return console_path(self.field("back", max_length=2000)) or default
+
+    # -- responses ------------------------------------------------------------------------
+
+    def html(self, template: str, status: int = 200, **context: Any) -> func.HttpResponse:
+        body = render(
+            template, visit=self, principal=self.principal, base=BASE, csrf=self.csrf, nonce=self.nonce,
+            tz=self.rt.settings.tz, auth_enabled=self.rt.settings.auth_enabled, css_version=stylesheet()[1],
+            flash=(self.req.params.get("flash") or "")[:1000], flash_error=self.req.params.get("flash_kind") == "error",
+            **context,
+        )  # fmt: skip
+        return self.finish(func.HttpResponse(body, status_code=status, mimetype="text/html", charset="utf-8"))
+
+    def redirect(self, location: str, flash: str | None = None, *, error: bool = False) -> func.HttpResponse:
+        if flash:
+            params = {"flash": flash[:1000], **({"flash_kind": "error"} if error else {})}
+            location += ("&" if "?" in location else "?") + urlencode(params)
+        return self.finish(func.HttpResponse(status_code=303, headers={"Location": location}))
+
+    def finish(self, response: func.HttpResponse) -> func.HttpResponse:
+        headers = response.headers
+        headers["Cache-Control"] = "no-store"
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+            f"frame-ancestors 'none'; base-uri 'none'; script-src 'nonce-{self.nonce}'"
+        )
+        if self.renew_csrf:
+            self.cookies.append(cookie(self.req, CSRF_COOKIE, self.csrf, SESSION_SECONDS, same_site="Lax"))
+        for value in self.cookies:
+            headers.add("Set-Cookie", value)
+        return response
+
+
+# -- registration -------------------------------------------------------------------------
+
+
+def page(
+    bp: func.Blueprint,
+    route: str,
+    *,
+    name: str,
+    methods: tuple[str, ...],
+    role: str | tuple[str, ...] | None,
+    summary: str,
+    query: tuple[str, ...] = (),
+    statuses: tuple[int, ...] = (200,),
+    public: bool = False,
+) -> Callable:
+    """Register `handler(visit) -> HttpResponse` as the function serving /api/console/<route>."""
+    full = "console" + (f"/{route}" if route else "")
+    info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public)
+
+    def decorate(handler: Callable[[Visit], func.HttpResponse]) -> Callable[[Visit], func.HttpResponse]:
+        def function(req: func.HttpRequest) -> func.HttpResponse:
+            return serve(req, info, handler)
+
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = summary
+        bp.function_name(name)(
+            bp.route(route=full, methods=list(methods), auth_level=func.AuthLevel.ANONYMOUS)(function)
+        )
+        ROUTES.append(info)
+        return handler
+
+    return decorate
+
+
+def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], func.HttpResponse]) -> func.HttpResponse:
+    visit: Visit | None = None
+    try:
+        visit = Visit(req, runtime(), route=dict(req.route_params))
+        known = read_cookie(req, CSRF_COOKIE)
+        visit.csrf, visit.renew_csrf = (known, False) if known else (secrets.token_urlsafe(32), True)
+        try:
+            visit.principal = signed_in(req, visit.rt)
+        except NotAuthenticated:
+            if not info.public:
+                raise
+            visit.cookies.append(cookie(req, KEY_COOKIE, "", 0))  # a public page: as if signed out
+        if not info.public:
+            if visit.principal is None:
+                return visit.redirect(sign_in_url(req))
+            require(visit.principal, info.role)
+        if req.method.upper() == "POST":
+            visit.form = parse_form(req)
+            check_csrf(visit, known)
+        return handler(visit)
+    except NotAuthenticated as error:
+        visit = visit or Visit(req, runtime())
+        visit.cookies.append(cookie(req, KEY_COOKIE, "", 0))
+        return visit.redirect(sign_in_url(req), f"Please sign in again: {error.detail}.", error=True)
+    except RosterError as error:
+        return error_page(visit or Visit(req, runtime()), error, error.status)
+    except Exception:
+        log.exception("unhandled error in %s", info.name)
+        failure = RosterError("an unexpected error occurred; it has been logged")
+        return error_page(visit or Visit(req, runtime()), failure, 500)
+
+
+def error_page(visit: Visit, error: RosterError, status: int) -> func.HttpResponse:
+    title = "Something went wrong" if status == 500 else error.title
+    if type(error) is NotAllowed and visit.principal is not None:
+        title = "You may not use this page"
+    return visit.html("error.html", status, title=title, error=error, status=status)
+
+
+# -- who is signed in ---------------------------------------------------------------------
+
+
+def signed_in(req: func.HttpRequest, rt: Runtime) -> Principal | None:
+    """The principal of the request, or None when it carries no credentials at all.
+    App Service Authentication and a Bearer key come first, as for the API."""
+    if (rt.settings.auth_enabled and req.headers.get("x-ms-client-principal")) or req.headers.get("authorization"):
+        return authenticate(req, rt.settings)
+    stored = read_cookie(req, KEY_COOKIE)
+    if not stored:
+        return None
+    return principal_for_key(decode_key(stored), rt.settings)
+
+
+def encode_key(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_key(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise NotAuthenticated("the sign-in cookie is malformed") from None
+
+
+def roles_of(principal: Principal) -> list[str]:
+    return [r for r in ROLES if r in principal.roles] + sorted(principal.roles - set(ROLES))
+
+
+# -- cookies, forms, CSRF -----------------------------------------------------------------
+
+
+def read_cookie(req: func.HttpRequest, name: str) -> str:
+    for part in (req.headers.get("cookie") or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip().strip('"')
+    return ""
+
+
+def cookie(req: func.HttpRequest, name: str, value: str, max_age: int, same_site: str = "Strict") -> str:
+    secure = "; Secure" if is_https(req) else ""
+    return f"{name}={value}; Path={BASE}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+
+
+def is_https(req: func.HttpRequest) -> bool:
+    return urlsplit(req.url).scheme == "https" or req.headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+def parse_form(req: func.HttpRequest) -> dict[str, list[str]]:
+    kind = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise InvalidInput(f"a console form is sent as {FORM_TYPE}", [FieldError("content-type", FORM_TYPE)])
+    raw = req.get_body() or b""
+    if len(raw) > MAX_FORM:
+        raise InvalidInput(f"the form is {len(raw)} bytes; the limit is {MAX_FORM}", [FieldError("body", "too large")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the form is not UTF-8", [FieldError("body", "not UTF-8")]) from None
+    return parse_qs(text, keep_blank_values=True, max_num_fields=1000)
+
+
+class FormRefused(NotAllowed):
+    title, slug = "Form refused", "form-refused"
+
+
+def check_csrf(visit: Visit, known: str) -> None:
+    sent = visit.field(CSRF_FIELD, max_length=200)
+    if not (known and sent and hmac.compare_digest(known.encode(), sent.encode())):
+        raise FormRefused(
+            "the form was out of date or did not come from this console; "
+            "go back, reload the page and try again"
+        )
+
+
+# -- where to go --------------------------------------------------------------------------
+
+
+def console_path(value: str | None) -> str | None:
+    """`value` when it is a path of the console on this host (no open redirects), else None."""
+    if not value or any(c in value for c in "\\\r\n\t") or value.startswith("//"):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    if parts.path != BASE and not parts.path.startswith(BASE + "/"):
+        return None
+    return value
+
+
+def sign_in_url(req: func.HttpRequest) -> str:
+    if req.method.upper() != "GET":
+        return f"{BASE}/"
+    parts = urlsplit(req.url)
+    here = console_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return f"{BASE}/" + (f"?{urlencode({'next': here})}" if here and here.rstrip("/") != BASE else "")
