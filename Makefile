@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench lint deps clean
+.PHONY: run test bench lint deps chromium clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,15 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed
 
+# Debian's Chromium for the console's browser tests (tests/console); Playwright drives it,
+# never downloading a browser of its own. CI runs as root on Debian.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 run: $(VENV)/.installed
 	$(PY) -m devhost --port $(PORT)
 
-test: deps
+test: deps chromium
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -67,10 +67,14 @@ class QueuePump:
 
     def run(self) -> None:
         """The thread's body; the worker must have been registered with the activity."""
-        try:
-            receiver = self.open_receiver()
-        except Exception:
-            log.exception("cannot open the local bus for queue %s", self.queue)
+        receiver = None
+        while receiver is None and not self.stop.is_set():
+            try:
+                receiver = self.open_receiver()
+            except Exception as exc:  # a busy file at start-up: try again shortly
+                log.warning("cannot open the local bus for queue %s yet: %s", self.queue, type(exc).__name__)
+                self.stop.wait(self.poll_interval)
+        if receiver is None:
             self.activity.unregister(self.worker)
             return
         try:

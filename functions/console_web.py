@@ -181,22 +181,24 @@ def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], fun
             check_csrf(visit, known)
         return handler(visit)
     except NotAuthenticated as error:
-        visit = visit or Visit(req, runtime())
         visit.cookies.append(cookie(req, KEY_COOKIE, "", 0))
         return visit.redirect(sign_in_url(req), f"Please sign in again: {error.detail}.", error=True)
     except RosterError as error:
-        return error_page(visit or Visit(req, runtime()), error, error.status)
+        return error_page(visit, error, error.status)
     except Exception:
         log.exception("unhandled error in %s", info.name)
-        failure = RosterError("an unexpected error occurred; it has been logged")
-        return error_page(visit or Visit(req, runtime()), failure, 500)
+        return error_page(visit, RosterError("an unexpected error occurred; it has been logged"), 500)
 
 
-def error_page(visit: Visit, error: RosterError, status: int) -> func.HttpResponse:
+def error_page(visit: Visit | None, error: RosterError, status: int) -> func.HttpResponse:
     title = "Something went wrong" if status == 500 else error.title
-    if type(error) is NotAllowed and visit.principal is not None:
+    if type(error) is NotAllowed and visit is not None and visit.principal is not None:
         title = "You may not use this page"
-    return visit.html("error.html", status, title=title, error=error, status=status)
+    try:
+        return visit.html("error.html", status, title=title, error=error, code=status)
+    except Exception:  # no runtime, or the page itself failed: say it plainly
+        log.exception("the error page failed")
+        return func.HttpResponse(f"{title}: {error.detail}", status_code=status, mimetype="text/plain")
 
 
 # -- who is signed in ---------------------------------------------------------------------
@@ -293,6 +295,6 @@ def console_path(value: str | None) -> str | None:
 def sign_in_url(req: func.HttpRequest) -> str:
     if req.method.upper() != "GET":
         return f"{BASE}/"
-    parts = urlsplit(req.url)
-    here = console_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+    query = urlencode(dict(req.params))
+    here = console_path(urlsplit(req.url).path + (f"?{query}" if query else ""))
     return f"{BASE}/" + (f"?{urlencode({'next': here})}" if here and here.rstrip("/") != BASE else "")

@@ -84,7 +84,8 @@ def remove_member(call: Call):
 @endpoint(bp, "groups/evaluate", name="groups_evaluate", methods=("POST",), role="Groups.Manage",
           body=EvaluateIn, statuses=(200, 404), summary="Evaluate one person's groups now")
 def evaluate(call: Call):
-    change = evaluate_person(call.rt, call.body.person_id, f"evaluation asked by {call.actor}", call.actor)
+    change = evaluate_person(call.rt, call.body.person_id, f"evaluation asked by {call.actor}", call.actor,
+                             announce=False)
     return after_group_change(call.rt, change)
 
 

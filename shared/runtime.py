@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,21 +38,33 @@ class Runtime:
 
 
 _current: Runtime | None = None
+_pinned = False
+_source: tuple = ()
 _lock = threading.Lock()
+
+
+def _environment() -> tuple:
+    """The settings part of the environment: a runtime is rebuilt when it changes (a host
+    restarted with other settings), never on the hot path otherwise."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("ROSTER_", "ServiceBus", "SENDGRID"))
+                        or k.endswith("Queue")))
 
 
 def runtime() -> Runtime:
     """The process-wide runtime, created from the environment on first use."""
-    global _current
-    if _current is None:
+    global _current, _source
+    if _pinned and _current is not None:
+        return _current
+    source = _environment()
+    if _current is None or source != _source:
         with _lock:
-            if _current is None:
-                _current = Runtime(Settings.from_env())
+            if _current is None or source != _source:
+                _current, _source = Runtime(Settings.from_env()), source
     return _current
 
 
 def use_runtime(value: Runtime | None) -> None:
     """Install a runtime (tests), or None to build a fresh one from the environment."""
-    global _current
+    global _current, _pinned
     with _lock:
-        _current = value
+        _current, _pinned = value, value is not None

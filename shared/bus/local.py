@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.bus.port import BusError, DeadLetter, Delivery, LockLost
 from shared.clock import Clock, SystemClock
+from shared.wal import ensure_wal
 
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
 
@@ -126,7 +127,7 @@ class LocalBus:
             path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        ensure_wal(self._db)
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._tx() as db:
             for statement in _SCHEMA.split(";"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STYLESHEET = TEMPLATES / "console.css"
@@ -34,6 +36,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["tone"] = lambda state: TONES.get(str(state), "muted")
+    env.filters["mentions"] = mentions
     return env
 
 
@@ -63,3 +66,12 @@ def when(value: Any, tz: ZoneInfo | None = None) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def mentions(text: str, addresses: list[str]) -> Markup:
+    """The comment, escaped, with each `@address` it mentions marked."""
+    html = str(escape(text))
+    for address in sorted(set(addresses), key=len, reverse=True):
+        pattern = re.compile(re.escape(str(escape(f"@{address}"))), re.IGNORECASE)
+        html = pattern.sub(lambda m: f'<strong class="mention">{m.group(0)}</strong>', html)
+    return Markup(html)

@@ -31,7 +31,8 @@ from shared.store.requests import RequestRepository
 from shared.store.targets import TargetRepository
 
 LIST_LIMIT = 200
-BOARD_LIMIT = 50
+BOARD_LIMIT = 30
+FINAL_LIMIT = 10
 TIMELINE_LIMIT = 200
 OUTBOX_SCAN = 10_000
 WORKLIST_STATES = (OrderState.transmitted, OrderState.awaiting_approval, OrderState.errored, OrderState.pending)
@@ -89,8 +90,8 @@ def timeline(rt: Runtime, person_id: str, limit: int = TIMELINE_LIMIT) -> list[d
     records = PersonRepository(rt.store).trail(person_id)
     records += audit_trail(MembershipRepository(rt.store).table, person_partition(person_id))
     records += audit_trail(OrderRepository(rt.store).table, f"person:{person_id}")
-    records.sort(key=lambda r: r["at"], reverse=True)
-    return records[:limit]
+    records.sort(key=lambda r: r["at"])
+    return records[::-1][:limit]  # newest first; records of one instant in reverse of writing
 
 
 def display_names(rt: Runtime, person_ids: set[str]) -> dict[str, str]:
@@ -133,10 +134,12 @@ def bulk_summary(results: list[dict], done: str) -> tuple[str, bool]:
 
 
 def board(rt: Runtime) -> list[dict[str, Any]]:
-    """One column per state, in number order, at most BOARD_LIMIT requests each."""
+    """One column per state, in number order: at most BOARD_LIMIT open requests per state,
+    FINAL_LIMIT closed or rejected ones (each is a read)."""
     columns = []
     for state in State:
-        found, following = requests.listing(rt, state=state, owner=None, start=None, limit=BOARD_LIMIT)
+        limit = FINAL_LIMIT if state in FINAL else BOARD_LIMIT
+        found, following = requests.listing(rt, state=state, owner=None, start=None, limit=limit)
         columns.append({"state": state, "requests": found, "more": following is not None})
     return columns
 

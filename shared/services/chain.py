@@ -32,14 +32,14 @@ def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
     registration = register(rt, update, actor, announce=False)
     if registration.outcome == "stale":
         return ChainResult(registration)
-    change = evaluate_person(rt, registration.person.id, registration.cause, actor)
+    change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False)
     return ChainResult(registration, change, after_group_change(rt, change)["orders"])
 
 
 def after_group_change(rt: Runtime, change: GroupChange) -> dict:
-    """What follows a group change in-process: the provisioning orders it gives. The
-    `group-update` event published meanwhile finds nothing left to do."""
-    orders = evaluate_provisioning(rt, change.person_id, change.cause) if change.changed else []
+    """What follows a group change in-process: the provisioning orders it gives. Run even
+    when nothing changed, so a retried call finishes what an interrupted one began."""
+    orders = evaluate_provisioning(rt, change.person_id, change.cause)
     return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": orders}
 
 

@@ -103,6 +103,8 @@ def delete_group(rt: Runtime, group_id: str, actor: str) -> None:
 
 
 def add_member(rt: Runtime, group_id: str, data: MemberIn, actor: str, roles) -> GroupChange:
+    """Declare a static membership and evaluate the person now; the caller provisions
+    (`chain.after_group_change`), so no `group-update` is announced."""
     group = get_group(rt, group_id)
     _guard_members(group, roles)
     if PersonRepository(rt.store).get(data.person_id) is None:
@@ -117,7 +119,7 @@ def add_member(rt: Runtime, group_id: str, data: MemberIn, actor: str, roles) ->
     audit = audit_entity(f"person:{data.person_id}", now, actor, "membership.static_added", data.reason,
                          {"group_id": group_id, "start": membership.start, "end": membership.end})
     MembershipRepository(rt.store).put_static(membership, audit)
-    return evaluate_person(rt, data.person_id, f"{actor} added to {group_id}: {data.reason}", actor)
+    return evaluate_person(rt, data.person_id, f"{actor} added to {group_id}: {data.reason}", actor, announce=False)
 
 
 def remove_member(rt: Runtime, group_id: str, person_id: str, reason: str, actor: str, roles) -> GroupChange:
@@ -130,7 +132,7 @@ def remove_member(rt: Runtime, group_id: str, person_id: str, reason: str, actor
     audit = audit_entity(f"person:{person_id}", rt.clock.now(), actor, "membership.static_removed", reason,
                          {"group_id": group_id})
     repo.remove_static(person_id, group_id, audit)
-    return evaluate_person(rt, person_id, f"{actor} removed from {group_id}: {reason}", actor)
+    return evaluate_person(rt, person_id, f"{actor} removed from {group_id}: {reason}", actor, announce=False)
 
 
 def members(rt: Runtime, group_id: str, limit: int = 1000) -> list[Membership]:

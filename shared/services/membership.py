@@ -40,8 +40,11 @@ class GroupChange:
         return {"added": self.added, "removed": self.removed}
 
 
-def evaluate_person(rt: Runtime, person_id: str, cause: str, actor: str = "roster") -> GroupChange:
-    """Re-evaluate one person; publishes `group-update` when their groups changed."""
+def evaluate_person(
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True
+) -> GroupChange:
+    """Re-evaluate one person; publishes `group-update` when their groups changed (unless the
+    caller provisions in-process next: `announce=False`)."""
     for attempt in range(ATTEMPTS):
         try:
             change = _evaluate_once(rt, person_id, cause, actor)
@@ -50,7 +53,7 @@ def evaluate_person(rt: Runtime, person_id: str, cause: str, actor: str = "roste
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     else:
         raise Busy("the person's groups are being evaluated by others; retry")
-    if change.changed:
+    if announce and change.changed:
         rt.bus.publish(
             rt.settings.queue("group-update"),
             PersonRef(person_id=person_id, cause=change.cause).model_dump_json(),

@@ -142,8 +142,11 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     targets = {t.id: t for t in TargetRepository(rt.store).all()}
     desired = _desired(rt, person_id, targets)
     suspension = suspended_by(rt, person_id)
+    marker = repo.evaluation_etag(person_id)
     assignments = {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)}
-    orders = {o.id: o for o in repo.of_person(person_id)}
+    read = repo.of_person_with_etags(person_id)
+    orders = {o.id: o for o, _ in read}
+    etags = {o.id: etag for o, etag in read}
     plan = Plan()
     removals: dict[str, int] = {}
 
@@ -167,10 +170,9 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         o = orders.get(order_id or "")
         if o is None or o.state not in OPEN_STATES:
             return False
-        found = repo.get(o.id)
         inactive = o.model_copy(update={"state": OrderState.inactive, "updated_at": now, "history": [
             *o.history, OrderEvent(state=OrderState.inactive, at=now, by=actor, note=why)]})
-        plan.orders.append((inactive, found[1], o.state))
+        plan.orders.append((inactive, etags[o.id], o.state))
         return True
 
     # Suspension first: every account, before anything else.
@@ -221,7 +223,7 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         for n, o in enumerate(plan.new_orders())
     ]
     if plan.orders or plan.assignments:
-        repo.commit(person_id, plan.orders, list(plan.assignments.values()), audits)
+        repo.commit(person_id, plan.orders, list(plan.assignments.values()), audits, (now, marker))
     return plan
 
 

@@ -20,6 +20,7 @@ from shared.store.documents import pack_json, unpack_json
 from shared.store.port import BatchFailed, Entity, Op, TableStore
 
 MAX_BATCH = 100
+EVALUATED = "evaluated"
 
 
 def new_order_id(person_id: str) -> str:
@@ -49,8 +50,18 @@ class OrderRepository:
         return None if entity is None else (Order.model_validate(unpack_json(entity.properties)), entity.etag)
 
     def of_person(self, person_id: str) -> list[Order]:
+        return [order for order, _ in self.of_person_with_etags(person_id)]
+
+    def of_person_with_etags(self, person_id: str) -> list[tuple[Order, str]]:
         rows = self.table.query(_person(person_id), prefix="o|")
-        return sorted((Order.model_validate(unpack_json(e.properties)) for e in rows), key=lambda o: o.created_at)
+        found = [(Order.model_validate(unpack_json(e.properties)), e.etag) for e in rows]
+        return sorted(found, key=lambda pair: pair[0].created_at)
+
+    def evaluation_etag(self, person_id: str) -> str | None:
+        """The etag of the person's evaluation marker: two evaluations of one person that
+        overlap cannot both commit (the second retries and sees the first one's orders)."""
+        entity = self.table.get(_person(person_id), EVALUATED)
+        return None if entity is None else entity.etag
 
     def assignments(self, person_id: str) -> list[Assignment]:
         rows = self.table.query(_person(person_id), prefix="a|")
@@ -73,11 +84,16 @@ class OrderRepository:
         orders: list[tuple[Order, str | None, OrderState | None]],
         assignments: list[Assignment],
         audits: list[Entity],
+        evaluated: tuple[datetime, str | None] | None = None,
     ) -> None:
         """Write orders (with their previous etag and state), assignments and audit records
-        atomically in the person's partition, then the worklist and assignment indexes."""
+        atomically in the person's partition, then the worklist and assignment indexes.
+        `evaluated` (when, the marker's etag as read) guards an evaluation against another."""
         partition = _person(person_id)
         ops = []
+        if evaluated is not None:
+            marker = Entity(partition, EVALUATED, {"at": evaluated[0]})
+            ops.append(Op("replace", marker, evaluated[1]) if evaluated[1] else Op("insert", marker))
         for order, etag, _ in orders:
             entity = Entity(partition, f"o|{order.id}", pack_json(order.model_dump(mode="json")))
             ops.append(Op("replace", entity, etag) if etag else Op("insert", entity))

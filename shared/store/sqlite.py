@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from shared.wal import ensure_wal
+
 from .keys import decode_key, encode_key, prefix_end
 from .port import BatchFailed, Entity, EntityExists, EntityNotFound, ETagMismatch, Op, StoreError
 from .validation import check_batch, check_entity, check_equals, check_table_name, matches
@@ -62,7 +64,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._tables: dict[str, SqliteTable] = {}
         self._closed = False
-        self.connection().execute("PRAGMA journal_mode=WAL")
+        ensure_wal(self.connection())
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (autocommit; writes use explicit transactions)."""

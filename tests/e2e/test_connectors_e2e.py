@@ -42,6 +42,7 @@ def test_webhook_and_scim_targets_are_provisioned_and_deprovisioned_automaticall
     client.post("/api/targets/scimmed/policies", headers=auth("admin-key"),
                 json={"group_id": "fin-employees", "entitlement": "finance-editors"})
 
+    host.drain(timeout=20)  # the new group's first evaluation
     hired = client.post("/api/persons", json=hr_update(), headers=auth("hr-key")).json()
     person_id = hired["person"]["id"]
     assert {(o["target_id"], o["action"], o["state"]) for o in hired["orders"]} == {

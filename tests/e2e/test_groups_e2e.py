@@ -20,6 +20,7 @@ def test_hr_ends_a_job_and_the_person_leaves_the_group_at_the_end_instant(travel
     created = client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "fin-employees", "name": "Finance employees", "kind": "dynamic", "rule": FIN_RULE})
     assert created.status_code == 201, created.text
+    host.drain(timeout=20)  # the new group's first evaluation runs through the queue
 
     joined = client.post("/api/persons", json=hr_update(), headers=auth("hr-key")).json()
     person_id = joined["person"]["id"]
@@ -53,7 +54,7 @@ def test_only_suspend_managers_change_suspend_immediate_and_it_happens_in_the_ca
 
 
 def test_a_bad_rule_is_a_422_with_the_position_and_preview_answers_without_saving(travel):
-    client, _, _ = travel
+    client, host, _ = travel
     bad = client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "broken", "name": "Broken", "kind": "dynamic", "rule": 'person.givenName -eq'})
     assert bad.status_code == 422
@@ -61,6 +62,7 @@ def test_a_bad_rule_is_a_422_with_the_position_and_preview_answers_without_savin
 
     client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "fin-employees", "name": "Finance", "kind": "dynamic", "rule": FIN_RULE})
+    host.drain(timeout=20)
     person_id = client.post("/api/persons", json=hr_update(), headers=auth("hr-key")).json()["person"]["id"]
     preview = client.post("/api/groups/fin-employees/preview", headers=auth("groups-key"),
                           json={"rule": 'person.givenName -eq "Grace"'}).json()

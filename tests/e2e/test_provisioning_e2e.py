@@ -8,13 +8,15 @@ from tests.factories import hr_update
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
 
 
-def setup_finance(client) -> None:
+def setup_finance(client, host) -> None:
+    """A manual wiki for Finance employees; waits for the new group's first evaluation."""
     assert client.post("/api/targets", headers=auth("admin-key"),
                        json={"id": "wiki", "name": "Wiki", "connector": "manual", "on_remove": "disable"}).status_code == 201
     assert client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "fin-employees", "name": "Finance", "kind": "dynamic", "rule": FIN_RULE}).status_code == 201
     assert client.post("/api/targets/wiki/policies", headers=auth("admin-key"),
                        json={"group_id": "fin-employees", "entitlement": "account"}).status_code == 201
+    host.drain(timeout=20)
 
 
 def ended(source_id: str) -> dict:
@@ -25,7 +27,7 @@ def ended(source_id: str) -> dict:
 
 def test_job_end_to_disable_orders_worklist_confirm_bulk_reconcile_verified(travel):
     client, host, _ = travel
-    setup_finance(client)
+    setup_finance(client, host)
     people = []
     for source_id in ("E1", "E2"):
         body = client.post("/api/persons", json=hr_update(source_id=source_id), headers=auth("hr-key")).json()
@@ -65,6 +67,7 @@ def test_a_policy_added_later_provisions_the_groups_existing_members(travel):
     client, host, _ = travel
     client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "fin-employees", "name": "Finance", "kind": "dynamic", "rule": FIN_RULE})
+    host.drain(timeout=20)
     person_id = client.post("/api/persons", json=hr_update(), headers=auth("hr-key")).json()["person"]["id"]
     client.post("/api/targets", headers=auth("admin-key"), json={"id": "wiki", "name": "Wiki"})
     added = client.post("/api/targets/wiki/policies", headers=auth("admin-key"), json={"group_id": "fin-employees"})
@@ -76,7 +79,7 @@ def test_a_policy_added_later_provisions_the_groups_existing_members(travel):
 
 def test_suspension_in_one_call_eligibility_refused_no_new_grants_then_job_end_deprovisions(travel):
     client, host, _ = travel
-    setup_finance(client)
+    setup_finance(client, host)
     hired = client.post("/api/persons", json=hr_update(), headers=auth("hr-key")).json()
     person_id = hired["person"]["id"]
     client.post(f"/api/orders/{hired['orders'][0]['id']}/confirm", headers=auth("staff-key"))

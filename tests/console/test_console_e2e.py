@@ -1,0 +1,197 @@
+"""The console in headless Chromium through devhost: the desk triages a request, staff
+confirm orders in bulk, an administrator edits a rule after previewing it.
+
+Chromium is Debian's (`make test` installs it), driven by Playwright without its own browser
+download. Without Chromium these tests fail: they are how the console is known to work.
+The screenshots they take are the README's (docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import tests.e2e.conftest as e2e
+from shared.clock import TravelClock
+from tests.e2e.conftest import auth, running
+from tests.factories import hr_update
+from tests.requests.conftest import form
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
+KEYS = {**e2e.KEYS, "desk-key": ["Requests.Manage"], "flow-key": ["Requests.Submit"]}
+WAIT = 15_000  # ms
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -r requirements-dev.txt")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def console(tmp_path, chromium, monkeypatch):
+    """(client, host, page): devhost on the real app at 2026-11-02 in Brussels, and a page."""
+    monkeypatch.setattr(e2e, "KEYS", KEYS)
+    clock = TravelClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    with running(tmp_path, clock, "Europe/Brussels") as (client, host):
+        context = chromium.new_context(base_url=str(client.base_url), viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(WAIT)
+        try:
+            yield client, host, page
+        finally:
+            context.close()
+
+
+def sign_in(page, key: str) -> None:
+    page.goto("/api/console/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as apikey:").first.wait_for()
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def setup_finance(client) -> None:
+    assert client.post("/api/targets", headers=auth("admin-key"),
+                       json={"id": "wiki", "name": "Team wiki", "connector": "manual"}).status_code == 201
+    assert client.post("/api/groups", headers=auth("groups-key"), json={
+        "id": "fin-employees", "name": "Finance employees", "kind": "dynamic", "rule": FIN_RULE}).status_code == 201
+    assert client.post("/api/targets/wiki/policies", headers=auth("admin-key"),
+                       json={"group_id": "fin-employees"}).status_code == 201
+
+
+def hire(client, source_id: str, given: str, family: str, organization: str = "FIN") -> str:
+    body = hr_update(source_id=source_id, names={"given": given, "family": family},
+                     emails=[{"address": f"{given.lower()}.{family.lower()}@example.edu", "type": "work"}])
+    body["affiliations"][0]["organization"] = organization
+    body["affiliations"].append({"key": "study", "type": "student", "organization": "MATH",
+                                 "start": "2018-09-01", "end": "2022-06-30"})
+    response = client.post("/api/persons", json=body, headers=auth("hr-key"))
+    assert response.status_code == 201, response.text
+    return response.json()["person"]["id"]
+
+
+def test_the_desk_triages_a_request_and_sees_the_emails_sent(console):
+    client, host, page = console
+    client.post("/api/targets", headers=auth("admin-key"), json={"id": "wiki", "name": "Team wiki"})
+    submitted = client.post("/api/requests", json=form(), headers=auth("flow-key"))
+    assert submitted.status_code == 201 and submitted.json()["number"] == "REQ-000001"
+
+    sign_in(page, "desk-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Requests").click()
+    new = page.get_by_role("region", name="New")
+    new.get_by_role("link", name="REQ-000001").click()
+    page.get_by_role("heading", name="REQ-000001").wait_for()
+
+    page.get_by_label("State").select_option("InPlanning")
+    page.get_by_label("Owner (email)").fill("margaret.hamilton@example.edu")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("status").get_by_text("Saved: REQ-000001 is InPlanning, owner margaret.hamilton@example.edu.").wait_for()
+
+    page.get_by_label("Add a comment").fill("@grace.hopper@example.edu do both start on Monday?")
+    page.get_by_role("button", name="Comment").click()
+    page.get_by_role("status").get_by_text("Comment added. Emailed: grace.hopper@example.edu.").wait_for()
+    assert page.locator(".comment .mention").inner_text() == "@grace.hopper@example.edu"
+
+    host.drain(timeout=20)  # the emails leave through the notification queue
+    page.reload()
+    emails = page.get_by_role("region", name="Emails sent")
+    for subject in ("REQ-000001: we have received your request", "REQ-000001: your request is being planned",
+                    "REQ-000001: you are the owner of this request", "REQ-000001: you were mentioned in a comment"):
+        emails.get_by_text(subject).wait_for()
+    assert page.locator("h1 .badge").inner_text() == "InPlanning"
+    shoot(page, "request.png")
+
+    stored = client.get("/api/requests/REQ-000001", headers=auth("desk-key")).json()
+    assert (stored["state"], stored["owner"]) == ("InPlanning", "margaret.hamilton@example.edu")
+    assert stored["comments"][0]["mentions"] == ["grace.hopper@example.edu"]
+
+    page.get_by_role("link", name="Requests").first.click()
+    page.get_by_role("region", name="InPlanning").get_by_role("link", name="REQ-000001").wait_for()
+    shoot(page, "requests.png")
+
+
+def test_staff_confirm_orders_in_bulk_and_see_them_executed(console):
+    client, host, page = console
+    setup_finance(client)
+    people = [hire(client, "E1", "Ada", "Lovelace"), hire(client, "E2", "Alan", "Turing", "HR")]
+
+    sign_in(page, "staff-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Worklist").click()
+    page.get_by_label("Target").select_option("wiki")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_role("heading", name="2 orders to do by hand for Team wiki").wait_for()
+    page.get_by_label("Select all orders").check()
+    assert page.locator('input[name="ids"]:checked').count() == 2
+    shoot(page, "worklist.png")
+
+    page.get_by_role("button", name="Confirm selected").click()
+    page.get_by_role("status").get_by_text("2 orders confirmed.").wait_for()
+    page.get_by_text("Nothing here: no order waits to be carried out by hand.").wait_for()
+    executed = client.get("/api/orders", params={"target": "wiki", "state": "Executed"}, headers=auth("staff-key"))
+    assert sorted(o["person_id"] for o in executed.json()["items"]) == sorted(people)
+
+    page.goto("/api/console/persons?q=lovelace")
+    page.get_by_role("link", name="Ada Lovelace").click()
+    access = page.get_by_role("region", name="Access (View Permissions)")
+    row = access.get_by_role("row").filter(has_text="wiki")
+    assert "create_account" in row.inner_text() and "Executed" in row.inner_text()
+    page.get_by_role("region", name="Groups").get_by_text("Finance employees").wait_for()
+    shoot(page, "person.png")
+
+
+def test_an_administrator_edits_a_rule_after_previewing_it(console):
+    client, host, page = console
+    setup_finance(client)
+    hire(client, "E1", "Ada", "Lovelace")
+    alan = hire(client, "E2", "Alan", "Turing", "HR")
+
+    sign_in(page, "groups-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Groups").click()
+    page.get_by_role("link", name="Finance employees").click()
+    editor = page.get_by_label("Membership rule")
+    editor.fill('person.affiliations -any (affiliation.type -eq "employee"\n'
+                '  -and affiliation.organization -in ["HR" "IT"])')
+    page.get_by_role("button", name="Preview", exact=True).click()
+    error = page.locator("#rule-error")
+    error.get_by_text('Line 2, column 43: unexpected "IT": expected , or ]').wait_for()
+    assert editor.get_attribute("aria-invalid") == "true"
+    assert "rule-error" in editor.get_attribute("aria-describedby")
+    assert error.locator("pre.caret").inner_text().splitlines()[1].index("^") == \
+        error.locator("pre.caret").inner_text().splitlines()[0].index('"IT"')
+    shoot(page, "rule-error.png")
+
+    fixed = 'person.affiliations -any (affiliation.type -eq "employee"\n  -and affiliation.organization -in ["HR", "IT"])'
+    editor.fill(fixed)
+    page.get_by_role("button", name="Preview", exact=True).click()
+    preview = page.get_by_role("region", name="Preview: if this rule were saved now")
+    preview.get_by_text("0 would join and 1 would leave, of 2 persons evaluated").wait_for()
+    assert preview.get_by_role("table", name="Would leave (1)").get_by_role("link").inner_text() == "Ada Lovelace"
+    shoot(page, "rule-preview.png")
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("status").get_by_text("Saved: version 2 of the rule.").wait_for()
+    group = client.get("/api/groups/fin-employees", headers=auth("groups-key")).json()
+    assert (group["rule"], group["version"]) == (fixed, 2)
+    host.drain(timeout=30)  # the re-evaluation batches: Ada leaves
+    members = client.get("/api/groups/fin-employees/members", headers=auth("groups-key")).json()["items"]
+    assert [m["person_id"] for m in members] == [alan]
