@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
