@@ -3,17 +3,12 @@ and POST /api/persons (sync) until the orders exist, over HTTP through devhost."
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
-import httpx
-
-from bench.common import median_ms, progress, show, timed
+from bench.common import median_ms, progress, roster_over_http, show, timed
 from bench.registration import update
-from devhost.host import Host
 from shared.bus.local import LocalBus
 from shared.clock import SystemClock
 from shared.config import Settings
@@ -26,7 +21,6 @@ from shared.services.registration import register
 from shared.store.sqlite import SqliteStore
 from shared.store.targets import TargetRepository
 
-ROOT = Path(__file__).resolve().parents[1]
 GROUPS, TARGETS = 20, 50
 
 
@@ -65,34 +59,20 @@ def orders_per_second(persons: int = 200) -> dict:
 
 
 def sync_chain_over_http(calls: int = 200) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        sample = json.loads((ROOT / "local.settings.sample.json").read_text())
-        sample["Values"]["ROSTER_API_KEYS"] = json.dumps({"bench": ["Admin"]})
-        settings = Path(tmp) / "local.settings.json"
-        settings.write_text(json.dumps(sample))
-        host = Host("function_app:app", settings_path=settings, host_json=ROOT / "host.json", data_dir=Path(tmp) / "d")
-        url = host.start()
-        samples = []
-        try:
-            with httpx.Client(base_url=url, headers={"Authorization": "Bearer bench"}) as client:
-                client.post("/api/groups", json={"id": "fin", "name": "Finance", "kind": "dynamic",
-                            "rule": 'person.affiliations -any (affiliation.organization -eq "FIN")'}).raise_for_status()
-                for t in range(5):
-                    client.post("/api/targets", json={"id": f"app{t}", "name": f"App {t}"}).raise_for_status()
-                    client.post(f"/api/targets/app{t}/policies", json={"group_id": "fin"}).raise_for_status()
-                with progress(f"{calls} sync registrations with orders", calls) as step:
-                    for n in range(calls):
-                        body = update(n).model_dump(mode="json", exclude_none=True)
-                        response = None
-
-                        def post() -> None:
-                            nonlocal response
-                            response = client.post("/api/persons", json=body)
-                        samples.append(timed(post))
-                        assert len(response.json()["orders"]) == 5
-                        step()
-        finally:
-            host.stop()
+    samples = []
+    with roster_over_http(["Admin"]) as client:
+        client.post("/api/groups", json={"id": "fin", "name": "Finance", "kind": "dynamic",
+                    "rule": 'person.affiliations -any (affiliation.organization -eq "FIN")'}).raise_for_status()
+        for t in range(5):
+            client.post("/api/targets", json={"id": f"app{t}", "name": f"App {t}"}).raise_for_status()
+            client.post(f"/api/targets/app{t}/policies", json={"group_id": "fin"}).raise_for_status()
+        with progress(f"{calls} sync registrations with orders", calls) as step:
+            for n in range(calls):
+                body = update(n).model_dump(mode="json", exclude_none=True)
+                replies = []
+                samples.append(timed(lambda: replies.append(client.post("/api/persons", json=body))))
+                assert len(replies[0].json()["orders"]) == 5
+                step()
     return median_ms(samples)
 
 

@@ -3,23 +3,20 @@ instant anything can change, scheduled so nothing waits for a nightly batch."""
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.errors import Busy, PersonNotFound
+from shared.errors import PersonNotFound
 from shared.models.group import Membership
 from shared.models.messages import PersonRef
 from shared.models.person import Person
 from shared.runtime import Runtime
+from shared.services.contention import retrying
 from shared.services.rulebook import RuleBook, rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import DueIndex, MembershipRepository, PersonState, person_partition
 from shared.store.persons import PersonRepository
-from shared.store.port import EntityExists, ETagMismatch
 
-ATTEMPTS = 8
 UPCOMING_LIMIT = 50
 
 
@@ -45,14 +42,8 @@ def evaluate_person(
 ) -> GroupChange:
     """Re-evaluate one person; publishes `group-update` when their groups changed (unless the
     caller provisions in-process next: `announce=False`)."""
-    for attempt in range(ATTEMPTS):
-        try:
-            change = _evaluate_once(rt, person_id, cause, actor)
-            break
-        except (ETagMismatch, EntityExists):
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    else:
-        raise Busy("the person's groups are being evaluated by others; retry")
+    change = retrying(lambda: _evaluate_once(rt, person_id, cause, actor),
+                      "the person's groups are being evaluated by others; retry")
     if announce and change.changed:
         rt.bus.publish(
             rt.settings.queue("group-update"),

@@ -8,8 +8,6 @@ person is in a `suspend` group every account is suspended first and nothing is g
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,16 +25,17 @@ from shared.models.provisioning import (
     Target,
 )
 from shared.runtime import Runtime
+from shared.services.contention import retrying
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.persons import PersonRepository
-from shared.store.port import EntityExists, ETagMismatch
+from shared.store.port import ETagMismatch
 from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
-ATTEMPTS = 8
+ATTEMPTS = 8  # transitions of one order
 GRANTS = {Action.create_account, Action.grant}
 
 
@@ -55,14 +54,8 @@ def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = 
     """Issue the orders that bring the person's access in line; returns the new ones."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
-    for attempt in range(ATTEMPTS):
-        try:
-            plan = _plan(rt, person_id, cause, actor)
-            break
-        except (ETagMismatch, EntityExists):
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    else:
-        raise Busy("the person's access is being evaluated by others; retry")
+    plan = retrying(lambda: _plan(rt, person_id, cause, actor),
+                    "the person's access is being evaluated by others; retry")
     return dispatch(rt, plan.new_orders())
 
 

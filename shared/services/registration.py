@@ -6,24 +6,21 @@ is stale; a replay changes nothing; concurrent writers retry on the ETag.
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.errors import Busy, FieldError, InvalidInput
+from shared.errors import FieldError, InvalidInput
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
+from shared.services.contention import retrying
 from shared.services.search import person_tokens
 from shared.store.audit import audit_entity
 from shared.store.persons import PersonRepository
-from shared.store.port import EntityExists, ETagMismatch
 
 Outcome = Literal["created", "updated", "unchanged", "stale"]
 COMPARED = ("names", "birth_date", "emails", "identifiers", "affiliations", "attributes")
-ATTEMPTS = 8
 
 
 @dataclass
@@ -38,14 +35,7 @@ def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = Tru
     """Apply one source update; publishes `person-changed` unless it was stale (or the
     caller runs the chain in-process: `announce=False`)."""
     repo = PersonRepository(rt.store)
-    for attempt in range(ATTEMPTS):
-        try:
-            result = _register_once(rt, repo, update, actor)
-            break
-        except (ETagMismatch, EntityExists):
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    else:
-        raise Busy("the person is being changed by others; retry")
+    result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
     if announce and result.outcome != "stale":
         _announce(rt, result)
     return result
