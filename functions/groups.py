@@ -81,6 +81,12 @@ def remove_member(call: Call):
     return after_group_change(call.rt, change)
 
 
+@endpoint(bp, "groups/{id}/repair", name="groups_repair", methods=("POST",), role="Admin", statuses=(200, 404),
+          summary="Make the group's member list agree with the persons' memberships")
+def repair(call: Call):
+    return groups.repair_group(call.rt, call.route["id"])
+
+
 @endpoint(bp, "groups/evaluate", name="groups_evaluate", methods=("POST",), role="Groups.Manage",
           body=EvaluateIn, statuses=(200, 404), summary="Evaluate one person's groups now")
 def evaluate(call: Call):

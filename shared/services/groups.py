@@ -140,6 +140,15 @@ def members(rt: Runtime, group_id: str, limit: int = 1000) -> list[Membership]:
     return MembershipRepository(rt.store).of_group(group_id, limit)
 
 
+def repair_group(rt: Runtime, group_id: str) -> dict:
+    """Make the group's member list agree with the persons' own memberships (the truth)."""
+    get_group(rt, group_id)
+    repo = MembershipRepository(rt.store)
+    checked = set(PersonRepository(rt.store).all_ids()) | set(repo.mirrored_person_ids(group_id))
+    fixes = sum(repo.repair(person_id, [group_id]) for person_id in sorted(checked))
+    return {"group_id": group_id, "checked": len(checked), "fixed": fixes}
+
+
 def preview(rt: Runtime, group_id: str, text: str) -> dict:
     """Who would join and who would leave if the rule were saved now (nothing is saved)."""
     rule = check_rule(rt, group_id, text)

@@ -215,3 +215,14 @@ def test_the_group_mirror_is_repaired_from_the_person_side(rt):
     assert repo.repair(person_id, ["fin-employees", "ghost"]) == 2
     assert list(repo.mirrored_person_ids("fin-employees")) == [person_id]
     assert list(repo.mirrored_person_ids("ghost")) == []
+
+
+def test_repairing_a_group_restores_its_member_list_from_the_persons(rt):
+    dynamic(rt)
+    person_id = register(rt)
+    repo = MembershipRepository(rt.store)
+    repo.table.delete("group:fin-employees", person_id)
+    repo.table.upsert(repo._row("group:fin-employees", "ghost", repo.of_person(person_id)[0]))
+    assert list(repo.mirrored_person_ids("fin-employees")) == ["ghost"]
+    assert groups.repair_group(rt, "fin-employees")["fixed"] == 2
+    assert [m.person_id for m in groups.members(rt, "fin-employees")] == [person_id]
