@@ -170,6 +170,7 @@ def emails_about(rt: Runtime, request: Request) -> dict[str, Any]:
         scanned += 1
         if str(email.get("subject", "")).startswith(prefix):
             items.append(email)
+    items.sort(key=lambda e: (e.get("sent_at", ""), e.get("subject", "")))  # one instant: by subject
     return {"available": True, "items": items, "scanned_all": scanned < OUTBOX_SCAN}
 
 

@@ -3,11 +3,15 @@ confirm orders in bulk, an administrator edits a rule after previewing it.
 
 Chromium is Debian's (`make test` installs it), driven by Playwright without its own browser
 download. Without Chromium these tests fail: they are how the console is known to work.
-The screenshots they take are the README's (docs/screenshots/).
+Every test takes its screenshots; with ROSTER_SCREENSHOTS=1 they are written to
+docs/screenshots/ (the README's), otherwise to a temporary folder so a test run leaves the
+work tree clean.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +27,8 @@ from tests.requests.conftest import form
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("ROSTER_SCREENSHOTS")
+         else Path(tempfile.gettempdir()) / "roster-screenshots")
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
 KEYS = {**e2e.KEYS, "desk-key": ["Requests.Manage"], "flow-key": ["Requests.Submit"]}
 WAIT = 15_000  # ms
@@ -70,13 +75,15 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
-def setup_finance(client) -> None:
+def setup_finance(client, host) -> None:
+    """A manual wiki for Finance employees; waits for the new group's first evaluation."""
     assert client.post("/api/targets", headers=auth("admin-key"),
                        json={"id": "wiki", "name": "Team wiki", "connector": "manual"}).status_code == 201
     assert client.post("/api/groups", headers=auth("groups-key"), json={
         "id": "fin-employees", "name": "Finance employees", "kind": "dynamic", "rule": FIN_RULE}).status_code == 201
     assert client.post("/api/targets/wiki/policies", headers=auth("admin-key"),
                        json={"group_id": "fin-employees"}).status_code == 201
+    host.drain(timeout=20)
 
 
 def hire(client, source_id: str, given: str, family: str, organization: str = "FIN") -> str:
@@ -132,7 +139,7 @@ def test_the_desk_triages_a_request_and_sees_the_emails_sent(console):
 
 def test_staff_confirm_orders_in_bulk_and_see_them_executed(console):
     client, host, page = console
-    setup_finance(client)
+    setup_finance(client, host)
     people = [hire(client, "E1", "Ada", "Lovelace"), hire(client, "E2", "Alan", "Turing", "HR")]
 
     sign_in(page, "staff-key")
@@ -161,7 +168,7 @@ def test_staff_confirm_orders_in_bulk_and_see_them_executed(console):
 
 def test_an_administrator_edits_a_rule_after_previewing_it(console):
     client, host, page = console
-    setup_finance(client)
+    setup_finance(client, host)
     hire(client, "E1", "Ada", "Lovelace")
     alan = hire(client, "E2", "Alan", "Turing", "HR")
 
