@@ -11,6 +11,7 @@ from shared.models.person import Person, PersonUpdate
 from shared.runtime import runtime
 from shared.services import search
 from shared.services.chain import enqueue, run_sync
+from shared.services.matching import Match, MatchQuery, match
 from shared.services.registration import register
 from shared.store.persons import PersonRepository
 
@@ -49,6 +50,15 @@ def search_persons(call: Call):
     if q:
         return {"items": search.by_text(repo, q, _limit(call)), "next": None}
     raise InvalidInput("give source and source_id, or q", [FieldError("q", "required")])
+
+
+@endpoint(
+    bp, "persons/match", name="persons_match", methods=("POST",), role=("Persons.Read", "Persons.Write"),
+    body=MatchQuery, response=Match,
+    summary="Attribute matching: who might this source record already be? (exact | possible | none)",
+)
+def match_person(call: Call):
+    return match(PersonRepository(call.rt.store), call.body)
 
 
 @endpoint(

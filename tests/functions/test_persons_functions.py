@@ -152,3 +152,13 @@ def test_openapi_lists_every_http_function(functions, rt):
     assert operations == app_http
     assert "PersonUpdate" in doc["components"]["schemas"]
     assert "404" in doc["paths"]["/api/persons/{id}"]["get"]["responses"]
+
+
+def test_match_over_http_returns_the_outcome_and_candidates(functions, rt):
+    post_person(functions, hr_update())
+    response = functions["persons_match"](http("POST", "persons/match", key="reader-key",
+                                                body={"emails": ["ada.lovelace@example.edu"], "family": "Lovelace", "given": "Ada"}))
+    assert response.status_code == 200
+    assert payload(response)["outcome"] == "exact"
+    refused = functions["persons_match"](http("POST", "persons/match", key="reader-key", body={"given": "Ada"}))
+    assert refused.status_code == 422
