@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import azure.functions as func
+from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
 from shared.errors import FieldError, InvalidInput, PersonNotFound
-from shared.models.person import Person, PersonUpdate
+from shared.models.person import Identifier, Person, PersonUpdate
 from shared.runtime import runtime
 from shared.services import search
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery, match
-from shared.services.registration import register
+from shared.services.registration import link_identifier, register
 from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
@@ -59,6 +62,20 @@ def search_persons(call: Call):
 )
 def match_person(call: Call):
     return match(PersonRepository(call.rt.store), call.body)
+
+
+class LinkIn(Identifier):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] = "linked after a match"
+
+
+@endpoint(
+    bp, "persons/{id}/identifiers", name="persons_link", methods=("POST",), role="Persons.Write", body=LinkIn,
+    response=Person, statuses=(200, 404, 409),
+    summary="Link a source's identifier to this person (after a match): its updates land here",
+)
+def link(call: Call):
+    identifier = Identifier(source=call.body.source, source_id=call.body.source_id)
+    return link_identifier(call.rt, call.route["id"], identifier, call.actor, call.body.reason)
 
 
 @endpoint(

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.errors import FieldError, InvalidInput
+from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
@@ -39,6 +39,32 @@ def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = Tru
     if announce and result.outcome != "stale":
         _announce(rt, result)
     return result
+
+
+def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: str, why: str) -> Person:
+    """Bind a source's identifier to an existing person (after a match): that source's
+    updates then land on this person. Conflict if another person holds it already."""
+    repo = PersonRepository(rt.store)
+    if repo.get(person_id) is None:
+        raise PersonNotFound(f"no person with id {person_id!r}")
+    owner = repo.claim(identifier.source, identifier.source_id, person_id)
+    if owner != person_id:
+        raise Conflict(f"{identifier.source}:{identifier.source_id} belongs to another person", person_id=owner)
+
+    def attach() -> Person:
+        stored = repo.get(person_id)
+        if identifier in stored.person.identifiers:
+            return stored.person
+        now = rt.clock.now()
+        person = stored.person.model_copy(update={
+            "identifiers": [*stored.person.identifiers, identifier], "version": stored.person.version + 1,
+            "updated_at": now})
+        audit = audit_entity(person_id, now, actor, "person.identifier_linked", why,
+                             {"source": identifier.source}, person.version)
+        repo.replace(person, stored.etag, audit)
+        return person
+
+    return retrying(attach, "the person is being changed by others; retry")
 
 
 def apply_update(current: Person | None, update: PersonUpdate, person_id: str, now) -> Person:

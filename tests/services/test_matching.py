@@ -43,3 +43,19 @@ def test_a_stranger_matches_nobody(rt, ada):
 def test_a_query_needs_a_family_name_or_an_email():
     with pytest.raises(ValidationError):
         MatchQuery(given="Ada")
+
+
+def test_after_a_match_the_second_source_is_linked_and_its_updates_land_on_the_person(rt, ada):
+    from shared.errors import Conflict
+    from shared.models.person import Identifier
+    from shared.services.registration import link_identifier
+
+    linked = link_identifier(rt, ada, Identifier(source="sis", source_id="S-1"), "apikey:hr", "exact match")
+    assert Identifier(source="sis", source_id="S-1") in linked.identifiers
+    sis = {"source": "sis", "source_id": "S-1", "as_of": "2026-11-02T08:00:00+00:00",
+           "affiliations": [{"key": "prog", "type": "student", "organization": "MATH", "start": "2025-09-01"}]}
+    result = register(rt, PersonUpdate.model_validate(sis), "sis")
+    assert result.person.id == ada and sorted(a.source for a in result.person.affiliations) == ["hr", "sis"]
+    other = register(rt, PersonUpdate.model_validate(hr_update(source_id="E9", emails=[{"address": "x@example.edu"}])), "hr")
+    with pytest.raises(Conflict):
+        link_identifier(rt, other.person.id, Identifier(source="sis", source_id="S-1"), "apikey:hr", "mistake")

@@ -76,10 +76,11 @@ def test_each_source_owns_its_affiliations(rt):
         "source": "sis", "source_id": "S-77", "as_of": "2026-11-01T09:00:00+00:00",
         "affiliations": [{"key": "prog", "type": "student", "organization": "MATH", "start": "2025-09-01"}],
     }
-    # The SIS knows the person under its own id; link by registering the same person id is
-    # not yet automatic, so the SIS update lands on the HR person through the identifier.
+    from shared.models.person import Identifier
+    from shared.services.registration import link_identifier
+
     hr_person = search.by_identifier(PersonRepository(rt.store), "hr", "E1001")
-    PersonRepository(rt.store).claim("sis", "S-77", hr_person.id)
+    link_identifier(rt, hr_person.id, Identifier(source="sis", source_id="S-77"), "apikey:hr", "matched")
     both = register(rt, PersonUpdate.model_validate(student), "sis")
     assert sorted(a.source for a in both.person.affiliations) == ["hr", "sis"]
 
