@@ -133,6 +133,8 @@ def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedBody("the body must be a JSON object")
     return model.model_validate(data)

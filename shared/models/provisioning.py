@@ -20,8 +20,9 @@ class Connector(StrEnum):
 
 
 class Threshold(Model):
-    """Mass-change guard: more removals than `max_percent` of the target's assignments
-    (and at least `min_size` of them) in one evaluation wait for approval."""
+    """Mass-change guard: once a target's removals within the hour exceed `max_percent` of
+    its assignments (and `min_size`), further removals wait for approval. An hour rather than
+    one person's evaluation, because a bad rule change arrives as many small evaluations."""
 
     max_percent: float = Field(default=10.0, gt=0, le=100)
     min_size: int = Field(default=10, ge=1)

@@ -7,12 +7,11 @@ import re
 from datetime import date
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedInput, UnexpectedToken
-from lark.lexer import Lexer
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from shared.rules import nodes
 from shared.rules.errors import RuleError
-from shared.rules.lexer import tokenize
+from shared.rules.lexer import DASHES, lexical_error, plain
 from shared.rules.nodes import (
     AFFILIATION,
     BOOLEAN,
@@ -41,11 +40,14 @@ from shared.rules.nodes import (
 
 MAX_RULE_LENGTH = 3072  # characters, Entra's limit on the body of a membership rule
 MAX_DEPTH = 20  # nesting of parentheses, -not and -any/-all
+_OPERATOR_NAMES = "|".join(OPERATORS)  # eq|ne|startswith|…, matched case-insensitively
 
 # -not binds tighter than -and, -and tighter than -or (Entra's precedence).
-GRAMMAR = r"""
-%declare PROPERTY OPERATOR QUANT AND OR NOT LPAR RPAR LSQB RSQB COMMA STRING NUMBER DATE TRUE FALSE NULL
-
+# Terminals: lark's lexer tries them by priority, highest first (a date before a number, a
+# keyword before a property). Operators and keywords are dash + letters, case-insensitive, and
+# must be the whole run of letters (-eqx is an unknown operator, not -eq then x); a typographic
+# dash counts as -. A text's closing quote is one not doubled, so "a""" is a"; '' likewise.
+GRAMMAR = rf"""
 ?start: disjunction
 ?disjunction: conjunction (OR conjunction)*
 ?conjunction: negation (AND negation)*
@@ -57,20 +59,30 @@ GRAMMAR = r"""
      | PROPERTY QUANT PROPERTY OPERATOR (scalar | list) -> quantified_clause
 scalar: STRING | NUMBER | DATE | TRUE | FALSE | NULL
 list: LSQB (scalar (COMMA scalar)*)? RSQB
+
+LPAR: "("
+RPAR: ")"
+LSQB: "["
+RSQB: "]"
+COMMA: ","
+STRING.7: /"(?:""|[\\`]"|[^"\\`]|[\\`](?!"))*"(?!")/ | /'(?:''|[^'])*'(?!')/
+DATE.6: /\d{{4}}-\d{{2}}-\d{{2}}(?:T[0-9:.]+(?:Z|[+-]\d{{2}}:?\d{{2}})?)?(?![\w.])/
+NUMBER.5: _DASH? /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.])/
+AND.4: _DASH /(?ai:and)(?![A-Za-z])/
+OR.4: _DASH /(?ai:or)(?![A-Za-z])/
+NOT.4: _DASH /(?ai:not)(?![A-Za-z])/
+QUANT.4: _DASH /(?ai:any|all)(?![A-Za-z])/
+OPERATOR.4: _DASH /(?ai:{_OPERATOR_NAMES})(?![A-Za-z])/
+TRUE.3: /(?ai:true)/ _WORD_END
+FALSE.3: /(?ai:false)/ _WORD_END
+NULL.3: /(?ai:null)/ _WORD_END
+PROPERTY.2: /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*/
+_WORD_END: /(?![A-Za-z0-9_]|\.[A-Za-z0-9_])/
+_DASH: /[{DASHES}]/
+%ignore /\s+/
 """
 
-
-class _Tokens(Lexer):
-    """Lark's custom-lexer hook: the tokens are made (and checked) before parsing starts."""
-
-    def __init__(self, lexer_conf):  # noqa: D107 - lark's interface
-        pass
-
-    def lex(self, tokens):  # type: ignore[override]  # lark's interface 0: lex(data)
-        return iter(tokens)
-
-
-_LARK = Lark(GRAMMAR, parser="lalr", lexer=_Tokens, propagate_positions=True, maybe_placeholders=False)
+_LARK = Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
 
 _NESTING = {"group", "negated", "quantified", "quantified_clause"}
 _WHAT = {
@@ -95,17 +107,30 @@ def parse_tree(text: str) -> Node:
             f"the rule is {len(text):,} characters long; the limit is {MAX_RULE_LENGTH:,}",
             text, MAX_RULE_LENGTH,
         )
-    tokens = list(tokenize(text))
-    if not tokens:
+    if not text.strip():  # only what %ignore skips: no token at all
         raise RuleError("the rule is empty: write a condition such as person.status -eq \"active\"", text, 0)
     try:
-        tree = _LARK.parse(tokens)  # type: ignore[arg-type]
+        tree = _LARK.parse(text)
+    except UnexpectedCharacters as error:  # the first text no terminal matches
+        raise lexical_error(text, error.pos_in_stream) from None
     except UnexpectedToken as error:
-        raise _syntax_error(text, tokens, error) from None
-    except UnexpectedInput as error:  # pragma: no cover - every input arrives as tokens
+        raise _syntax_error(text, _tokens(text), error) from None
+    except UnexpectedInput as error:  # pragma: no cover - lark raises only the two above
         raise RuleError("the rule could not be read", text, getattr(error, "pos_in_stream", 0) or 0) from None
     _check_depth(text, tree)
     return _Checker(text).node(tree, PERSON, None)
+
+
+def _tokens(text: str) -> list[Token]:
+    """All the tokens of a text the parser refused, or the first text that isn't one.
+
+    The parser reads tokens as lark's lexer makes them and stops at the first it can't use;
+    a problem in the writing of the rule, even further on, is reported before one of grammar.
+    """
+    try:
+        return list(_LARK.lex(text))
+    except UnexpectedCharacters as error:
+        raise lexical_error(text, error.pos_in_stream) from None
 
 
 def _syntax_error(text: str, tokens: list[Token], error: UnexpectedToken) -> RuleError:
@@ -151,10 +176,10 @@ def _previous(tokens: list[Token], position: int) -> Token | None:
 
 def _show(token: Token) -> str:
     if token.type == "OPERATOR":
-        return OPERATORS[token.value]
+        return OPERATORS[plain(token)]
     if token.type == "STRING":
-        return '"' + token.value.replace('"', '\\"') + '"'
-    return str(token.value)
+        return '"' + plain(token).replace('"', '\\"') + '"'
+    return plain(token)
 
 
 def _check_depth(text: str, tree: Tree) -> None:
@@ -207,10 +232,11 @@ class _Checker:
 
     def quantifier(self, tree: Tree, scope: str, start: int, end: int) -> Quantifier:
         name, quant = tree.children[0], tree.children[1]
+        quantifier = plain(quant)  # -any or -all
         prop = self.prop(name, scope, None)
         if prop.kind not in (STRINGS, RECORDS):
             raise self.fail(
-                f"{quant.value} needs a list property such as person.affiliations, person.emails, "
+                f"{quantifier} needs a list property such as person.affiliations, person.emails, "
                 f"person.sources or person.memberOf; {name} is a single value", quant.start_pos)
         inner = AFFILIATION if prop.kind == RECORDS else ITEM
         if tree.data == "quantified":
@@ -218,7 +244,7 @@ class _Checker:
         else:
             _, _, item_name, op, value = tree.children
             body = self.comparison(item_name, op, value, inner, prop, item_name.start_pos, end)
-        return Quantifier(prop, quant.value == "-all", body, start, end)
+        return Quantifier(prop, quantifier == "-all", body, start, end)
 
     # -- properties ------------------------------------------------------------------------
     def prop(self, token: Token, scope: str, collection: Property | None) -> Property:
@@ -279,7 +305,7 @@ class _Checker:
     def comparison(self, name: Token, op_token: Token, value: Tree, scope: str,
                    collection: Property | None, start: int, end: int) -> Comparison:
         prop = self.prop(name, scope, collection)
-        op = op_token.value
+        op = plain(op_token)
         shown = OPERATORS[op]
         if prop.kind in (STRINGS, RECORDS):
             example = ('person.affiliations -any (affiliation.type -eq "employee")' if prop.kind == RECORDS
@@ -300,9 +326,9 @@ class _Checker:
         start, end = token.start_pos, token.end_pos
         kind = token.type
         if kind in ("STRING", "DATE"):
-            return Literal(STRING, str(token), start, end)
+            return Literal(STRING, plain(token), start, end)
         if kind == "NUMBER":
-            return Literal(NUMBER, float(token), start, end)
+            return Literal(NUMBER, float(plain(token)), start, end)
         if kind in ("TRUE", "FALSE"):
             return Literal(BOOLEAN, kind == "TRUE", start, end)
         return Literal(NULL, None, start, end)

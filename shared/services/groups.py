@@ -150,7 +150,9 @@ def repair_group(rt: Runtime, group_id: str) -> dict:
 
 
 def preview(rt: Runtime, group_id: str, text: str) -> dict:
-    """Who would join and who would leave if the rule were saved now (nothing is saved)."""
+    """Who would join and who would leave if the rule were saved now (nothing is saved).
+    Reads every person: for very large registries prefer saving and watching the progress."""
+    get_group(rt, group_id)
     rule = check_rule(rt, group_id, text)
     now, tz = rt.clock.now(), rt.settings.tz
     persons, memberships = PersonRepository(rt.store), MembershipRepository(rt.store)

@@ -107,9 +107,10 @@ def changed_fields(before: Person, after: Person) -> list[str]:
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
-    person_id = repo.owner_of(update.source, update.source_id) or repo.claim(
-        update.source, update.source_id, uuid.uuid4().hex
-    )
+    person_id = repo.owner_of(update.source, update.source_id)
+    if person_id is None:
+        apply_update(None, update, "unclaimed", now)  # refuse before anything is stored
+        person_id = repo.claim(update.source, update.source_id, uuid.uuid4().hex)
     stored = repo.get(person_id)
     if stored is None:
         person = apply_update(None, update, person_id, now)

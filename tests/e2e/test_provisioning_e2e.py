@@ -97,6 +97,8 @@ def test_suspension_in_one_call_eligibility_refused_no_new_grants_then_job_end_d
         "id": "fin-vpn", "name": "Finance VPN", "kind": "dynamic", "rule": FIN_RULE})
     client.post("/api/targets/vpn/policies", headers=auth("admin-key"), json={"group_id": "fin-vpn"})
     host.drain(timeout=30)  # the rule's re-evaluation batches run through the queue
+    groups = client.get(f"/api/persons/{person_id}/groups", headers=auth("reader-key")).json()["items"]
+    assert "fin-vpn" in {g["group_id"] for g in groups}  # newly matching: and yet no grant
     assert client.get("/api/orders", params={"target": "vpn"}, headers=auth("staff-key")).json()["items"] == []
 
     left = client.post("/api/persons", json=ended("E1001"), headers=auth("hr-key")).json()

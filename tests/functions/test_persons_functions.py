@@ -162,3 +162,18 @@ def test_match_over_http_returns_the_outcome_and_candidates(functions, rt):
     assert payload(response)["outcome"] == "exact"
     refused = functions["persons_match"](http("POST", "persons/match", key="reader-key", body={"given": "Ada"}))
     assert refused.status_code == 422
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(functions, rt):
+    response = post_person(functions, None, raw=b"[" * 200_000 + b"]" * 200_000)
+    assert response.status_code == 400
+    assert "nested" in payload(response)["detail"]
+
+
+def test_a_queued_update_the_service_refuses_is_dead_lettered_at_once_not_retried(functions, rt):
+    body = {k: v for k, v in hr_update().items() if k != "names"}  # valid shape, but a new person needs names
+    functions["person_update_queue"](message(json.dumps(body), message_id="no-names"))  # does not raise
+    parked = list(DeadLetterRepository(rt.store).list("person-update"))
+    assert [(p["message_id"], p["reason"]) for p in parked] == [("no-names", "ValidationFailed")]
+    assert "names" in parked[0]["description"]
+    assert PersonRepository(rt.store).owner_of("hr", "E1001") is None

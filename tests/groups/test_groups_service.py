@@ -226,3 +226,8 @@ def test_repairing_a_group_restores_its_member_list_from_the_persons(rt):
     assert list(repo.mirrored_person_ids("fin-employees")) == ["ghost"]
     assert groups.repair_group(rt, "fin-employees")["fixed"] == 2
     assert [m.person_id for m in groups.members(rt, "fin-employees")] == [person_id]
+
+
+def test_previewing_a_group_that_does_not_exist_is_not_found(rt):
+    with pytest.raises(NotFound):
+        groups.preview(rt, "nowhere", 'person.givenName -eq "Ada"')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -194,3 +194,35 @@ def test_group_update_events_are_harmless_to_replay(rt, finance):
     ref = PersonRef(person_id=person_id, cause="replayed")
     assert evaluate_provisioning(rt, ref.person_id, ref.cause) == []
     assert len(states(rt, person_id)) == 1
+
+
+def test_a_target_that_deletes_on_removal_gets_delete_account(rt, finance):
+    rt.store.table("targets").delete("targets", "wiki")
+    add_target(rt, "wiki", on_remove="delete")
+    hired = finance()
+    orders.confirm(rt, hired.orders[0].id, "staff")
+    left = run_sync(rt, end_job(on="2026-11-01"), "hr")
+    assert [(o.action.value, o.state.value) for o in left.orders] == [("delete_account", "Transmitted")]
+
+
+def test_every_staff_action_on_an_order_is_audited_with_who_and_what(rt, finance):
+    from shared.store.audit import audit_trail
+    from shared.store.orders import OrderRepository
+
+    add_target(rt, "payroll", "fin-employees", approval="always")
+    hired = finance()
+    wiki, payroll = sorted(hired.orders, key=lambda o: o.target_id != "wiki")
+    for act in (lambda: orders.report_error(rt, wiki.id, "the wiki was down", "apikey:staff"),
+                lambda: orders.retry(rt, wiki.id, "apikey:staff"),
+                lambda: orders.confirm(rt, wiki.id, "apikey:staff"),
+                lambda: orders.approve(rt, payroll.id, "apikey:lead")):
+        rt.clock.advance(timedelta(minutes=1))
+        act()
+    trail = [r for r in audit_trail(OrderRepository(rt.store).table, f"person:{hired.registration.person.id}")
+             if r["action"] in ("order.Errored", "order.Pending", "order.Executed")]
+    assert [(r["action"], r["actor"], r["why"]) for r in trail] == [
+        ("order.Errored", "apikey:staff", "the wiki was down"),
+        ("order.Pending", "apikey:staff", "retry"),
+        ("order.Executed", "apikey:staff", "carried out by hand"),
+        ("order.Pending", "apikey:lead", "approved"),
+    ]

@@ -236,3 +236,27 @@ def test_the_list_filters_by_state_and_owner_and_pages(rt, wiki):
     assert [r.number for r in page] == ["REQ-000001", "REQ-000002"] and following == "REQ-000003"
     rest, end = requests.listing(rt, state=None, owner=None, start=following, limit=10)
     assert [r.number for r in rest] == ["REQ-000003", "REQ-000004", "REQ-000005"] and end is None
+
+
+def test_a_task_with_orders_completes_once_staff_confirmed_them_and_the_requester_is_told(rt, number):
+    from shared.services import orders
+
+    move(rt, number, "InPlanning", owner=OWNER)
+    deliver(rt)
+    task = requests.create_task(rt, number, TaskIn(title="Invite both", create_orders=True), "entra:desk")
+    assert len(task.order_ids) == 2
+    worklist = orders.list_orders(rt, "wiki", "Transmitted", None)
+    assert sorted(o.id for o in worklist) == sorted(task.order_ids)
+    assert {(o.action.value, o.account) for o in worklist} == {
+        ("create_account", "alan.turing@example.edu"), ("create_account", "ada.lovelace@example.edu")}
+    assert all(o.reason.startswith(f"request {number}, task {task.id}") for o in worklist)
+
+    deliver(rt)
+    with pytest.raises(Conflict):
+        requests.complete_task(rt, number, task.id, "entra:desk")
+    orders.bulk(rt, "confirm", task.order_ids, "apikey:staff")
+    done = requests.complete_task(rt, number, task.id, "entra:desk")
+    assert done.state == TaskState.completed
+    completion = next(e for e in deliver(rt) if "completed" in e["subject"])
+    assert completion["to"] == [CLIENT] and completion["cc"] == [OWNER]
+    assert "Ada Lovelace <ada.lovelace@example.edu>" in completion["text"]

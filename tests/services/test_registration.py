@@ -92,7 +92,7 @@ def test_a_new_person_needs_names(rt):
     with pytest.raises(InvalidInput) as error:
         register(rt, update(names=None), "hr")
     assert error.value.errors[0].field == "names"
-    assert PersonRepository(rt.store).owner_of("hr", "E1001") is not None  # claim only
+    assert PersonRepository(rt.store).owner_of("hr", "E1001") is None  # nothing stored
     assert search.by_identifier(PersonRepository(rt.store), "hr", "E1001") is None
 
 
