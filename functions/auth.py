@@ -48,11 +48,21 @@ def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
     return principal_for_key(key.strip(), settings)
 
 
+def key_digest(key: str) -> str:
+    """What a browser keeps instead of the key itself (the console's sign-in cookie)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def principal_for_key(key: str, settings: Settings) -> Principal:
     """The caller an API key stands for (ROSTER_API_KEYS), or NotAuthenticated."""
+    return principal_for_digest(key_digest(key), settings)
+
+
+def principal_for_digest(digest: str, settings: Settings) -> Principal:
+    """The caller whose API key has this digest, or NotAuthenticated."""
     for known, roles in settings.api_keys.items():
-        if hmac.compare_digest(known.encode(), key.encode()):
-            return Principal(f"apikey:{hashlib.sha256(key.encode()).hexdigest()[:8]}", frozenset(roles))
+        if hmac.compare_digest(key_digest(known).encode(), digest.encode()):
+            return Principal(f"apikey:{digest[:8]}", frozenset(roles))
     raise NotAuthenticated("the API key is not known")
 
 

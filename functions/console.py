@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import azure.functions as func
 from pydantic import ValidationError
 
-from functions.auth import principal_for_key
+from functions.auth import key_digest, principal_for_key
 from functions.console_web import (
     BASE,
     KEY_COOKIE,
@@ -19,7 +19,6 @@ from functions.console_web import (
     Visit,
     console_path,
     cookie,
-    encode_key,
     page,
     roles_of,
 )
@@ -74,7 +73,7 @@ def sign_in(visit: Visit) -> func.HttpResponse:
         principal = principal_for_key(key, visit.rt.settings)
     except NotAuthenticated:
         return visit.html("signin.html", 401, next=wanted, errors={"key": "This API key is not known."})
-    visit.cookies.append(cookie(visit.req, KEY_COOKIE, encode_key(key), SESSION_SECONDS))
+    visit.cookies.append(cookie(visit.req, KEY_COOKIE, key_digest(key), SESSION_SECONDS))
     _renew_csrf(visit)
     return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.name}.")
 

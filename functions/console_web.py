@@ -6,7 +6,7 @@ the caller is a browser:
 
 - Sign-in: App Service Authentication's client principal (in Azure), an `Authorization:
   Bearer` key, or the `roster_key` cookie that the sign-in form sets (HttpOnly,
-  SameSite=Strict, Path=/api/console) — the key is checked as the API checks it.
+  SameSite=Strict, Path=/api/console) holding the key's SHA-256 digest, never the key.
   Not signed in → 303 to the sign-in page; a missing role → a 403 page.
 - Forms are posted and answered with 303 back to a page (Post/Redirect/Get) carrying a
   flash message in the query string; a refused form is drawn again with the errors by the
@@ -18,8 +18,6 @@ the caller is a browser:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import logging
 import secrets
@@ -30,7 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import azure.functions as func
 
-from functions.auth import ROLES, Principal, authenticate, principal_for_key, require
+from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
 from functions.http import ROUTES, RouteInfo
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
@@ -212,18 +210,7 @@ def signed_in(req: func.HttpRequest, rt: Runtime) -> Principal | None:
     stored = read_cookie(req, KEY_COOKIE)
     if not stored:
         return None
-    return principal_for_key(decode_key(stored), rt.settings)
-
-
-def encode_key(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_key(value: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise NotAuthenticated("the sign-in cookie is malformed") from None
+    return principal_for_digest(stored, rt.settings)
 
 
 def roles_of(principal: Principal) -> list[str]:

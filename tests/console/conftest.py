@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import azure.functions as func
 import pytest
 
-from functions.console_web import encode_key
+from functions.auth import key_digest
 from shared.config import Settings
 from shared.models.provisioning import Target
 from shared.store.targets import TargetRepository
@@ -66,7 +66,7 @@ class Browser:
     def cookies(self) -> str:
         parts = [f"roster_csrf={self.csrf}"] if self.csrf else []
         if self.key:
-            parts.append(f"roster_key={encode_key(self.key)}")
+            parts.append(f"roster_key={key_digest(self.key)}")
         return "; ".join(parts)
 
     def get(self, name: str, path: str, *, params: dict | None = None, route: dict | None = None,
