@@ -28,13 +28,26 @@ def clock() -> TravelClock:
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def api_keys() -> dict[str, list[str]]:
+    """The keys a suite's callers hold; a suite's conftest may add its own."""
+    return KEYS
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    """More settings for a suite (ROSTER_STAFF_EMAIL, …)."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path, api_keys, extra_settings) -> Settings:
     return Settings.from_env(
         {
             "ROSTER_STORE": f"sqlite:///{tmp_path}/roster.db",
             "ROSTER_BUS_PATH": f"{tmp_path}/bus.db",
-            "ROSTER_API_KEYS": json.dumps(KEYS),
+            "ROSTER_API_KEYS": json.dumps(api_keys),
             "ROSTER_TIMEZONE": "Europe/Brussels",
+            **extra_settings,
         }
     )
 

@@ -3,7 +3,6 @@ cookies, its form posts, and the pages they get back."""
 
 from __future__ import annotations
 
-import json
 import re
 from html import unescape
 from typing import Any
@@ -13,7 +12,6 @@ import azure.functions as func
 import pytest
 
 from functions.auth import key_digest
-from shared.config import Settings
 from shared.models.provisioning import Target
 from shared.store.targets import TargetRepository
 from tests.conftest import KEYS as BASE_KEYS
@@ -30,15 +28,8 @@ CSRF = "test-csrf-token"
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings.from_env(
-        {
-            "ROSTER_STORE": f"sqlite:///{tmp_path}/roster.db",
-            "ROSTER_BUS_PATH": f"{tmp_path}/bus.db",
-            "ROSTER_API_KEYS": json.dumps(KEYS),
-            "ROSTER_TIMEZONE": "Europe/Brussels",
-        }
-    )
+def api_keys() -> dict[str, list[str]]:
+    return KEYS
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from devhost.host import Host
-from shared.config import Settings
 from shared.models.messages import Email
 from shared.models.provisioning import Target
 from shared.runtime import Runtime, use_runtime
@@ -29,17 +28,13 @@ STAFF = "identity-desk@example.edu"
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings.from_env(
-        {
-            "ROSTER_STORE": f"sqlite:///{tmp_path}/roster.db",
-            "ROSTER_BUS_PATH": f"{tmp_path}/bus.db",
-            "ROSTER_API_KEYS": json.dumps(KEYS),
-            "ROSTER_TIMEZONE": "Europe/Brussels",
-            "ROSTER_STAFF_EMAIL": STAFF,
-            "ROSTER_PUBLIC_URL": "https://roster.example.edu/",
-        }
-    )
+def api_keys() -> dict[str, list[str]]:
+    return KEYS
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"ROSTER_STAFF_EMAIL": STAFF, "ROSTER_PUBLIC_URL": "https://roster.example.edu/"}
 
 
 @pytest.fixture
