@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import azure.functions as func
 
 from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
-from functions.http import ROUTES, RouteInfo
+from functions.http import RouteInfo, register
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
 from shared.runtime import Runtime, runtime
@@ -144,15 +144,7 @@ def page(
     info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public)
 
     def decorate(handler: Callable[[Visit], func.HttpResponse]) -> Callable[[Visit], func.HttpResponse]:
-        def function(req: func.HttpRequest) -> func.HttpResponse:
-            return serve(req, info, handler)
-
-        function.__name__ = function.__qualname__ = name
-        function.__doc__ = summary
-        bp.function_name(name)(
-            bp.route(route=full, methods=list(methods), auth_level=func.AuthLevel.ANONYMOUS)(function)
-        )
-        ROUTES.append(info)
+        register(bp, info, lambda req: serve(req, info, handler))
         return handler
 
     return decorate

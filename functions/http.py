@@ -91,18 +91,25 @@ def endpoint(
     info = RouteInfo(name, route, methods, role, summary, body, response, query, statuses, public)
 
     def decorate(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
-        def function(req: func.HttpRequest) -> func.HttpResponse:
-            return dispatch(req, info, handler)
-
-        function.__name__ = function.__qualname__ = name
-        function.__doc__ = summary
-        bp.function_name(name)(
-            bp.route(route=route, methods=list(methods), auth_level=func.AuthLevel.ANONYMOUS)(function)
-        )
-        ROUTES.append(info)
+        register(bp, info, lambda req: dispatch(req, info, handler))
         return handler
 
     return decorate
+
+
+def register(bp: func.Blueprint, info: RouteInfo, serve: Callable[[func.HttpRequest], func.HttpResponse]) -> None:
+    """An anonymous-at-the-host HTTP function named `info.name` (roles are the app's job),
+    recorded for the OpenAPI description."""
+
+    def function(req: func.HttpRequest) -> func.HttpResponse:
+        return serve(req)
+
+    function.__name__ = function.__qualname__ = info.name
+    function.__doc__ = info.summary
+    bp.function_name(info.name)(
+        bp.route(route=info.route, methods=list(info.methods), auth_level=func.AuthLevel.ANONYMOUS)(function)
+    )
+    ROUTES.append(info)
 
 
 def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], Any]) -> func.HttpResponse:

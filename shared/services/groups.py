@@ -93,7 +93,7 @@ def update_group(rt: Runtime, group_id: str, data: GroupIn, actor: str) -> Group
 def delete_group(rt: Runtime, group_id: str, actor: str) -> None:
     group, etag = _existing(rt, group_id)
     _refuse_builtin(group)
-    dependants = [g.id for g in list_groups(rt) if g.rule and group_id in rulebook(rt.store, rt.clock).rules[g.id].groups()]
+    dependants = sorted(g for g, rule in rulebook(rt.store, rt.clock).rules.items() if group_id in rule.groups())
     if dependants:
         raise Conflict(f"groups {', '.join(dependants)} refer to {group_id} through memberOf")
     audit = audit_entity("groups", rt.clock.now(), actor, "group.deleted", f"deleted {group_id}", {"group_id": group_id})

@@ -3,13 +3,16 @@ carry out automatically — and what a person's access looks like (the "View Per
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
-from shared.models.provisioning import Connector, Order, OrderState
+from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
 from shared.runtime import Runtime
+from shared.services.eligibility import persons_with_email
 from shared.services.provisioning import dispatch, transition
-from shared.store.orders import OrderRepository
+from shared.store.audit import audit_entity
+from shared.store.orders import OrderRepository, new_order_id
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
 
@@ -154,13 +157,6 @@ REQUEST_ACTIONS = {"add": "create_account", "reset": "reset_credentials", "chang
 def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: str, actor: str) -> list[str]:
     """Orders for the accounts a request names (a request desk task), on the worklist of the
     target. Idempotent on `reason`: asking again returns the orders made the first time."""
-    import hashlib
-
-    from shared.models.provisioning import Action, OrderEvent
-    from shared.services.eligibility import persons_with_email
-    from shared.store.audit import audit_entity
-    from shared.store.orders import new_order_id
-
     target = TargetRepository(rt.store).get(target_id)
     if target is None:
         raise NotFound(f"no target {target_id!r}")

@@ -241,22 +241,24 @@ def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | Non
 def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[str, int], now: datetime) -> None:
     """Approval: `always`, or `threshold` once an hour's removals exceed the target's limit."""
     repo = OrderRepository(rt.store)
+    over_limit: dict[str, bool] = {}
+    for target_id, count in removals.items():
+        target = targets[target_id]
+        if target.approval == "threshold":
+            assigned = sum(1 for _ in repo.assigned(target_id))
+            limit = max(target.threshold.min_size, target.threshold.max_percent / 100 * assigned)
+            over_limit[target_id] = repo.removals_in_hour(target_id, now) + count > limit
     for index, (o, etag, _) in enumerate(plan.orders):
         if etag is not None:
             continue
         target = targets[o.target_id]
-        hold = target.approval == "always"
-        if target.approval == "threshold" and o.action in REMOVALS:
-            assigned = sum(1 for _ in repo.assigned(target.id))
-            limit = max(target.threshold.min_size, target.threshold.max_percent / 100 * assigned)
-            hold = repo.removals_this_hour(target.id, now, 0) + removals[target.id] > limit
-        if hold:
+        if target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id, False)):
             waiting = o.model_copy(update={"state": OrderState.awaiting_approval, "history": [
                 *o.history, OrderEvent(state=OrderState.awaiting_approval, at=now, by="roster",
                                        note=f"approval: {target.approval}")]})
             plan.orders[index] = (waiting, None, None)
     for target_id, count in removals.items():
-        repo.removals_this_hour(target_id, now, count)
+        repo.count_removals(target_id, now, count)
 
 
 def _notify_staff(rt: Runtime, target: Target, count: int) -> None:

@@ -13,10 +13,10 @@ import json
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.errors import FieldError, MalformedBody, NotFound
-from shared.models.provisioning import Action, OrderState
+from shared.models.provisioning import Action, Assignment, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
-from shared.services.provisioning import transition
+from shared.services.provisioning import evaluate_provisioning, transition
 from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 
@@ -104,8 +104,6 @@ def _confirms(action: Action, present: bool | None) -> bool:
 def _drift_orders(rt: Runtime, target_id: str, unexpected, missing, actor: str) -> list[str]:
     """Drift becomes orders: the assignment is forgotten (missing) or claimed (unexpected),
     and the person's next evaluation issues what brings the target back in line."""
-    from shared.services.provisioning import evaluate_provisioning
-
     repo = OrderRepository(rt.store)
     people = {p for p, _ in missing} | {p for p, _ in unexpected}
     for person_id in people:
@@ -118,8 +116,6 @@ def _drift_orders(rt: Runtime, target_id: str, unexpected, missing, actor: str) 
         for p, entitlement in unexpected:
             if p == person_id and not any(a.entitlement == entitlement and a.target_id == target_id
                                           for a in repo.assignments(person_id)):
-                from shared.models.provisioning import Assignment
-
                 changed.append(Assignment(person_id=p, target_id=target_id, entitlement=entitlement,
                                           status="active", order_id="reconciliation", since=rt.clock.now()))
         if changed:

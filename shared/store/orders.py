@@ -17,7 +17,7 @@ from datetime import datetime
 
 from shared.models.provisioning import Assignment, Order, OrderState
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import BatchFailed, Entity, Op, TableStore
+from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch, Op, TableStore
 
 MAX_BATCH = 100
 EVALUATED = "evaluated"
@@ -122,20 +122,21 @@ class OrderRepository:
         self.table.upsert(Entity(f"queue:{order.target_id}:{order.state.value}", row,
                                  {"order_id": order.id, "person_id": order.person_id}))
 
-    def removals_this_hour(self, target_id: str, at: datetime, add: int) -> int:
-        """Count `add` more removals in the hour of `at`; returns the hour's total."""
-        from shared.store.port import EntityExists, ETagMismatch
+    def removals_in_hour(self, target_id: str, at: datetime) -> int:
+        entity = self.table.get(f"guard:{target_id}", at.strftime("%Y%m%dT%H"))
+        return entity.properties["count"] if entity else 0
 
-        hour = at.strftime("%Y%m%dT%H")
+    def count_removals(self, target_id: str, at: datetime, add: int) -> None:
+        """Add `add` removals to the hour of `at` (ETag retry; a lost count only loosens the guard)."""
+        key = (f"guard:{target_id}", at.strftime("%Y%m%dT%H"))
         for _ in range(20):
-            entity = self.table.get(f"guard:{target_id}", hour)
-            count = (entity.properties["count"] if entity else 0) + add
+            entity = self.table.get(*key)
+            row = Entity(*key, {"count": (entity.properties["count"] if entity else 0) + add})
             try:
                 if entity is None:
-                    self.table.insert(Entity(f"guard:{target_id}", hour, {"count": count}))
+                    self.table.insert(row)
                 else:
-                    self.table.replace(Entity(f"guard:{target_id}", hour, {"count": count}), entity.etag)
-                return count
+                    self.table.replace(row, entity.etag)
+                return
             except (EntityExists, ETagMismatch):
                 continue
-        return count
