@@ -1,4 +1,4 @@
-"""Roster's Functions app: one blueprint per service (ARCHITECTURE §2)."""
+"""Roster's Functions app: one blueprint per service (docs/architecture.md §2)."""
 
 import azure.functions as func
 

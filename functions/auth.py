@@ -1,4 +1,4 @@
-"""Who is calling: roles from App Service Authentication or from API keys (ARCHITECTURE §7)."""
+"""Who is calling: roles from App Service Authentication or from API keys (docs/architecture.md §7)."""
 
 from __future__ import annotations
 

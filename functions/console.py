@@ -1,4 +1,4 @@
-"""The staff console (ARCHITECTURE §6): the pages the identity team and the desk work in,
+"""The staff console (docs/architecture.md §6): the pages the identity team and the desk work in,
 under /api/console/. Each route reads its form or query, calls one service (or one view
 of `shared.console.views`), and draws a page or redirects back with a message.
 """

@@ -1,4 +1,4 @@
-"""Request desk routes: the Power Automate intake and the staff workflow (ARCHITECTURE §6)."""
+"""Request desk routes: the Power Automate intake and the staff workflow (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ param maximumInstanceCount int = 100
 @description('Spread the app over availability zones (needs a region with zones; keeps two billed always-ready instances per function group).')
 param zoneRedundant bool = false
 
-// The queues of ARCHITECTURE §4. `setting` is the app setting the triggers bind with
+// The queues of docs/architecture.md §4. `setting` is the app setting the triggers bind with
 // (queue_name="%PersonUpdateQueue%"); the four chain queues are session-keyed
 // (one person's messages in order); the notification and group-reevaluation queues are not
 // (a re-evaluation batch covers many persons).
@@ -190,7 +190,7 @@ var queueSettings = [for q in queues: {
   value: q.name
 }]
 
-// Roster's settings (ARCHITECTURE §8). Every connection is identity-based; the one
+// Roster's settings (docs/architecture.md §8). Every connection is identity-based; the one
 // secret is a Key Vault reference resolved by the platform with the app's identity.
 var appSettings = concat([
   {

@@ -45,7 +45,7 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     def queue(self, name: str) -> str:
-        """The configured name of a logical queue of ARCHITECTURE §4."""
+        """The configured name of a logical queue of docs/architecture.md §4."""
         return self.queues[name]
 
     @classmethod

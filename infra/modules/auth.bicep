@@ -1,6 +1,6 @@
 // App Service Authentication (Easy Auth) in front of the function app: it validates the
 // Entra access token of every request and hands the app the caller and its app roles in
-// X-MS-CLIENT-PRINCIPAL (ARCHITECTURE §7). No client secret: the app only validates
+// X-MS-CLIENT-PRINCIPAL (docs/architecture.md §7). No client secret: the app only validates
 // bearer tokens, it signs nobody in.
 
 @description('Name of the function app.')

@@ -1,4 +1,4 @@
-// The Service Bus namespace that carries the chain of ARCHITECTURE §4. Local (SAS)
+// The Service Bus namespace that carries the chain of docs/architecture.md §4. Local (SAS)
 // authentication is disabled: senders and receivers, the app included, use Entra
 // identities. Session-keyed queues deliver one person's messages in order.
 

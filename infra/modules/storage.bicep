@@ -1,5 +1,5 @@
 // The storage account: the Flex Consumption deployment container, the Functions host's
-// own blobs (AzureWebJobsStorage) and Roster's tables (ARCHITECTURE §3). Shared keys
+// own blobs (AzureWebJobsStorage) and Roster's tables (docs/architecture.md §3). Shared keys
 // are disabled, so every caller, the app included, comes with an Entra identity.
 
 @description('Name of the storage account (3-24 lowercase letters and digits).')

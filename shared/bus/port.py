@@ -1,4 +1,4 @@
-"""The Bus port: publishing state-based events to queues (ARCHITECTURE §4).
+"""The Bus port: publishing state-based events to queues (docs/architecture.md §4).
 
 In Azure the Functions host receives; on one machine `devhost` receives from the local
 adapter with `Receiver` and hands each message to the same trigger functions.

@@ -1,4 +1,4 @@
-"""Groups and memberships (ARCHITECTURE §5, Group)."""
+"""Groups and memberships (docs/architecture.md §5, Group)."""
 
 from __future__ import annotations
 

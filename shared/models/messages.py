@@ -1,4 +1,4 @@
-"""Bodies of the queue messages of ARCHITECTURE §4 (PersonUpdate lives in person.py)."""
+"""Bodies of the queue messages of docs/architecture.md §4 (PersonUpdate lives in person.py)."""
 
 from __future__ import annotations
 

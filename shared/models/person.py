@@ -1,4 +1,4 @@
-"""Person, affiliation and the update a source sends (ARCHITECTURE §5)."""
+"""Person, affiliation and the update a source sends (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Targets, policies, assignments and orders (ARCHITECTURE §5, Provisioning)."""
+"""Targets, policies, assignments and orders (docs/architecture.md §5, Provisioning)."""
 
 from __future__ import annotations
 

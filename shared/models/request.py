@@ -1,4 +1,4 @@
-"""The request desk (ARCHITECTURE §5, Request): what the Power Automate flow sends, the
+"""The request desk (docs/architecture.md §5, Request): what the Power Automate flow sends, the
 request it becomes, and what staff change on it.
 
 `RequestSubmission` is the flow's contract (docs/power-automate.md): version 1; fields are

@@ -1,4 +1,4 @@
-"""Eligibility: may a person make requests and recover accounts (ARCHITECTURE §5, Suspension)?
+"""Eligibility: may a person make requests and recover accounts (docs/architecture.md §5, Suspension)?
 Not while they are in a group whose policy is `suspend`, as of their last group evaluation."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Provisioning for one person: memberships × policies → desired entitlements, diffed
-against assignments → orders that say why they exist (ARCHITECTURE §5, Provisioning).
+against assignments → orders that say why they exist (docs/architecture.md §5, Provisioning).
 
 Assignments record what Roster has ordered. A new order supersedes an open opposite one
 (grant, then revoke before anybody carried it out: the grant becomes Inactive). While the

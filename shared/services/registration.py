@@ -1,4 +1,4 @@
-"""Registration: a source's update becomes the master person record (ARCHITECTURE §5).
+"""Registration: a source's update becomes the master person record (docs/architecture.md §5).
 
 Each source owns its affiliations; an update older than the last applied from its source
 is stale; a replay changes nothing; concurrent writers retry on the ETag.

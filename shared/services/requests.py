@@ -1,4 +1,4 @@
-"""The request desk (ARCHITECTURE §1 Request intake, §5 Request).
+"""The request desk (docs/architecture.md §1 Request intake, §5 Request).
 
 A Power Automate flow submits a form response; it becomes `REQ-000123` exactly once, however
 often the flow retries. Staff move it New → InPlanning → InProgress → Done → Closed (or

@@ -7,7 +7,7 @@ import json
 from shared.config import QUEUE_SETTINGS
 from tests.functions.conftest import fresh_app_functions
 
-# ARCHITECTURE §4: the session-keyed queues (one person's messages in order).
+# docs/architecture.md §4: the session-keyed queues (one person's messages in order).
 SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order"}
 
 

@@ -1,4 +1,4 @@
-"""The queues Bicep creates are the queues of ARCHITECTURE §4, the ones the app binds."""
+"""The queues Bicep creates are the queues of docs/architecture.md §4, the ones the app binds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from tests.infra.templates import REPO, app_settings, main, module
 
-# ARCHITECTURE §4: queue → session-keyed?
+# docs/architecture.md §4: queue → session-keyed?
 ARCHITECTURE_QUEUES = {
     "person-update": True,
     "person-changed": True,
