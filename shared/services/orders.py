@@ -10,7 +10,7 @@ from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, Ro
 from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
-from shared.services.provisioning import dispatch, transition
+from shared.services.provisioning import release, transition
 from shared.store.audit import audit_entity
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.persons import PersonRepository
@@ -58,17 +58,11 @@ def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
 
 
 def approve(rt: Runtime, order_id: str, actor: str) -> Order:
-    order = transition(rt, order_id, OrderState.pending, actor, "approved", allowed={OrderState.awaiting_approval})
-    dispatch(rt, [order])
-    return get_order(rt, order_id)
+    return release(rt, order_id, actor, "approved", allowed={OrderState.awaiting_approval})
 
 
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
-    order = get_order(rt, order_id)
-    order = transition(rt, order_id, OrderState.pending, actor, "retry", allowed={OrderState.errored},
-                       attempts=order.attempts + 1, error=None)
-    dispatch(rt, [order])
-    return get_order(rt, order_id)
+    return release(rt, order_id, actor, "retry", allowed={OrderState.errored}, retry=True)
 
 
 def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
@@ -177,6 +171,6 @@ def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: st
         audit = audit_entity(f"person:{person_id}", now, actor, f"order.{action.value}", reason,
                              {"order_id": order.id, "target_id": target_id})
         repo.commit(person_id, [(order, None, None)], [], [audit])
-        dispatch(rt, [order])
+        release(rt, order.id, actor, reason, allowed={OrderState.pending})
         created.append(order.id)
     return created

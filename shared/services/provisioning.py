@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.errors import Busy, Conflict, NotFound, PersonNotFound
+from shared.errors import Conflict, NotFound, PersonNotFound
 from shared.models.messages import Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     OPEN_STATES,
@@ -26,59 +26,262 @@ from shared.models.provisioning import (
 )
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.services.relay import committed_with, publish
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository, new_order_id
+from shared.store.outbox import Outgoing, message_id
 from shared.store.persons import PersonRepository
-from shared.store.port import ETagMismatch
 from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
-ATTEMPTS = 8  # transitions of one order
 GRANTS = {Action.create_account, Action.grant}
+Key = tuple[str, str]  # (target id, entitlement)
+PlannedOrder = tuple[Order, str | None, OrderState | None]  # the order, its etag as read, its state as read
 
 
 @dataclass
 class Plan:
-    """One evaluation's writes."""
+    """One evaluation's writes: orders (new, or superseded with their etag), assignments,
+    removal counts per target for the mass-change guard."""
 
-    orders: list[tuple[Order, str | None, OrderState | None]] = field(default_factory=list)
-    assignments: dict[tuple[str, str], Assignment] = field(default_factory=dict)
+    orders: list[PlannedOrder] = field(default_factory=list)
+    assignments: dict[Key, Assignment] = field(default_factory=dict)
+    removals: dict[str, int] = field(default_factory=dict)
 
     def new_orders(self) -> list[Order]:
         return [order for order, etag, _ in self.orders if etag is None]
 
+    def then(self, other: Plan) -> Plan:
+        """This plan followed by `other` (whose assignments win)."""
+        removals = dict(self.removals)
+        for target_id, count in other.removals.items():
+            removals[target_id] = removals.get(target_id, 0) + count
+        return Plan(self.orders + other.orders, {**self.assignments, **other.assignments}, removals)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one evaluation of one person reads: the same facts feed every step."""
+
+    person_id: str
+    cause: str
+    actor: str
+    now: datetime
+    targets: dict[str, Target]
+    desired: dict[Key, str]
+    suspension: str | None
+    assignments: dict[Key, Assignment]
+    orders: dict[str, Order]
+    etags: dict[str, str]
+    marker: str | None
+    groups_version: int
+    provisioned_version: int
+
+    @classmethod
+    def read(cls, rt: Runtime, person_id: str, cause: str, actor: str) -> Seen:
+        repo = OrderRepository(rt.store)
+        state = MembershipRepository(rt.store).state(person_id)
+        targets = {t.id: t for t in TargetRepository(rt.store).all()}
+        marker, provisioned = repo.evaluation_marker(person_id)
+        read = repo.of_person_with_etags(person_id)
+        return cls(
+            person_id, cause, actor, rt.clock.now(), targets, _desired(rt, state.groups, targets),
+            _suspend_group(rt, state.groups), {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)},
+            {o.id: o for o, _ in read}, {o.id: etag for o, etag in read}, marker, state.version, provisioned,
+        )
+
+    def order(self, target: Target, entitlement: str, action: Action, reason: str) -> Order:
+        """A new order, Pending until the guard and dispatch say where it waits."""
+        return Order(id=new_order_id(self.person_id), person_id=self.person_id, target_id=target.id,
+                     entitlement=entitlement, action=action, state=OrderState.pending, reason=reason,
+                     created_at=self.now, updated_at=self.now,
+                     history=[OrderEvent(state=OrderState.pending, at=self.now, by=self.actor, note=reason)])
+
+    def assignment(self, key: Key, status: str, order_id: str) -> Assignment:
+        old = self.assignments.get(key)
+        return Assignment(
+            person_id=self.person_id, target_id=key[0], entitlement=key[1], status=status, order_id=order_id,
+            since=self.now if not old or old.status != status else old.since,
+            external_id=old.external_id if old else None,
+        )
+
+    def superseded(self, order_id: str | None, why: str) -> PlannedOrder | None:
+        """An open order made Inactive, or None when there is none to cancel."""
+        o = self.orders.get(order_id or "")
+        if o is None or o.state not in OPEN_STATES:
+            return None
+        return moved(o, OrderState.inactive, self.now, self.actor, why), self.etags[o.id], o.state
+
 
 def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster") -> list[Order]:
-    """Issue the orders that bring the person's access in line; returns the new ones."""
+    """Issue the orders that bring the person's access in line; returns the new ones, as
+    they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
+    AwaitingApproval under the guard)."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
-    plan = retrying(lambda: _plan(rt, person_id, cause, actor),
+    plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor),
                     "the person's access is being evaluated by others; retry")
-    return dispatch(rt, plan.new_orders())
+    for target_id, count in plan.removals.items():
+        retrying(lambda t=target_id, c=count: OrderRepository(rt.store).count_removals(t, rt.clock.now(), c),
+                 "the removal count is being changed by others; retry")
+    return plan.new_orders()
 
 
-def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
-    """Pending orders go to their connector: the worklist (manual) or the queue (automatic).
-    Returns the orders as they are now."""
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    manual: dict[str, int] = {}
-    result = []
-    for order in orders:
-        target = targets[order.target_id]
-        if order.state != OrderState.pending:
-            result.append(order)
-        elif target.connector == Connector.manual:
-            result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
-            manual[target.id] = manual.get(target.id, 0) + 1
-        else:
-            result.append(order)
-            rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
-                           message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
-    for target_id, count in manual.items():
-        _notify_staff(rt, targets[target_id], count)
-    return result
+def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
+    """Read → suspension orders → access orders → guard → dispatch → one batch."""
+    seen = Seen.read(rt, person_id, cause, actor)
+    plan = suspension_orders(seen).then(access_orders(seen))
+    plan = guarded(seen, plan, _over_limit(rt, seen, plan.removals))
+    plan, messages = dispatched(rt, seen, plan)
+    if plan.orders or plan.assignments or seen.groups_version > seen.provisioned_version:
+        audits = [
+            audit_entity(f"person:{person_id}", seen.now, actor, f"order.{o.action.value}", o.reason,
+                         {"order_id": o.id, "target_id": o.target_id, "entitlement": o.entitlement,
+                          "state": o.state.value}, n)
+            for n, o in enumerate(plan.new_orders())
+        ]
+        evaluated = (seen.now, seen.marker, max(seen.groups_version, seen.provisioned_version))
+        committed_with(rt, "orders", f"person:{person_id}", messages, lambda outbox: OrderRepository(rt.store).commit(
+            person_id, plan.orders, list(plan.assignments.values()), audits, evaluated, outbox))
+    return plan
+
+
+def suspension_orders(seen: Seen) -> Plan:
+    """While suspended every active account gets `suspend`; once lifted, still-desired
+    accounts get `restore` (or the suspend that never ran is cancelled)."""
+    plan = Plan()
+    for key, a in sorted(seen.assignments.items()):
+        target = seen.targets.get(key[0])
+        if target is None or key[1] != ACCOUNT:
+            continue
+        if seen.suspension and a.status == "active":
+            o = seen.order(target, ACCOUNT, Action.suspend, f"member of {seen.suspension}: {seen.cause}")
+            plan.orders.append((o, None, None))
+            plan.assignments[key] = seen.assignment(key, "suspended", o.id)
+        elif not seen.suspension and a.status == "suspended" and key in seen.desired:
+            plan = plan.then(_lifted(seen, target, key, a))
+    return plan
+
+
+def _lifted(seen: Seen, target: Target, key: Key, a: Assignment) -> Plan:
+    cancelled = seen.superseded(a.order_id, "suspension lifted before it was carried out")
+    if cancelled:
+        return Plan([cancelled], {key: seen.assignment(key, "active", a.order_id)})
+    o = seen.order(target, ACCOUNT, Action.restore, f"suspension lifted: {seen.cause}")
+    return Plan([(o, None, None)], {key: seen.assignment(key, "active", o.id)})
+
+
+def access_orders(seen: Seen) -> Plan:
+    """Desired against held, accounts before what is granted in them (one person's orders
+    run in this order): grants for the newly desired, removals for the no longer desired."""
+    plan = Plan()
+    for key in sorted(set(seen.desired) | set(seen.assignments), key=lambda k: (k[0], k[1] != ACCOUNT, k[1])):
+        target = seen.targets.get(key[0])
+        if target is None:
+            continue
+        a = seen.assignments.get(key)
+        held = a is not None and a.status != "removed"
+        if key in seen.desired and not held and not seen.suspension:
+            plan = plan.then(_granted(seen, target, key, a))
+        elif key not in seen.desired and held:
+            plan = plan.then(_removed(seen, target, key, a))
+    return plan
+
+
+def _granted(seen: Seen, target: Target, key: Key, a: Assignment | None) -> Plan:
+    latest = seen.orders.get(a.order_id) if a else None
+    cancelled = latest and latest.action in REMOVALS and seen.superseded(
+        latest.id, "wanted again before removal was carried out")
+    if cancelled:
+        return Plan([cancelled], {key: seen.assignment(key, "active", _granting_order(seen.orders, key) or latest.id)})
+    action = Action.create_account if key[1] == ACCOUNT else Action.grant
+    o = seen.order(target, key[1], action, f"member of {seen.desired[key]}: {seen.cause}")
+    return Plan([(o, None, None)], {key: seen.assignment(key, "active", o.id)})
+
+
+def _removed(seen: Seen, target: Target, key: Key, a: Assignment) -> Plan:
+    latest = seen.orders.get(a.order_id)
+    cancelled = latest and latest.action in GRANTS and seen.superseded(latest.id, f"no longer wanted: {seen.cause}")
+    if cancelled:
+        return Plan([cancelled], {key: seen.assignment(key, "removed", latest.id)})
+    action = Action.revoke if key[1] != ACCOUNT else (
+        Action.delete_account if target.on_remove == "delete" else Action.disable_account)
+    o = seen.order(target, key[1], action, f"no longer granted by any group: {seen.cause}")
+    return Plan([(o, None, None)], {key: seen.assignment(key, "removed", o.id)}, {target.id: 1})
+
+
+def guarded(seen: Seen, plan: Plan, over_limit: dict[str, bool]) -> Plan:
+    """Approval: new orders of an `always` target, and removals of a target over its hourly
+    threshold, wait in AwaitingApproval."""
+    orders = []
+    for o, etag, previous in plan.orders:
+        target = seen.targets[o.target_id]
+        if etag is None and (target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id))):
+            o = moved(o, OrderState.awaiting_approval, seen.now, "roster", f"approval: {target.approval}")
+        orders.append((o, etag, previous))
+    return Plan(orders, plan.assignments, plan.removals)
+
+
+def _over_limit(rt: Runtime, seen: Seen, removals: dict[str, int]) -> dict[str, bool]:
+    """Per `threshold` target: would this run's removals pass the hour's limit?"""
+    repo, over = OrderRepository(rt.store), {}
+    for target_id, count in removals.items():
+        target = seen.targets[target_id]
+        if target.approval == "threshold":
+            assigned = sum(1 for _ in repo.assigned(target_id))
+            limit = max(target.threshold.min_size, target.threshold.max_percent / 100 * assigned)
+            over[target_id] = repo.removals_in_hour(target_id, seen.now) + count > limit
+    return over
+
+
+def dispatched(rt: Runtime, seen: Seen, plan: Plan) -> tuple[Plan, list[Outgoing]]:
+    """New Pending orders go where they wait, in the same batch: a manual target's onto the
+    worklist (Transmitted, staff told), an automatic one's onto the queue (a message)."""
+    orders, messages, manual = [], [], {}
+    for o, etag, previous in plan.orders:
+        if etag is None and o.state == OrderState.pending:
+            o, message = _released(rt, seen.targets[o.target_id], o, seen.now)
+            messages += message
+            if o.state == OrderState.transmitted:
+                manual.setdefault(o.target_id, []).append(o.id)
+        orders.append((o, etag, previous))
+    messages += [_staff_notice(rt, seen.targets[t], ids) for t, ids in manual.items()]
+    return Plan(orders, plan.assignments, plan.removals), messages
+
+
+def _released(rt: Runtime, target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
+    """A Pending order where it waits next: Transmitted (manual) or with its queue message."""
+    if target.connector == Connector.manual:
+        return moved(order, OrderState.transmitted, now, "roster", "on the staff worklist"), []
+    return order, [order_message(order)]
+
+
+def order_message(order: Order) -> Outgoing:
+    """The `provisioning-order` message of one attempt of an order (a redelivery or a resend
+    of the same attempt carries the same id)."""
+    return Outgoing("provisioning-order", OrderRef(order_id=order.id).model_dump_json(),
+                    message_id("order", order.id, order.attempts), session_id=order.person_id)
+
+
+def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderState], retry: bool = False) -> Order:
+    """Move an order (from `allowed`) to where it waits next — Pending with its queue
+    message, or on the worklist — in one write (approve, retry, a stuck Pending order).
+    `retry` counts a new attempt (a new message id) and clears the error."""
+    def step(order: Order) -> tuple[Order, list[Outgoing]]:
+        now = rt.clock.now()
+        target = TargetRepository(rt.store).get(order.target_id)
+        changes = {"attempts": order.attempts + 1, "error": None} if retry else {}
+        pending = moved(order, OrderState.pending, now, by, note, **changes) if order.state != OrderState.pending \
+            else order
+        if target is None:
+            return pending, []
+        released, messages = _released(rt, target, pending, now)
+        notices = [_staff_notice(rt, target, [order.id])] if released.state == OrderState.transmitted else []
+        return released, messages + notices
+
+    return _change(rt, order_id, allowed, step)
 
 
 def transition(
@@ -86,8 +289,14 @@ def transition(
     allowed: set[OrderState] | None = None, **changes,
 ) -> Order:
     """Move one order to `state` (only from `allowed` states), recorded in its history."""
+    return _change(rt, order_id, allowed, lambda o: (moved(o, state, rt.clock.now(), by, note, **changes), []))
+
+
+def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -> Order:
+    """Read the order, check its state, write `step(order)` with its messages (If-Match)."""
     repo = OrderRepository(rt.store)
-    for _ in range(ATTEMPTS):
+
+    def once() -> Order:
         found = repo.get(order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}")
@@ -95,134 +304,51 @@ def transition(
         if allowed is not None and order.state not in allowed:
             wanted = " or ".join(sorted(s.value for s in allowed))
             raise Conflict(f"order {order_id} is {order.state.value}, not {wanted}", current_state=order.state.value)
-        now = rt.clock.now()
-        updated = order.model_copy(update={
-            "state": state, "updated_at": now,
-            "history": [*order.history, OrderEvent(state=state, at=now, by=by, note=note)], **changes,
-        })
-        audit = audit_entity(f"person:{order.person_id}", now, by, f"order.{state.value}", note or state.value,
-                             {"order_id": order_id, "from": order.state.value}, len(updated.history))
-        try:
-            repo.commit(order.person_id, [(updated, etag, order.state)], [], [audit])
-            return updated
-        except ETagMismatch:
-            continue
-    raise Busy(f"order {order_id} is being changed by others; retry")
+        updated, messages = step(order)
+        audits = [
+            audit_entity(f"person:{order.person_id}", e.at, e.by, f"order.{e.state.value}", e.note or e.state.value,
+                         {"order_id": order_id, "from": order.state.value}, n)
+            for n, e in enumerate(updated.history[len(order.history):], start=len(order.history) + 1)
+        ]
+        committed_with(rt, "orders", f"person:{order.person_id}", messages,
+                       lambda outbox: repo.commit(order.person_id, [(updated, etag, order.state)], [], audits,
+                                                  outbox=outbox))
+        return updated
+
+    return retrying(once, f"order {order_id} is being changed by others; retry")
+
+
+def moved(order: Order, state: OrderState, at: datetime, by: str, note: str = "", **changes) -> Order:
+    """The order in `state`, the move recorded in its history."""
+    return order.model_copy(update={
+        "state": state, "updated_at": at,
+        "history": [*order.history, OrderEvent(state=state, at=at, by=by, note=note)], **changes})
 
 
 def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
     """A policy changed: the group's members are re-provisioned through `group-update`."""
     count = 0
     for person_id in MembershipRepository(rt.store).mirrored_person_ids(group_id):
-        rt.bus.publish(rt.settings.queue("group-update"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
-                       message_id=f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}", session_id=person_id)
+        publish(rt, Outgoing("group-update", PersonRef(person_id=person_id, cause=cause).model_dump_json(),
+                             message_id("policy", group_id, person_id, rt.clock.now().isoformat()),
+                             session_id=person_id))
         count += 1
     return count
 
 
 def suspended_by(rt: Runtime, person_id: str) -> str | None:
     """The suspend group the person is in now, if any."""
-    groups = rulebook(rt.store, rt.clock).groups
-    for group_id in MembershipRepository(rt.store).state(person_id).groups:
-        if group_id in groups and groups[group_id].policy == "suspend":
-            return group_id
-    return None
+    return _suspend_group(rt, MembershipRepository(rt.store).state(person_id).groups)
 
 
-def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
-    now = rt.clock.now()
-    repo = OrderRepository(rt.store)
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    desired = _desired(rt, person_id, targets)
-    suspension = suspended_by(rt, person_id)
-    marker = repo.evaluation_etag(person_id)
-    assignments = {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)}
-    read = repo.of_person_with_etags(person_id)
-    orders = {o.id: o for o, _ in read}
-    etags = {o.id: etag for o, etag in read}
-    plan = Plan()
-    removals: dict[str, int] = {}
-
-    def order(target: Target, entitlement: str, action: Action, reason: str) -> Order:
-        o = Order(id=new_order_id(person_id), person_id=person_id, target_id=target.id, entitlement=entitlement,
-                  action=action, state=OrderState.pending, reason=reason, created_at=now, updated_at=now,
-                  history=[OrderEvent(state=OrderState.pending, at=now, by=actor, note=reason)])
-        plan.orders.append((o, None, None))
-        return o
-
-    def assign(key, status, order_id, external_id=None) -> None:
-        old = assignments.get(key)
-        plan.assignments[key] = Assignment(
-            person_id=person_id, target_id=key[0], entitlement=key[1], status=status, order_id=order_id,
-            since=now if not old or old.status != status else old.since,
-            external_id=external_id or (old.external_id if old else None),
-        )
-
-    def supersede(order_id: str | None, why: str) -> bool:
-        """Make an open order Inactive; True if there was one to cancel."""
-        o = orders.get(order_id or "")
-        if o is None or o.state not in OPEN_STATES:
-            return False
-        inactive = o.model_copy(update={"state": OrderState.inactive, "updated_at": now, "history": [
-            *o.history, OrderEvent(state=OrderState.inactive, at=now, by=actor, note=why)]})
-        plan.orders.append((inactive, etags[o.id], o.state))
-        return True
-
-    # Suspension first: every account, before anything else.
-    for key, a in sorted(assignments.items()):
-        target = targets.get(key[0])
-        if target is None or key[1] != ACCOUNT:
-            continue
-        if suspension and a.status == "active":
-            o = order(target, ACCOUNT, Action.suspend, f"member of {suspension}: {cause}")
-            assign(key, "suspended", o.id)
-        elif not suspension and a.status == "suspended" and key in desired:
-            if not supersede(a.order_id, "suspension lifted before it was carried out"):
-                o = order(target, ACCOUNT, Action.restore, f"suspension lifted: {cause}")
-                assign(key, "active", o.id)
-            else:
-                assign(key, "active", a.order_id)
-
-    # Accounts before what is granted in them: one person's orders run in this order.
-    for key in sorted(set(desired) | set(assignments), key=lambda k: (k[0], k[1] != ACCOUNT, k[1])):
-        target = targets.get(key[0])
-        if target is None:
-            continue
-        a = assignments.get(key)
-        held = a is not None and a.status != "removed"
-        latest = orders.get(a.order_id) if a else None
-        if key in desired and not held:
-            if suspension:
-                continue
-            if latest and latest.action in REMOVALS and supersede(latest.id, "wanted again before removal was carried out"):
-                assign(key, "active", _granting_order(orders, key) or latest.id)
-                continue
-            action = Action.create_account if key[1] == ACCOUNT else Action.grant
-            o = order(target, key[1], action, f"member of {desired[key]}: {cause}")
-            assign(key, "active", o.id)
-        elif key not in desired and held:
-            if latest and latest.action in GRANTS and supersede(latest.id, f"no longer wanted: {cause}"):
-                assign(key, "removed", latest.id)
-                continue
-            action = Action.revoke if key[1] != ACCOUNT else (
-                Action.delete_account if target.on_remove == "delete" else Action.disable_account)
-            o = order(target, key[1], action, f"no longer granted by any group: {cause}")
-            assign(key, "removed", o.id)
-            removals[target.id] = removals.get(target.id, 0) + 1
-    _guard(rt, targets, plan, removals, now)
-    audits = [
-        audit_entity(f"person:{person_id}", now, actor, f"order.{o.action.value}", o.reason,
-                     {"order_id": o.id, "target_id": o.target_id, "entitlement": o.entitlement, "state": o.state.value}, n)
-        for n, o in enumerate(plan.new_orders())
-    ]
-    if plan.orders or plan.assignments:
-        repo.commit(person_id, plan.orders, list(plan.assignments.values()), audits, (now, marker))
-    return plan
+def _suspend_group(rt: Runtime, groups: list[str]) -> str | None:
+    book = rulebook(rt.store, rt.clock).groups
+    return next((g for g in groups if g in book and book[g].policy == "suspend"), None)
 
 
-def _desired(rt: Runtime, person_id: str, targets: dict[str, Target]) -> dict[tuple[str, str], str]:
+def _desired(rt: Runtime, member_of: list[str], targets: dict[str, Target]) -> dict[Key, str]:
     """(target, entitlement) → the group that grants it; an entitlement implies the account."""
-    groups = set(MembershipRepository(rt.store).state(person_id).groups)
+    groups = set(member_of)
     repo = TargetRepository(rt.store)
     desired: dict[tuple[str, str], str] = {}
     for target_id in targets:
@@ -238,36 +364,13 @@ def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | Non
     return max(granting, key=lambda o: o.created_at).id if granting else None
 
 
-def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[str, int], now: datetime) -> None:
-    """Approval: `always`, or `threshold` once an hour's removals exceed the target's limit."""
-    repo = OrderRepository(rt.store)
-    over_limit: dict[str, bool] = {}
-    for target_id, count in removals.items():
-        target = targets[target_id]
-        if target.approval == "threshold":
-            assigned = sum(1 for _ in repo.assigned(target_id))
-            limit = max(target.threshold.min_size, target.threshold.max_percent / 100 * assigned)
-            over_limit[target_id] = repo.removals_in_hour(target_id, now) + count > limit
-    for index, (o, etag, _) in enumerate(plan.orders):
-        if etag is not None:
-            continue
-        target = targets[o.target_id]
-        if target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id, False)):
-            waiting = o.model_copy(update={"state": OrderState.awaiting_approval, "history": [
-                *o.history, OrderEvent(state=OrderState.awaiting_approval, at=now, by="roster",
-                                       note=f"approval: {target.approval}")]})
-            plan.orders[index] = (waiting, None, None)
-    for target_id, count in removals.items():
-        repo.count_removals(target_id, now, count)
-
-
-def _notify_staff(rt: Runtime, target: Target, count: int) -> None:
+def _staff_notice(rt: Runtime, target: Target, order_ids: list[str]) -> Outgoing:
+    """The email telling staff that orders wait on a target's worklist."""
+    count = len(order_ids)
     link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
     email = Email(
         to=[rt.settings.staff_email],
         subject=f"{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
         text=f"{count} new order(s) wait on the worklist of {target.name}.\n\nOpen the worklist: {link}\n",
     )
-    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(),
-                   message_id=f"worklist:{target.id}:{rt.clock.now().isoformat()}")
-
+    return Outgoing("notification", email.model_dump_json(), message_id("worklist", target.id, order_ids[0]))

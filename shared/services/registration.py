@@ -15,8 +15,10 @@ from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.services.relay import committed_with, publish
 from shared.services.search import person_tokens
 from shared.store.audit import audit_entity
+from shared.store.outbox import Outgoing, message_id
 from shared.store.persons import PersonRepository
 
 Outcome = Literal["created", "updated", "unchanged", "stale"]
@@ -32,12 +34,15 @@ class Registration:
 
 
 def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
-    """Apply one source update; publishes `person-changed` unless it was stale (or the
-    caller runs the chain in-process: `announce=False`)."""
+    """Apply one source update; `person-changed` follows unless it was stale (or the caller
+    runs the chain in-process: `announce=False`). A change records the event in its own
+    batch (outbox); an unchanged replay publishes it again, so a redelivery finishes what an
+    interrupted run began (the same id: the bus drops it when the first one got through)."""
     repo = PersonRepository(rt.store)
-    result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
-    if announce and result.outcome != "stale":
-        _announce(rt, result)
+    result = retrying(lambda: _register_once(rt, repo, update, actor, announce),
+                      "the person is being changed by others; retry")
+    if announce and result.outcome == "unchanged":
+        publish(rt, _announcement(result.person, result.cause))
     return result
 
 
@@ -104,7 +109,7 @@ def changed_fields(before: Person, after: Person) -> list[str]:
     return [name for name in COMPARED if a[name] != b[name]]
 
 
-def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
+def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str, announce: bool):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
     person_id = repo.owner_of(update.source, update.source_id)
@@ -117,7 +122,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         audit = audit_entity(
             person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
         )
-        repo.create(person, audit)
+        _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox))
         repo.index(person_id, person_tokens(person), set())
         return Registration(person, "created", list(COMPARED), cause)
 
@@ -135,18 +140,19 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         return Registration(current, "unchanged", [], cause)
     details = {"source": update.source, "changes": changes}
     audit = audit_entity(person_id, now, actor, "person.updated", cause, details, person.version)
-    repo.replace(person, stored.etag, audit)
+    _write(rt, person, announce, cause, lambda outbox: repo.replace(person, stored.etag, audit, outbox))
     old, new = person_tokens(current), person_tokens(person)
     repo.index(person_id, new - old, old - new)
     return Registration(person, "updated", changes, cause)
 
 
-def _announce(rt: Runtime, result: Registration) -> None:
+def _write(rt: Runtime, person: Person, announce: bool, cause: str, write) -> None:
+    """The person's write, with `person-changed` in the same batch when it is announced."""
+    messages = [_announcement(person, cause)] if announce else []
+    committed_with(rt, "persons", person.id, messages, write)
+
+
+def _announcement(person: Person, cause: str) -> Outgoing:
     """State-based event; the id repeats for the same version so a replay is deduplicated."""
-    person = result.person
-    rt.bus.publish(
-        rt.settings.queue("person-changed"),
-        PersonRef(person_id=person.id, cause=result.cause).model_dump_json(),
-        message_id=f"person-changed:{person.id}:v{person.version}",
-        session_id=person.id,
-    )
+    return Outgoing("person-changed", PersonRef(person_id=person.id, cause=cause).model_dump_json(),
+                    message_id("person-changed", person.id, f"v{person.version}"), session_id=person.id)
