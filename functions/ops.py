@@ -1,6 +1,9 @@
-"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages."""
+"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages; the
+timers that keep the chain whole (the outbox relay's safety net, the self-healing sweep)."""
 
 from __future__ import annotations
+
+import logging
 
 import azure.functions as func
 
@@ -8,10 +11,14 @@ from functions.http import Call, endpoint
 from functions.openapi import describe
 from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
+from shared.runtime import runtime
+from shared.services.relay import relay_stale
+from shared.services.sweep import sweep
 from shared.store.deadletters import DeadLetterRepository
 
 VERSION = "0.1.0"
 bp = func.Blueprint()
+log = logging.getLogger("roster.ops")
 
 
 @endpoint(bp, "health", name="ops_health", methods=("GET",), role=None, public=True,
@@ -53,3 +60,22 @@ def deadletters(call: Call):
     if queue not in QUEUE_SETTINGS:
         raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
     return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
+
+
+@bp.function_name("outbox_relay")
+@bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=True)
+def outbox_relay(timer: func.TimerRequest) -> None:
+    """Safety net under the relay after each write: messages a crash left in an outbox."""
+    figures = relay_stale(runtime())
+    if figures["published"]:
+        log.info("outbox relay published %d messages from %d marks", figures["published"], figures["marks"])
+
+
+@bp.function_name("chain_sweep")
+@bp.timer_trigger(arg_name="timer", schedule="0 */2 * * * *", run_on_startup=False)
+def chain_sweep(timer: func.TimerRequest) -> None:
+    """The self-healing sweep: the next batch of persons checked and repaired."""
+    rt = runtime()
+    figures = sweep(rt, rt.settings.sweep_batch)
+    if figures["repairs"]:
+        log.warning("sweep repaired %s in %d persons", figures["repairs"], figures["persons_checked"])

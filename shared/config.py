@@ -38,6 +38,7 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    sweep_batch: int = 200  # persons the self-healing sweep checks per run (docs/architecture.md §10)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
 
     @property
@@ -69,6 +70,9 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+        sweep_batch = env.get("ROSTER_SWEEP_BATCH") or "200"
+        if not sweep_batch.isdigit() or not 1 <= int(sweep_batch) <= 100_000:
+            raise SettingsError("ROSTER_SWEEP_BATCH must be a whole number from 1 to 100000")
         return cls(
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
@@ -85,5 +89,6 @@ class Settings:
             servicebus_connection=env.get("ServiceBusConnection") or None,
             sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
+            sweep_batch=int(sweep_batch),
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )

@@ -126,7 +126,33 @@ def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = 
     for target_id, count in plan.removals.items():
         retrying(lambda t=target_id, c=count: OrderRepository(rt.store).count_removals(t, rt.clock.now(), c),
                  "the removal count is being changed by others; retry")
-    return plan.new_orders()
+    new = plan.new_orders()
+    resume_pending(rt, person_id, skip={o.id for o in new})
+    return new
+
+
+def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), before: datetime | None = None) -> int:
+    """Pending orders move on: an automatic target's message is published again (same id:
+    the bus drops it if the first got through; the connector ignores a non-Pending order),
+    a manual target's order goes onto the worklist. `before`: only orders not touched since.
+    Returns how many were resumed."""
+    targets = {t.id: t for t in TargetRepository(rt.store).all()}
+    count = 0
+    for order in OrderRepository(rt.store).of_person(person_id):
+        if order.state != OrderState.pending or order.id in skip or (before and order.updated_at >= before):
+            continue
+        target = targets.get(order.target_id)
+        if target is None:
+            continue
+        if target.connector == Connector.manual:
+            try:
+                release(rt, order.id, "roster", "resumed: on the staff worklist", allowed={OrderState.pending})
+            except Conflict:  # moved on meanwhile
+                continue
+        else:
+            publish(rt, order_message(order))
+        count += 1
+    return count
 
 
 def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
