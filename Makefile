@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench lint deps chromium clean
+.PHONY: run test bench lint faults deps chromium clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: deps chromium
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# The randomised fault run (docs/recovery.md): FAULTS_SEED picks the run, FAULTS_RUNS how
+# many seeds in a row (seed, seed+1, …); devhost is killed with -9 while a backlog is queued.
+FAULTS_SEED ?= 1
+FAULTS_RUNS ?= 1
+faults: $(VENV)/.installed
+	FAULTS_SEED=$(FAULTS_SEED) FAULTS_RUNS=$(FAULTS_RUNS) $(PY) -m tests.faults.chaos
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

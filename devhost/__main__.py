@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from devhost.host import Host
 from devhost.index import AppLoadError, HostFunction
@@ -53,6 +54,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--poll-interval", type=float, default=0.1, help="seconds between polls of an idle queue"
     )
+    p.add_argument(
+        "--lock-seconds", type=float, default=60.0,
+        help="peek-lock duration of the local bus (default 60, as Service Bus's PT1M): how long a"
+        " message a dead process held stays invisible",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -70,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         poll_interval=args.poll_interval,
+        bus_options={"lock_duration": timedelta(seconds=args.lock_seconds)},
     )
     try:
         host.serve(on_ready=lambda h: print(banner(h), flush=True))

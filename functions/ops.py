@@ -62,6 +62,15 @@ def deadletters(call: Call):
     return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
 
 
+@endpoint(bp, "ops/sweep", name="ops_sweep", methods=("POST",), role="Admin", query=("limit",),
+          summary="Run one batch of the self-healing sweep now (from its cursor); its figures")
+def run_sweep(call: Call):
+    raw = call.query("limit") or str(call.rt.settings.sweep_batch)
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InvalidInput("limit is out of range", [FieldError("limit", "1..100000")])
+    return sweep(call.rt, int(raw))
+
+
 @bp.function_name("outbox_relay")
 @bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=True)
 def outbox_relay(timer: func.TimerRequest) -> None:

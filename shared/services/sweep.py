@@ -52,6 +52,7 @@ def sweep(rt: Runtime, limit: int = BATCH) -> dict:
     figures = {
         "started_at": started.isoformat(), "seconds": round(time.perf_counter() - clock, 3),
         "persons_checked": len(person_ids), "repairs": dict(sorted(repairs.items())),
+        "began_at_start": cursor.bucket == 0 and not cursor.after, "pass_completed": after.passes > cursor.passes,
         "passes_completed": after.passes,
     }
     repo.record(figures)

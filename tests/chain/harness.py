@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,8 +26,9 @@ from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import QUEUE_SETTINGS, Settings
 from shared.faults import FaultPlan, FaultyBus, FaultyStore
-from shared.models.provisioning import Action, Connector, OrderState
+from shared.models.provisioning import REMOVALS, Connector, OrderState
 from shared.runtime import Runtime, use_runtime
+from shared.services.provisioning import GRANTS
 from shared.services.relay import relay_stale
 from shared.services.rulebook import rulebook
 from shared.services.sweep import sweep
@@ -47,6 +48,7 @@ TRIGGERS = {
     "group-reevaluation": "group_reevaluation_queue",
 }
 SECRET_ENV, SECRET = "ROSTER_CHAIN_TEST_WEBHOOK_SECRET", "whsec-chain"
+TICK = timedelta(milliseconds=1)  # time moves on between two messages, as it does
 RESTART_AFTER = timedelta(minutes=5)  # locks of the dead process expired, relay grace and stuck age passed
 
 
@@ -132,6 +134,7 @@ class Roster:
                 if delivery is None:
                     continue
                 progressed, handled = True, handled + 1
+                self.clock.advance(TICK)
                 try:
                     self.functions[function](_message(delivery))
                 except Exception:
@@ -210,22 +213,36 @@ def _assert_memberships_agree(rt: Runtime, person_ids: set[str]) -> None:
 
 
 def _assert_orders(rt: Runtime, person_ids: set[str]) -> None:
+    """Per (person, target, entitlement) the orders that were not superseded alternate
+    grant, removal, grant, … beginning with a grant and ending as the memberships say now:
+    one create_account per membership, none for a non-member, nothing doubled. No order
+    waits where nothing moves it, and each is listed in exactly the worklist of its state."""
     orders, targets = OrderRepository(rt.store), {t.id: t for t in TargetRepository(rt.store).all()}
     wanted = _wanted_accounts(rt, person_ids, targets)
     for person_id in person_ids:
-        creates = Counter(o.target_id for o in orders.of_person(person_id)
-                          if o.action == Action.create_account and o.state != OrderState.inactive)
-        members_of = {t for (p, t) in wanted if p == person_id}
-        assert all(n == 1 for n in creates.values()), f"{person_id}: create_account orders {dict(creates)}"
-        assert members_of <= set(creates), f"{person_id}: member without create_account in {members_of - set(creates)}"
+        sequences: dict[tuple[str, str], list[str]] = defaultdict(list)
         for order in orders.of_person(person_id):
-            assert order.state != OrderState.pending, f"{order.id}: Pending with no next step after the drain"
-            if order.state == OrderState.awaiting_approval:
-                assert targets[order.target_id].approval != "none", f"{order.id}: awaits approval for nothing"
-            if order.state == OrderState.transmitted:
-                assert targets[order.target_id].connector == Connector.manual, f"{order.id}: Transmitted, automatic"
-            listed = orders.listed_in(order)
-            assert listed == [order.state], f"{order.id} is {order.state.value} but listed in {listed}"
+            _assert_moves_on(orders, order, targets)
+            if order.state != OrderState.inactive and order.action in GRANTS | REMOVALS:
+                sequences[(order.target_id, order.entitlement)].append(
+                    "grant" if order.action in GRANTS else "removal")
+        for key in {k for k in sequences} | {(t, "account") for (p, t) in wanted if p == person_id}:
+            kinds = sequences.get(key, [])
+            member = (person_id, key[0]) in wanted
+            assert not kinds or kinds[0] == "grant", f"{person_id} {key}: begins with a removal: {kinds}"
+            assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False)), f"{person_id} {key}: doubled: {kinds}"
+            assert (bool(kinds) and kinds[-1] == "grant") == member, \
+                f"{person_id} {key}: {'member' if member else 'not a member'} but orders say {kinds}"
+
+
+def _assert_moves_on(orders: OrderRepository, order, targets: dict) -> None:
+    assert order.state != OrderState.pending, f"{order.id}: Pending with no next step after the drain"
+    if order.state == OrderState.awaiting_approval:
+        assert targets[order.target_id].approval != "none", f"{order.id}: awaits approval for nothing"
+    if order.state == OrderState.transmitted:
+        assert targets[order.target_id].connector == Connector.manual, f"{order.id}: Transmitted, automatic"
+    listed = orders.listed_in(order)
+    assert listed == [order.state], f"{order.id} is {order.state.value} but listed in {listed}"
 
 
 def _wanted_accounts(rt: Runtime, person_ids: set[str], targets: dict) -> set[tuple[str, str]]:

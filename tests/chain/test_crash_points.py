@@ -22,7 +22,16 @@ from shared.services.sweep import sweep
 from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
-from tests.chain.harness import RESTART_AFTER, SECRET, SECRET_ENV, Roster, assert_invariants, copy_data, receiver, restart
+from tests.chain.harness import (
+    RESTART_AFTER,
+    SECRET,
+    SECRET_ENV,
+    Roster,
+    assert_invariants,
+    copy_data,
+    receiver,
+    restart,
+)
 from tests.factories import hr_update
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
