@@ -106,7 +106,6 @@ class _Diff:
     upserts: list[Membership]
     deletes: list[str]
     change: GroupChange
-    reasons_before: dict[str, str]
 
     def writes_nothing(self, state: PersonState) -> bool:
         return (not (self.upserts or self.deletes or self.change.changed) and state.etag is not None
@@ -134,26 +133,29 @@ def _diff(rt: Runtime, person: Person, memberships: list[Membership], state: Per
     stored = {m.group_id: m for m in memberships}
     known = {g: m.reason for g, m in stored.items() if m.kind == "rule"}
     effective = book.effective(person, statics, now, tz, known)
+    upserts, deletes = _rows(person.id, stored, effective, set(book.groups), now)
+    change = GroupChange(
+        person.id, groups=sorted(effective), cause=cause,
+        next_change=next(iter(boundaries(person, statics, now, tz)), None),
+        added=[{"group_id": g, "reason": effective[g]} for g in sorted(effective.keys() - set(state.groups))],
+        removed=[{"group_id": g, "reason": stored[g].reason if g in stored else "no longer a member"}
+                 for g in sorted(set(state.groups) - effective.keys())],
+    )
+    return _Diff(upserts, deletes, change)
+
+
+def _rows(person_id: str, stored: dict[str, Membership], effective: dict[str, str], groups: set[str],
+          now: datetime) -> tuple[list[Membership], list[str]]:
+    """The membership rows to write (new or with a new reason) and to delete (ended, gone)."""
     upserts = [
-        Membership(group_id=g, person_id=person.id, kind="rule", reason=reason,
+        Membership(group_id=g, person_id=person_id, kind="rule", reason=reason,
                    since=stored[g].since if g in stored else now, clauses=[])
         for g, reason in effective.items()
         if g not in stored or (stored[g].kind == "rule" and stored[g].reason != reason)
     ]
-    deletes = [g for g, m in stored.items() if _ended(m, now) or g not in book.groups
-               or (m.kind == "rule" and g not in effective)]
-    previous = set(state.groups)
-    reasons_before = {m.group_id: m.reason for m in memberships}
-    change = GroupChange(
-        person.id,
-        added=[{"group_id": g, "reason": effective[g]} for g in sorted(effective.keys() - previous)],
-        removed=[{"group_id": g, "reason": reasons_before.get(g, "no longer a member")}
-                 for g in sorted(previous - effective.keys())],
-        groups=sorted(effective),
-        next_change=next(iter(boundaries(person, statics, now, tz)), None),
-        cause=cause,
-    )
-    return _Diff(upserts, deletes, change, reasons_before)
+    deletes = [g for g, m in stored.items()
+               if _ended(m, now) or g not in groups or (m.kind == "rule" and g not in effective)]
+    return upserts, deletes
 
 
 def _ended(membership: Membership, now: datetime) -> bool:
