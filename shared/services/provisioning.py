@@ -115,10 +115,13 @@ class Seen:
         return moved(o, OrderState.inactive, self.now, self.actor, why), self.etags[o.id], o.state
 
 
-def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster") -> list[Order]:
+def evaluate_provisioning(
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True
+) -> list[Order]:
     """Issue the orders that bring the person's access in line; returns the new ones, as
     they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
-    AwaitingApproval under the guard)."""
+    AwaitingApproval under the guard). `resume`: older Pending orders move on too (a
+    redelivery finishes what an interrupted run began)."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor),
@@ -127,7 +130,8 @@ def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = 
         retrying(lambda t=target_id, c=count: OrderRepository(rt.store).count_removals(t, rt.clock.now(), c),
                  "the removal count is being changed by others; retry")
     new = plan.new_orders()
-    resume_pending(rt, person_id, skip={o.id for o in new})
+    if resume:
+        resume_pending(rt, person_id, skip={o.id for o in new})
     return new
 
 

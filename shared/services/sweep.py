@@ -95,7 +95,8 @@ def _stuck(rt: Runtime, person_id: str) -> int:
 
 
 def _missing(rt: Runtime, person_id: str) -> int:
-    created = evaluate_provisioning(rt, person_id, "healed: the sweep found access out of line", ACTOR)
+    created = evaluate_provisioning(rt, person_id, "healed: the sweep found access out of line", ACTOR,
+                                    resume=False)  # Pending orders are `_stuck`'s, by age
     return len(created)
 
 
