@@ -104,12 +104,8 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
-    updated = transition(rt, order_id, outcome.state, f"connector:{target.connector.value}", outcome.note,
-                         allowed={OrderState.pending}, **changes)
-    if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
-        OrderRepository(rt.store).commit(
-            order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
-    return updated
+    return transition(rt, order_id, outcome.state, f"connector:{target.connector.value}", outcome.note,
+                      allowed={OrderState.pending}, **changes)
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:

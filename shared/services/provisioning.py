@@ -318,12 +318,14 @@ def transition(
     rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
     allowed: set[OrderState] | None = None, **changes,
 ) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history."""
+    """Move one order to `state` (only from `allowed` states), recorded in its history. An
+    `external_id` among the changes is kept on the account's assignment in the same write."""
     return _change(rt, order_id, allowed, lambda o: (moved(o, state, rt.clock.now(), by, note, **changes), []))
 
 
 def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -> Order:
-    """Read the order, check its state, write `step(order)` with its messages (If-Match)."""
+    """Read the order, check its state, write `step(order)` with its messages and the
+    account's external id (If-Match on the order)."""
     repo = OrderRepository(rt.store)
 
     def once() -> Order:
@@ -340,12 +342,24 @@ def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -
                          {"order_id": order_id, "from": order.state.value}, n)
             for n, e in enumerate(updated.history[len(order.history):], start=len(order.history) + 1)
         ]
+        accounts = _external_id_kept(repo, updated)
         committed_with(rt, "orders", f"person:{order.person_id}", messages,
-                       lambda outbox: repo.commit(order.person_id, [(updated, etag, order.state)], [], audits,
+                       lambda outbox: repo.commit(order.person_id, [(updated, etag, order.state)], accounts, audits,
                                                   outbox=outbox))
         return updated
 
     return retrying(once, f"order {order_id} is being changed by others; retry")
+
+
+def _external_id_kept(repo: OrderRepository, order: Order) -> list[Assignment]:
+    """The account's assignment with the id the target gave it, when that is new."""
+    if not order.external_id:
+        return []
+    account = next((a for a in repo.assignments(order.person_id)
+                    if (a.target_id, a.entitlement) == (order.target_id, ACCOUNT)), None)
+    if account is None or account.external_id == order.external_id:
+        return []
+    return [account.model_copy(update={"external_id": order.external_id})]
 
 
 def moved(order: Order, state: OrderState, at: datetime, by: str, note: str = "", **changes) -> Order:
