@@ -1,0 +1,87 @@
+"""The README's Quickstart runs as written against devhost and does what it says.
+
+The blocks under "## Quickstart" are run in one bash session against `python -m devhost`
+started with the sample settings (only the address differs: a free port instead of 7071),
+and the JSON answers are checked against the outcomes the README states."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+README_URL = "http://127.0.0.1:7071"
+
+
+def quickstart_script() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    assert blocks, "the Quickstart has no sh blocks"
+    lines = [line for block in blocks for line in block.splitlines() if line.strip() != "make run &"]
+    return "\n".join(lines) + "\n"
+
+
+def answers(output: str) -> list:
+    """Every JSON document the script printed, in order (curl prints them back to back)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (start := output.find("{", at)) != -1:
+        try:
+            value, at = decoder.raw_decode(output, start)
+        except json.JSONDecodeError:
+            at = start + 1
+            continue
+        found.append(value)
+    return found
+
+
+def start_devhost(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    shutil.copy(ROOT / "local.settings.sample.json", tmp_path / "local.settings.json")
+    out = (tmp_path / "devhost.out").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", "0", "--settings", str(tmp_path / "local.settings.json"),
+         "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if m := re.search(r"Roster devhost on (http://\S+)", (tmp_path / "devhost.out").read_text()):
+            return proc, m.group(1)
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError((tmp_path / "devhost.out").read_text()[-2000:])
+
+
+def test_the_quickstart_runs_as_written_and_does_what_it_says(tmp_path: Path) -> None:
+    proc, url = start_devhost(tmp_path)
+    try:
+        script = quickstart_script().replace(README_URL, url)
+        result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True,
+                                timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        docs = answers(result.stdout)
+        assert docs[0]["outcome"] == "created" and docs[0]["person"]["names"]["given"] == "Ada"
+        assert any(d.get("status") == "ok" or "adapters" in d for d in docs), "health answered"
+        assert any(d.get("openapi") for d in docs), "the API description was served"
+        worklists = [d for d in docs if d.get("items") and d["items"][0].get("action") == "create_account"]
+        assert worklists and worklists[0]["items"][0]["state"] == "Transmitted"
+        assert "member of fin-employees" in worklists[0]["items"][0]["reason"]
+        confirmed = [d for d in docs if d.get("id") == worklists[0]["items"][0]["id"]]
+        assert confirmed and confirmed[-1]["state"] == "Executed"
+        assert any(d.get("can_request") is False and d.get("can_recover") is False for d in docs)
+        person_id = docs[0]["person"]["id"]
+        headers = {"Authorization": "Bearer dev-admin-key"}
+        groups = httpx.get(f"{url}/api/persons/{person_id}/groups", headers=headers).json()["items"]
+        assert {"fin-employees", "suspend-immediate"} <= {g["group_id"] for g in groups}
+        orders = httpx.get(f"{url}/api/orders", params={"person": person_id}, headers=headers).json()["items"]
+        assert {o["action"] for o in orders} >= {"create_account", "suspend"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
