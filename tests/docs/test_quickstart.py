@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.docs.devhost_process import ROOT, sample_devhost
+
 README_URL = "http://127.0.0.1:7071"
 
 
@@ -42,26 +40,8 @@ def answers(output: str) -> list:
     return found
 
 
-def start_devhost(tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    shutil.copy(ROOT / "local.settings.sample.json", tmp_path / "local.settings.json")
-    out = (tmp_path / "devhost.out").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--port", "0", "--settings", str(tmp_path / "local.settings.json"),
-         "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if m := re.search(r"Roster devhost on (http://\S+)", (tmp_path / "devhost.out").read_text()):
-            return proc, m.group(1)
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError((tmp_path / "devhost.out").read_text()[-2000:])
-
-
 def test_the_quickstart_runs_as_written_and_does_what_it_says(tmp_path: Path) -> None:
-    proc, url = start_devhost(tmp_path)
-    try:
+    with sample_devhost(tmp_path) as url:
         script = quickstart_script().replace(README_URL, url)
         result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True,
                                 timeout=180)
@@ -82,6 +62,3 @@ def test_the_quickstart_runs_as_written_and_does_what_it_says(tmp_path: Path) ->
         assert {"fin-employees", "suspend-immediate"} <= {g["group_id"] for g in groups}
         orders = httpx.get(f"{url}/api/orders", params={"person": person_id}, headers=headers).json()["items"]
         assert {o["action"] for o in orders} >= {"create_account", "suspend"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
