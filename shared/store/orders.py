@@ -140,9 +140,11 @@ class OrderRepository:
             self.unlist(order, previous)
 
     def listed_in(self, order: Order) -> list[OrderState]:
-        """The worklists (per state) that list the order."""
-        row = _queue_row(order)
-        return [s for s in OrderState if self.table.get(f"queue:{order.target_id}:{s.value}", row) is not None]
+        """The worklists (per state) that list the order: only a state the order has been in
+        can (its history says which), so the others are not read."""
+        row, been = _queue_row(order), {e.state for e in order.history} | {order.state}
+        return [s for s in OrderState
+                if s in been and self.table.get(f"queue:{order.target_id}:{s.value}", row) is not None]
 
     def list_in(self, order: Order, state: OrderState) -> None:
         self.table.upsert(Entity(f"queue:{order.target_id}:{state.value}", _queue_row(order),
