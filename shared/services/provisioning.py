@@ -272,7 +272,7 @@ def dispatched(rt: Runtime, seen: Seen, plan: Plan) -> tuple[Plan, list[Outgoing
     orders, messages, manual = [], [], {}
     for o, etag, previous in plan.orders:
         if etag is None and o.state == OrderState.pending:
-            o, message = _released(rt, seen.targets[o.target_id], o, seen.now)
+            o, message = _released(seen.targets[o.target_id], o, seen.now)
             messages += message
             if o.state == OrderState.transmitted:
                 manual.setdefault(o.target_id, []).append(o.id)
@@ -281,7 +281,7 @@ def dispatched(rt: Runtime, seen: Seen, plan: Plan) -> tuple[Plan, list[Outgoing
     return Plan(orders, plan.assignments, plan.removals), messages
 
 
-def _released(rt: Runtime, target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
+def _released(target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
     """A Pending order where it waits next: Transmitted (manual) or with its queue message."""
     if target.connector == Connector.manual:
         return moved(order, OrderState.transmitted, now, "roster", "on the staff worklist"), []
@@ -307,7 +307,7 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
             else order
         if target is None:
             return pending, []
-        released, messages = _released(rt, target, pending, now)
+        released, messages = _released(target, pending, now)
         notices = [_staff_notice(rt, target, [order.id])] if released.state == OrderState.transmitted else []
         return released, messages + notices
 
