@@ -1,7 +1,7 @@
 """How groups and memberships become entities.
 
 - `groups`: partition `groups`; rows `g|<group id>` (the group), `generation` (bumped on every
-  change, so evaluators know when to reload rules) and `audit|…`.
+  change, so evaluators know when to reload rules), `audit|…` and `outbox|…`.
 - `memberships`: partition `person:<person id>` holds rows `m|<group id>` (the memberships),
   `state` (the effective groups at the last evaluation, the next change instant, a version),
   the `audit|…` trail of joins and leaves and the `outbox|…` rows, all written in one batch; partition `group:<group id>`
@@ -51,11 +51,13 @@ class GroupRepository:
         entity = self.table.get(GROUPS, GENERATION)
         return 0 if entity is None else entity.properties["value"]
 
-    def write(self, group: Group, etag: str | None, audit: Entity, *, create: bool = False) -> None:
-        """Insert or replace (If-Match) the group with its audit record and a new generation."""
+    def write(self, group: Group, etag: str | None, audit: Entity, *, create: bool = False,
+              outbox: list[Op] = ()) -> None:
+        """Insert or replace (If-Match) the group with its audit record, a new generation and
+        the messages the change causes (outbox rows), in one batch."""
         entity = Entity(GROUPS, f"g|{group.id}", pack_json(group.model_dump(mode="json")))
         op = Op("insert", entity) if create else Op("replace", entity, etag)
-        self._commit([op, Op("insert", audit)])
+        self._commit([op, Op("insert", audit), *outbox])
 
     def delete(self, group_id: str, etag: str, audit: Entity) -> None:
         self._commit([Op("delete", Entity(GROUPS, f"g|{group_id}"), etag), Op("insert", audit)])
