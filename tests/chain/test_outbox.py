@@ -9,12 +9,14 @@ import pytest
 
 from shared.bus.port import BusError
 from shared.models.group import GroupIn
+from shared.models.messages import ReevaluationRef
 from shared.models.person import PersonUpdate
 from shared.services import groups
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import evaluate_provisioning
 from shared.services.registration import register
 from shared.services.relay import SETTLE_AFTER, committed_with, outbox_backlog, relay_stale
+from shared.store.groups import MembershipRepository
 from shared.store.outbox import MAX_MESSAGE_ID, OutboxRepository, Outgoing, message_id
 from shared.store.persons import PersonRepository
 from shared.store.port import ETagMismatch
@@ -109,3 +111,31 @@ def test_a_write_refused_for_a_conflict_leaves_no_mark(rt):
                        lambda outbox: repo.replace(person, "stale-etag", None, outbox))
     assert list(OutboxRepository(rt.store).marks_before(rt.clock.now() + timedelta(days=1), 100)) == []
     assert OutboxRepository(rt.store).pending("persons", person.id) == []
+
+
+def test_a_rule_change_whose_fan_out_could_not_be_queued_still_re_evaluates_everyone(rt, clock):
+    rule = 'person.affiliations -any (affiliation.organization -eq "FIN")'
+    groups.create_group(rt, GroupIn(id="fin", name="Finance", kind="dynamic", rule=rule), "admin")
+    person_id = register(rt, PersonUpdate.model_validate(hr_update()), "hr", announce=False).person.id
+    evaluate_person(rt, person_id, "hired", announce=False)
+    drain_reevaluations(rt)
+    real, rt.bus = rt.bus, RefusingBus(rt.bus)
+    changed = GroupIn(name="Finance", kind="dynamic", rule='person.affiliations -any (affiliation.organization -eq "LAW")')
+    groups.update_group(rt, "fin", changed, "admin")  # saved; its re-evaluation waits in the outbox
+    rt.bus = real
+    assert drain_reevaluations(rt) == 0
+    clock.advance(timedelta(minutes=1))
+    assert relay_stale(rt)["published"] == 1
+    assert drain_reevaluations(rt) == 1 + 256  # the fan-out, then every bucket
+    assert groups.reevaluation_progress(rt, "fin")["batches_done"] == 256
+    assert MembershipRepository(rt.store).state(person_id).groups == []
+
+
+def drain_reevaluations(rt) -> int:
+    count = 0
+    while (delivery := rt.bus.receive(rt.settings.queue("group-reevaluation"))) is not None:
+        ref = ReevaluationRef.model_validate_json(delivery.body)
+        groups.reevaluate_bucket(rt, ref.group_id, ref.job_id, ref.bucket, ref.cause)
+        rt.bus.complete(delivery)
+        count += 1
+    return count
