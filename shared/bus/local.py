@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from shared.bus.limits import check_message
 from shared.bus.port import BusError, DeadLetter, Delivery, LockLost
 from shared.clock import Clock, SystemClock
+from shared.config import MAX_MESSAGE_BYTES
 from shared.wal import ensure_wal
 
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
@@ -113,6 +115,7 @@ class LocalBus:
         max_delivery_count: int = 10,
         duplicate_window: timedelta = timedelta(minutes=10),
         busy_timeout: timedelta = timedelta(seconds=30),
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ):
         if lock_duration <= timedelta(0) or max_delivery_count < 1:
             raise ValueError("lock_duration must be positive and max_delivery_count >= 1")
@@ -121,6 +124,7 @@ class LocalBus:
         self.lock_duration = lock_duration
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window
+        self.max_message_bytes = max_message_bytes
         self._mutex = threading.RLock()
         timeout = busy_timeout.total_seconds()
         self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -170,12 +174,14 @@ class LocalBus:
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
     ) -> None:
-        """Enqueue a message, unless its message_id was published within the window."""
+        """Enqueue a message, unless its message_id was published within the window.
+        Refuses what Service Bus would (shared/bus/limits.py)."""
         if not queue or not message_id:
             raise ValueError("queue and message_id are required")
         if scheduled_at is not None and scheduled_at.tzinfo is None:
             raise ValueError("scheduled_at must be tz-aware")
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        check_message(data, message_id, session_id, self.max_message_bytes)
         with self._tx() as db:
             now = self._now()
             window = self.duplicate_window // _US

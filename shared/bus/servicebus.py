@@ -11,7 +11,9 @@ from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
+from shared.bus.limits import check_message
 from shared.bus.port import BusError
+from shared.config import MAX_MESSAGE_BYTES
 
 
 class ServiceBusBus:
@@ -27,12 +29,14 @@ class ServiceBusBus:
         fully_qualified_namespace: str | None = None,
         connection_string: str | None = None,
         credential: Any = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ):
         if bool(fully_qualified_namespace) == bool(connection_string):
             raise ValueError("give exactly one of fully_qualified_namespace or connection_string")
         self._namespace = fully_qualified_namespace
         self._connection_string = connection_string
         self._credential = credential
+        self.max_message_bytes = max_message_bytes
         self._own_credential: Any = None
         self._client: ServiceBusClient | None = None
         self._senders: dict[str, tuple[Any, threading.Lock]] = {}
@@ -46,11 +50,14 @@ class ServiceBusBus:
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
     ) -> None:
-        """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError."""
+        """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError.
+        A body over the limit is MessageTooLarge before anything is sent."""
         if not queue or not message_id:
             raise ValueError("queue and message_id are required")
         if scheduled_at is not None and scheduled_at.tzinfo is None:
             raise ValueError("scheduled_at must be tz-aware")
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        check_message(data, message_id, session_id, self.max_message_bytes)
         message = ServiceBusMessage(
             body, message_id=message_id, session_id=session_id, content_type="application/json"
         )
