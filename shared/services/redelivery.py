@@ -21,7 +21,7 @@ from shared.store.orders import OrderRepository
 
 RETRY_BASE = timedelta(seconds=5)  # before the second attempt; doubles for each one after
 MAX_RETRY_DELAY = timedelta(minutes=15)  # the longest wait, Retry-After included
-EARLY = timedelta(seconds=5)  # a scheduled message this close to its time counts as due
+EARLY = timedelta(seconds=2)  # a scheduled message this close to its time counts as due (clock skew)
 PAUSED = "target paused"
 
 
