@@ -1,9 +1,11 @@
 """Circuit breakers per target: partition `circuits`, one row per target id, updated under
-its etag so that concurrent processes agree on one state."""
+its etag so that concurrent processes agree on one state; the audit records of opening
+and closing live in the same partition (written in the same batch)."""
 
 from __future__ import annotations
 
 from shared.models.circuit import Circuit
+from shared.store.audit import PREFIX
 from shared.store.documents import pack_json, unpack_json
 from shared.store.port import Entity, Op, TableStore
 
@@ -22,7 +24,9 @@ class CircuitRepository:
         return Circuit.model_validate(unpack_json(entity.properties)), entity.etag
 
     def all(self) -> list[Circuit]:
-        return [Circuit.model_validate(unpack_json(e.properties)) for e in self.table.query(CIRCUITS)]
+        """Every stored circuit (the partition's audit records left out)."""
+        rows = self.table.query(CIRCUITS)
+        return [Circuit.model_validate(unpack_json(e.properties)) for e in rows if not e.row_key.startswith(PREFIX)]
 
     def save(self, circuit: Circuit, etag: str | None, audits: list[Entity]) -> None:
         """Insert (etag None) or replace under `etag`, with audit records of partition
