@@ -43,6 +43,12 @@ class Circuit(Model):
             return None
         return until if now < until else None
 
+    def next_probe_at(self, cooldown: timedelta) -> datetime | None:
+        """When an open circuit lets its probe through; None unless open."""
+        if self.state != CircuitState.open or self.opened_at is None:
+            return None
+        return self.opened_at + cooldown
+
     def probing(self, now: datetime) -> Circuit:
         """The circuit once an order is let through after the cooldown (a no-op if closed)."""
         if self.state == CircuitState.closed:

@@ -17,7 +17,7 @@ from shared.bus import BusError
 from shared.bus.port import DeadLetter, Inspector
 from shared.config import QUEUE_SETTINGS
 from shared.errors import Busy, FieldError, InvalidInput, NotFound
-from shared.models.circuit import CircuitState
+from shared.models.circuit import Circuit
 from shared.models.provisioning import MANUAL, OrderState
 from shared.runtime import Runtime
 from shared.services.circuits import circuits
@@ -105,13 +105,11 @@ def _targets(rt: Runtime) -> list[dict[str, Any]]:
     for target in TargetRepository(rt.store).all():
         if target.connector == MANUAL:
             continue
-        circuit = known.get(target.id)
-        state = circuit.state if circuit else CircuitState.closed
-        probe = circuit.opened_at + cooldown if circuit and state == CircuitState.open and circuit.opened_at else None
+        circuit = known.get(target.id) or Circuit(target_id=target.id)
         rows.append({
-            "target_id": target.id, "connector": target.connector, "circuit": state.value,
-            "failures": circuit.failures if circuit else 0, "last_fault": circuit.last_fault if circuit else None,
-            "opened_at": circuit.opened_at if circuit else None, "next_probe_at": probe,
+            "target_id": target.id, "connector": target.connector, "circuit": circuit.state.value,
+            "failures": circuit.failures, "last_fault": circuit.last_fault, "opened_at": circuit.opened_at,
+            "next_probe_at": circuit.next_probe_at(cooldown),
             "waiting": sum(1 for _ in repo.queue(target.id, OrderState.pending, limit=WAITING_COUNTED)),
         })
     return rows

@@ -11,20 +11,13 @@ import pytest
 from shared.models.provisioning import OrderState
 from shared.services import orders
 from shared.services.redelivery import MAX_RETRY_DELAY, retry_delay
-from tests.delivery.chain import (
-    SECRET_ENV,
-    deliver_due,
-    finance_group,
-    hire,
-    orders_of,
-    webhook_target,
-)
+from tests.delivery import chain
 from tests.delivery.servers import Receiver
 
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch):
-    monkeypatch.setenv(SECRET_ENV, "delivery-secret")
+    monkeypatch.setenv(chain.SECRET_ENV, "delivery-secret")
 
 
 def test_the_wait_doubles_from_five_seconds_and_never_passes_fifteen_minutes():
@@ -35,26 +28,26 @@ def test_the_wait_doubles_from_five_seconds_and_never_passes_fifteen_minutes():
 
 def test_a_transient_fault_schedules_the_next_attempt_with_backoff_then_errors(rt, clock):
     with Receiver(status=503) as failing:
-        finance_group(rt)
-        webhook_target(rt, "flaky", failing.url, retries=3)
-        person = hire(rt, 1)
+        chain.finance_group(rt)
+        chain.webhook_target(rt, "flaky", failing.url, retries=3)
+        person = chain.hire(rt, 1)
         start = clock.now()
 
-        deliver_due(rt)
-        [order] = orders_of(rt, "flaky", [person])
+        chain.deliver_due(rt)
+        [order] = chain.orders_of(rt, "flaky", [person])
         assert (order.state, order.failures, order.attempts) == (OrderState.pending, 1, 1)
         assert order.next_attempt_at == start + timedelta(seconds=5)
-        assert deliver_due(rt) == 0  # nothing due before its time: no busy loop
+        assert chain.deliver_due(rt) == 0  # nothing due before its time: no busy loop
 
         clock.advance(timedelta(seconds=5))
-        deliver_due(rt)
-        [order] = orders_of(rt, "flaky", [person])
+        chain.deliver_due(rt)
+        [order] = chain.orders_of(rt, "flaky", [person])
         assert order.next_attempt_at == clock.now() + timedelta(seconds=10)
 
         clock.advance(timedelta(seconds=10))
-        deliver_due(rt)
+        chain.deliver_due(rt)
 
-        [order] = orders_of(rt, "flaky", [person])
+        [order] = chain.orders_of(rt, "flaky", [person])
         assert order.state == OrderState.errored
         assert order.error == "HTTP 503 after 3 attempts"
         assert failing.requests == 3
@@ -64,43 +57,43 @@ def test_a_transient_fault_schedules_the_next_attempt_with_backoff_then_errors(r
 
 def test_staff_retry_of_an_errored_order_gets_a_fresh_round_of_attempts(rt, clock):
     with Receiver(status=503) as failing:
-        finance_group(rt)
-        webhook_target(rt, "flaky", failing.url, retries=1)
-        person = hire(rt, 1)
-        deliver_due(rt)
-        [order] = orders_of(rt, "flaky", [person])
+        chain.finance_group(rt)
+        chain.webhook_target(rt, "flaky", failing.url, retries=1)
+        person = chain.hire(rt, 1)
+        chain.deliver_due(rt)
+        [order] = chain.orders_of(rt, "flaky", [person])
         assert order.state == OrderState.errored
 
         failing.answer(200)
         orders.retry(rt, order.id, "staff")
-        deliver_due(rt)
+        chain.deliver_due(rt)
 
-        [order] = orders_of(rt, "flaky", [person])
+        [order] = chain.orders_of(rt, "flaky", [person])
         assert (order.state, order.failures, order.next_attempt_at) == (OrderState.executed, 0, None)
 
 
 def test_a_retry_after_is_honoured_up_to_fifteen_minutes(rt, clock):
     with Receiver(status=429, retry_after="7") as polite, Receiver(status=429, retry_after="86400") as greedy:
-        finance_group(rt)
-        webhook_target(rt, "polite", polite.url)
-        webhook_target(rt, "greedy", greedy.url)
-        person = hire(rt, 1)
+        chain.finance_group(rt)
+        chain.webhook_target(rt, "polite", polite.url)
+        chain.webhook_target(rt, "greedy", greedy.url)
+        person = chain.hire(rt, 1)
 
-        deliver_due(rt)
+        chain.deliver_due(rt)
 
-        [first] = orders_of(rt, "polite", [person])
-        [second] = orders_of(rt, "greedy", [person])
+        [first] = chain.orders_of(rt, "polite", [person])
+        [second] = chain.orders_of(rt, "greedy", [person])
         assert first.next_attempt_at == clock.now() + timedelta(seconds=7)
         assert second.next_attempt_at == clock.now() + timedelta(minutes=15)
 
 
 def test_an_early_redelivery_is_put_back_on_schedule_without_calling_the_target(rt, clock):
     with Receiver(status=500) as failing:
-        finance_group(rt)
-        webhook_target(rt, "flaky", failing.url)
-        person = hire(rt, 1)
-        deliver_due(rt)
-        [order] = orders_of(rt, "flaky", [person])
+        chain.finance_group(rt)
+        chain.webhook_target(rt, "flaky", failing.url)
+        person = chain.hire(rt, 1)
+        chain.deliver_due(rt)
+        [order] = chain.orders_of(rt, "flaky", [person])
         queue = rt.settings.queue("provisioning-order")
         scheduled = rt.bus.active_count(queue)
 
