@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from azure.servicebus import ServiceBusMessage
 
-from shared.bus import MAX_ID_CHARS, LocalBus, MessageTooLarge, bus_id
+from shared.bus import MAX_ID_CHARS, LocalBus, MessageTooLarge, bus_id, open_bus
 from shared.bus import servicebus as module
 from shared.bus.servicebus import ServiceBusBus
+from shared.config import Settings, SettingsError
 from shared.models.group import GroupIn
 from shared.models.person import PersonUpdate
 from shared.models.provisioning import Target
@@ -98,3 +99,17 @@ def test_a_policy_on_a_group_with_a_63_character_id_reaches_its_members(rt):
     assert response.status_code == 201
     delivery = rt.bus.receive(rt.settings.queue("group-update"))
     assert delivery is not None and len(delivery.message_id) == MAX_ID_CHARS
+
+
+def test_the_message_limit_is_one_setting_for_the_bus_and_checked_when_read(tmp_path):
+    settings = Settings.from_env({"ROSTER_BUS_PATH": str(tmp_path / "bus.db"), "ROSTER_MAX_MESSAGE_BYTES": "2048"})
+    bus = open_bus(settings)
+    try:
+        with pytest.raises(MessageTooLarge):
+            bus.publish("q", b"x" * 2049, message_id="m-1")
+    finally:
+        bus.close()
+    assert Settings.from_env({}).max_message_bytes == 256 * 1024
+    for wrong in ("abc", "0", "-5", str(200 * 1024 * 1024)):
+        with pytest.raises(SettingsError, match="ROSTER_MAX_MESSAGE_BYTES"):
+            Settings.from_env({"ROSTER_MAX_MESSAGE_BYTES": wrong})
