@@ -102,12 +102,13 @@ def run() -> dict:
     result = {"persons": PERSONS, "timeout_seconds": TIMEOUT, "drain_seconds_median": round(median, 2),
               "quick_orders_executed": min(r["quick_executed"] for r in runs),
               "before_seconds_computed": before, "ratio_before_to_now": round(before / median, 1)}
-    show("one slow target", [
-        (f"{PERSONS} persons, hanging target ({TIMEOUT:g} s timeout) + healthy target, one worker",
-         f"{median:.2f} s (median of {RUNS})"),
-        ("healthy target's orders executed", f"{result['quick_orders_executed']} of {PERSONS}"),
-        ("before: in-handler retries and sleeps, computed", f"{before:.1f} s ({result['ratio_before_to_now']}×)"),
-    ])
+    rows = {
+        f"{PERSONS} persons, hanging target ({TIMEOUT:g} s timeout) + healthy target, one worker":
+            f"{median:.2f} s (median of {RUNS})",
+        "healthy target's orders executed": f"{result['quick_orders_executed']} of {PERSONS}",
+        "before: in-handler retries and sleeps, computed": f"{before:.1f} s ({result['ratio_before_to_now']}×)",
+    }
+    show("one slow target", list(rows.items()))
     return result
 
 
