@@ -38,6 +38,7 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    bulk_upload_rate: tuple[int, int] = (40, 5)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
 
     @property
@@ -70,6 +71,7 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         return cls(
+            bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
@@ -87,3 +89,11 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """`calls/seconds`, e.g. `40/5` (Entra's own quota for bulkUpload)."""
+    calls, _, seconds = text.partition("/")
+    if not (calls.strip().isdigit() and seconds.strip().isdigit() and int(calls) > 0 and int(seconds) > 0):
+        raise SettingsError(f"ROSTER_BULKUPLOAD_RATE must be calls/seconds, e.g. 40/5, not {text!r}")
+    return int(calls), int(seconds)
