@@ -123,7 +123,6 @@ class RosterStorage(ScimStorage):
         gone = ScimRecord(resource_id, document, (record.version if record else 0) + 1,
                           record.created if record else now, now, True, record.etag if record else None)
         self.records.put(self.source, gone)
-        self.records.release_name(self.source, _fold(current.user_name or ""), resource_id)
 
     # -- helpers --------------------------------------------------------
 
