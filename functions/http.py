@@ -39,6 +39,7 @@ class RouteInfo:
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+    errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
 
 
 ROUTES: list[RouteInfo] = []

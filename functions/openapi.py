@@ -28,6 +28,18 @@ PROBLEM = {
 }
 
 
+SCIM_ERROR = {
+    "type": "object",
+    "description": "SCIM error (RFC 7644 §3.12), answered by the SCIM service under /api/scim/v2",
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+
+
 def describe(version: str) -> dict[str, Any]:
     models = _models()
     refs, defs = models_json_schema(
@@ -35,9 +47,10 @@ def describe(version: str) -> dict[str, Any]:
     )
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM
+    schemas["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in ROUTES:
-        item = paths.setdefault("/api/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/api/" + _template(info.route), {})
         for method in info.methods:
             item[method.lower()] = _operation(info, refs)
     return {
@@ -63,6 +76,8 @@ def _models() -> list[type[BaseModel]]:
 
 def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if info.errors == "scim":
+        problem = {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
     responses: dict[str, Any] = {}
     for status in info.statuses:
         content = {"application/json": {"schema": _ref(info.response, refs)}} if info.response else {}
@@ -103,6 +118,11 @@ def _ref(model: type[BaseModel] | None, refs: dict) -> dict:
     return refs[(model, "validation")] if model else {}
 
 
+def _template(route: str) -> str:
+    """The route as an OpenAPI path: a catch-all `{*path}` is `{path}`."""
+    return route.split("?")[0].replace("{*", "{")
+
+
 def _path_params(route: str) -> list[str]:
     names = []
     for part in route.split("/"):
@@ -132,9 +152,10 @@ def describe_v2(version: str, public_url: str, role: str | None = None) -> dict[
     )
     definitions = {name: _swagger(schema) for name, schema in defs.get("$defs", {}).items()}
     definitions["Problem"] = PROBLEM
+    definitions["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in routes:
-        item = paths.setdefault("/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/" + _template(info.route), {})
         for method in info.methods:
             item[method.lower()] = _operation_v2(info, refs)
     scheme, _, host = public_url.partition("://")
@@ -170,7 +191,7 @@ def _allows(info: RouteInfo, role: str) -> bool:
 
 
 def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
-    problem = {"$ref": "#/definitions/Problem"}
+    problem = {"$ref": "#/definitions/" + ("ScimError" if info.errors == "scim" else "Problem")}
     responses: dict[str, Any] = {}
     for status in info.statuses:
         if status < 400:

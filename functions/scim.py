@@ -121,5 +121,5 @@ def _http(response: ScimResponse) -> func.HttpResponse:
 register(bp, RouteInfo(
     "scim", SCIM_ROOT + "/{*path}", ("GET", "POST", "PUT", "PATCH", "DELETE"), ("Persons.Read", "Persons.Write"),
     "SCIM 2.0 service (RFC 7643/7644): discovery, Users, read-only Groups, /Bulk; SCIM error schema",
-    statuses=(200, 201, 204, 400, 401, 403, 404, 409, 412, 413),
+    statuses=(200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413), errors="scim",
 ), serve_scim)

@@ -118,6 +118,7 @@ class RateCounter:
             try:
                 if entity is None:
                     self.table.insert(Entity(key, f"{window:012d}", {"count": 1}))
+                    self._forget_before(key, window)
                     return 1
                 count = entity.properties["count"] + 1
                 self.table.replace(Entity(key, f"{window:012d}", {"count": count}), entity.etag)
@@ -125,3 +126,7 @@ class RateCounter:
             except (EntityExists, ETagMismatch):
                 continue
         return 1 << 30  # under this much contention the caller is surely over the rate
+
+    def _forget_before(self, key: str, window: int) -> None:
+        for old in list(self.table.query(key, end=f"{window:012d}")):
+            self.table.delete(key, old.row_key)

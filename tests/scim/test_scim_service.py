@@ -326,3 +326,15 @@ def test_a_password_is_never_stored(roster):
     created = create(client, user("secret@uni.example", password="hunter2-Secret"))
     assert "password" not in created
     assert "hunter2" not in send(client, "GET", f"{ROOT}/Users/{created['id']}").text
+
+
+def test_openapi_describes_the_new_routes_and_scim_errors(roster):
+    client, _ = roster
+    description = client.get("/api/openapi.json", headers=auth("reader-key", None)).json()
+    paths = description["paths"]
+    assert {"/api/servicePrincipals/{source}/synchronization/jobs/{job}/bulkUpload",
+            "/api/provisioningLogs/{upload}", "/api/sources/{source}/mapping", "/api/scim/v2/{path}"} <= set(paths)
+    scim_412 = paths["/api/scim/v2/{path}"]["patch"]["responses"]["412"]["content"]
+    assert scim_412 == {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
+    bulk_429 = paths["/api/servicePrincipals/{source}/synchronization/jobs/{job}/bulkUpload"]["post"]["responses"]
+    assert "application/problem+json" in bulk_429["429"]["content"]
