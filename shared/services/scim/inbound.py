@@ -111,18 +111,21 @@ def _check_operation(at: str, operation: Any) -> None:
         raise _bad(f"{at}.path", "must be /Users")
     if not isinstance(operation.get("bulkId"), str) or not operation["bulkId"].strip():
         raise _bad(f"{at}.bulkId", "required")
-    data = operation.get("data")
+    _check_data(f"{at}.data", operation.get("data"))
+
+
+def _check_data(at: str, data: Any) -> None:
     if not isinstance(data, dict):
-        raise _bad(f"{at}.data", "must be an object")
+        raise _bad(at, "must be an object")
     schemas = data.get("schemas") if isinstance(data.get("schemas"), list) else []
     for urn in (CORE, ENTERPRISE):
         if urn not in schemas:
-            raise _bad(f"{at}.data.schemas", f"must contain {urn}")
+            raise _bad(f"{at}.schemas", f"must contain {urn}")
     external = data.get("externalId")
     if not isinstance(external, (str, int)) or isinstance(external, bool) or not str(external).strip():
-        raise _bad(f"{at}.data.externalId", "required: the person's identifier in the source")
+        raise _bad(f"{at}.externalId", "required: the person's identifier in the source")
     if len(str(external)) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in str(external)):
-        raise _bad(f"{at}.data.externalId", "at most 256 characters, no control characters")
+        raise _bad(f"{at}.externalId", "at most 256 characters, no control characters")
 
 
 def _check_unique(operations: list[dict]) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from scim2_models import (
+    ConflictException,
     Context,
     InvalidValueException,
     Meta,
@@ -40,6 +41,7 @@ from shared.services.chain import register_now
 from shared.services.groups import get_group, list_groups, members
 from shared.services.scim.mapping import mapping_for, to_update
 from shared.store.persons import PersonRepository
+from shared.store.port import EntityExists, ETagMismatch
 from shared.store.scim import MappingRepository, RecordRepository, ScimRecord
 
 READ_ONLY = "Groups are read-only here: Roster's groups are managed at /api/groups"
@@ -100,13 +102,15 @@ class RosterStorage(ScimStorage):
         _refuse_groups(resource_type)
         current = self.get(resource_type, str(resource.id))
         _check_version(current, expected_version)
-        document = _document(resource)
-        old_name, new_name = _fold(current.user_name or ""), _fold(document["userName"])
+        person_id, document = str(resource.id), _document(resource)
+        previous = self.records.get(self.source, person_id)
+        old_name = _fold(previous.document.get("userName", "")) if previous else None
+        new_name = _fold(document["userName"])
         if new_name != old_name:
-            self._claim_name(new_name, str(resource.id), moving=True)
-        record = self._write(str(resource.id), document, self.records.get(self.source, str(resource.id)), False)
-        if new_name != old_name:
-            self.records.release_name(self.source, old_name, str(resource.id))
+            self._claim_name(new_name, person_id, moving=True)
+        record = self._write(person_id, document, previous, False)
+        if old_name and new_name != old_name:
+            self.records.release_name(self.source, old_name, person_id)
         return self._from_record(resource_type, record)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
@@ -122,7 +126,7 @@ class RosterStorage(ScimStorage):
         now = self.rt.clock.now()
         gone = ScimRecord(resource_id, document, (record.version if record else 0) + 1,
                           record.created if record else now, now, True, record.etag if record else None)
-        self.records.put(self.source, gone)
+        self._keep(gone)
 
     # -- helpers --------------------------------------------------------
 
@@ -136,8 +140,15 @@ class RosterStorage(ScimStorage):
             now if fresh or previous is None else previous.created, now, False,
             previous.etag if previous else None,
         )
-        self.records.put(self.source, record)
+        self._keep(record)
         return record
+
+    def _keep(self, record: ScimRecord) -> None:
+        """Store the record unless another request wrote it meanwhile (409: read and retry)."""
+        try:
+            self.records.put(self.source, record)
+        except (ETagMismatch, EntityExists):
+            raise ConflictException(detail="the user was changed at the same time; read it and retry") from None
 
     def _register(self, person_id: str, document: dict) -> None:
         stored = self.persons.get(person_id)
