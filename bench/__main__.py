@@ -10,7 +10,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import groups, http, provisioning, registration, rules
+from bench import groups, http, provisioning, registration, rules, scim
 from bench.common import console
 
 
@@ -23,6 +23,7 @@ def main() -> None:
         "rules": rules.run(),
         "groups": groups.run(),
         "provisioning": provisioning.run(),
+        "scim": scim.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

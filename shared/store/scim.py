@@ -66,12 +66,16 @@ class RecordRepository:
         """Write the record; with the etag of the one it replaces (ETagMismatch if it moved)."""
         props = pack_json(record.document)
         props.update(version=record.version, created=record.created, modified=record.modified,
-                     deleted=record.deleted)
+                     deleted=record.deleted, external_id=str(record.document.get("externalId") or ""))
         entity = Entity(source, record.person_id, props)
         if record.etag is None:
             self.records.insert(entity)
         else:
             self.records.replace(entity, record.etag)
+
+    def with_external_id(self, source: str, external_id: str) -> set[str]:
+        """The persons whose record from this client carries the externalId (exact)."""
+        return {e.row_key for e in self.records.query(source, equals={"external_id": external_id})}
 
     def name_owner(self, source: str, name: str) -> str | None:
         entity = self.names.get(source, name)

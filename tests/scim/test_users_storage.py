@@ -57,6 +57,12 @@ def test_a_client_taking_over_a_person_it_never_wrote_claims_the_username(rt):
         "names": {"given": "Hedy", "family": "Lamarr"}, "emails": [{"address": "hedy@uni.example"}],
         "affiliations": [{"key": "j", "type": "staff", "organization": "LAB", "start": "2020-01-01"}]})
     person = register(rt, hr, "test").person
+    found = call(rt, "GET", "/Users", None)
+    assert [r["id"] for r in found.body["Resources"]] == [person.id]
+    request_filter = ScimRequest(method="GET", base_url="http://roster.test/api/scim/v2", path="/Users",
+                                 query={"filter": 'userName eq "HEDY@uni.example"'}, subject=WRITER)
+    by_name = service.handle(rt, request_filter, CALLER)
+    assert [r["id"] for r in by_name.body["Resources"]] == [person.id]  # through the email index
     shown = call(rt, "GET", f"/Users/{person.id}")
     assert shown.body["userName"] == "hedy@uni.example" and shown.headers["ETag"] == f'W/"p{person.version}"'
     replaced = call(rt, "PUT", f"/Users/{person.id}", user("hedy@uni.example", displayName="Hedy L."),

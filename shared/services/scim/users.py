@@ -30,6 +30,7 @@ from scim2_models import (
     SearchRequest,
     UniquenessException,
 )
+from scim2_models.path import CompareOperator, Comparison
 from scim2_server.errors import MethodNotAllowedException
 from scim2_server.storage import ScimStorage, SearchPage
 
@@ -37,6 +38,7 @@ from shared.errors import Busy, Conflict, InvalidInput, NotFound
 from shared.models.person import Person
 from shared.models.scim import CORE
 from shared.runtime import Runtime
+from shared.services import search as person_search
 from shared.services.chain import register_now
 from shared.services.groups import get_group, list_groups, members
 from shared.services.scim.mapping import mapping_for, to_update
@@ -45,7 +47,8 @@ from shared.store.port import EntityExists, ETagMismatch
 from shared.store.scim import MappingRepository, RecordRepository, ScimRecord
 
 READ_ONLY = "Groups are read-only here: Roster's groups are managed at /api/groups"
-WRITE_ONLY = ("password",)  # never stored: Roster holds no passwords
+WRITE_ONLY = ("password",)
+INDEX_LIMIT = 500  # more persons than this behind one userName prefix: scan instead  # never stored: Roster holds no passwords
 
 
 class BusyException(SCIMException):
@@ -79,7 +82,8 @@ class RosterStorage(ScimStorage):
 
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
-        found = [r for rt in resource_types for r in self._all(rt) if _matches(search_request, r)]
+        found = [r for rt in resource_types for r in self._candidates(rt, search_request)
+                 if _matches(search_request, r)]
         found.sort(key=lambda r: _sort_key(search_request, r),
                    reverse=search_request.sort_by is not None
                    and search_request.sort_order == SearchRequest.SortOrder.descending)
@@ -179,16 +183,36 @@ class RosterStorage(ScimStorage):
             return person_id
         return owner
 
-    def _all(self, resource_type: ResourceType) -> list[Resource[Any]]:
+    def _candidates(self, resource_type: ResourceType, search_request: SearchRequest[Any]) -> list[Resource[Any]]:
+        """Every resource the filter may match: for `userName eq` or `externalId eq` (what
+        provisioning clients ask before a create) a few from the indexes, else everyone."""
         if resource_type.name == "Group":
             return [self._group_view(resource_type, g) for g in list_groups(self.rt)]
+        ids = self._indexed_ids(search_request)
         found = []
-        for person_id in self.persons.all_ids():
+        for person_id in self.persons.all_ids() if ids is None else sorted(ids):
             try:
                 found.append(self.get(resource_type, person_id))
             except NotFoundException:
                 continue
         return found
+
+    def _indexed_ids(self, search_request: SearchRequest[Any]) -> set[str] | None:
+        """A superset of the persons an equality on userName or externalId matches, or None."""
+        equality = _equality(search_request)
+        if equality is None:
+            return None
+        attribute, value = equality
+        if attribute == "externalid":
+            return self.records.with_external_id(self.source, value)
+        ids = {self.records.name_owner(self.source, _fold(value)), value}
+        token = person_search.fold(value)
+        if len(token) >= person_search.MIN_TOKEN:
+            by_email = self.persons.ids_with_token_prefix(token, INDEX_LIMIT)
+            if len(by_email) >= INDEX_LIMIT:
+                return None
+            ids |= by_email
+        return {i for i in ids if i}
 
     def _model(self, resource_type: ResourceType) -> type[Resource[Any]]:
         return self.provider.model_for(resource_type)
@@ -265,6 +289,18 @@ def _check_version(current: Resource[Any], expected: str | None) -> None:
 def _refuse_groups(resource_type: ResourceType) -> None:
     if resource_type.name == "Group":
         raise MethodNotAllowedException(allowed=("GET",), detail=READ_ONLY)
+
+
+def _equality(search_request: SearchRequest[Any]) -> tuple[str, str] | None:
+    """(attribute, value) when the filter is one `userName eq "…"` or `externalId eq "…"`."""
+    node = search_request.filter.ast if search_request.filter is not None else None
+    if not isinstance(node, Comparison) or node.op != CompareOperator.eq or not isinstance(node.value, str):
+        return None
+    path = node.attr_path
+    attribute = path.attr.lower()
+    if path.sub_attr is not None or path.uri not in (None, CORE) or attribute not in ("username", "externalid"):
+        return None
+    return attribute, node.value
 
 
 def _matches(search_request: SearchRequest[Any], resource: Resource[Any]) -> bool:
