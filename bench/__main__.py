@@ -11,7 +11,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dayone, groups, http, provisioning, registration, rules, scim
+from bench import dayone, groups, http, provisioning, registration, rules, scim, slowtarget
 from bench.common import console
 
 
@@ -26,6 +26,7 @@ def main() -> None:
         "provisioning": provisioning.run(),
         "dayone": dayone.run(),
         "scim": scim.run(),
+        "slowtarget": slowtarget.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

@@ -18,7 +18,7 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 
 from functions.auth import authenticate
-from functions.http import MAX_BODY, Call, RouteInfo, endpoint, register
+from functions.http import Call, RouteInfo, endpoint, register
 from shared.errors import BodyTooLarge, NotAuthenticated, NotFound
 from shared.models.scim import ScimMapping
 from shared.runtime import runtime
@@ -39,9 +39,9 @@ SCIM_ROOT = "scim/v2"
 def bulk_upload(call: Call):
     source, job = call.route["source"], call.route["job"]
     inbound.check_rate(call.rt, source)
-    raw = call.req.get_body() or b""
-    if len(raw) > MAX_BODY:
-        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    raw, limit = call.req.get_body() or b"", call.rt.settings.max_message_bytes
+    if len(raw) > limit:
+        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {limit} (ROSTER_MAX_MESSAGE_BYTES)")
     operations = inbound.read_request(call.req.headers.get("content-type"), raw)
     done = inbound.upload(call.rt, source, job, operations, call.actor)
     api = f"{call.rt.settings.public_url}/api"
