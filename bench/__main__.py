@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
 
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
 ROSTER_BENCH_SWEEP_PERSONS the sweep's registry (default 2,000).
 """
 
@@ -11,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import groups, http, provisioning, registration, rules, sweep
+from bench import dayone, groups, http, provisioning, registration, rules, scim, slowtarget, sweep
 from bench.common import console
 
 
@@ -24,6 +25,9 @@ def main() -> None:
         "rules": rules.run(),
         "groups": groups.run(),
         "provisioning": provisioning.run(),
+        "dayone": dayone.run(),
+        "scim": scim.run(),
+        "slowtarget": slowtarget.run(),
         "sweep": sweep.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"

@@ -1,17 +1,22 @@
-"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages; the
+"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages, the
+operations view of the chain and the replay of a dead letter (docs/operations.md); the
 timers that keep the chain whole (the outbox relay's safety net, the self-healing sweep)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import azure.functions as func
+from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
 from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
+from shared.models.base import Model
 from shared.runtime import runtime
+from shared.services import operations
 from shared.services.relay import relay_stale
 from shared.services.sweep import sweep
 from shared.store.deadletters import DeadLetterRepository
@@ -60,6 +65,23 @@ def deadletters(call: Call):
     if queue not in QUEUE_SETTINGS:
         raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
     return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
+
+
+class ReplayIn(Model):
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    message_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+@endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role="Admin",
+          summary="The chain at a glance: queue depths, dead letters, paused targets")
+def chain(call: Call):
+    return operations.chain_view(call.rt)
+
+
+@endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role="Admin", body=ReplayIn,
+          statuses=(200, 404, 422, 503), summary="Send a dead letter of the bus back to its queue (audited)")
+def replay(call: Call):
+    return operations.replay(call.rt, call.body.queue, call.body.message_id, call.actor)
 
 
 @endpoint(bp, "ops/sweep", name="ops_sweep", methods=("POST",), role="Admin", query=("limit",),

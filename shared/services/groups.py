@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from shared.bus import bus_id
 from shared.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound, PersonNotFound
 from shared.models.base import moment_end, moment_start
 from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn, MemberIn, Membership
@@ -260,6 +261,6 @@ def _guard_members(group: Group, roles) -> None:
 
 def _announce(rt: Runtime, person_id: str, cause: str, key: str) -> None:
     rt.bus.publish(rt.settings.queue("person-changed"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
-                   message_id=f"{key}:{person_id}", session_id=person_id)
+                   message_id=bus_id(f"{key}:{person_id}"), session_id=person_id)
 
 

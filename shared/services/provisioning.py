@@ -14,11 +14,11 @@ from datetime import datetime
 from shared.errors import Conflict, NotFound, PersonNotFound
 from shared.models.messages import Email, OrderRef, PersonRef
 from shared.models.provisioning import (
+    MANUAL,
     OPEN_STATES,
     REMOVALS,
     Action,
     Assignment,
-    Connector,
     Order,
     OrderEvent,
     OrderState,
@@ -143,12 +143,13 @@ def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), be
     targets = {t.id: t for t in TargetRepository(rt.store).all()}
     count = 0
     for order in OrderRepository(rt.store).of_person(person_id):
-        if order.state != OrderState.pending or order.id in skip or (before and order.updated_at >= before):
+        touched = max(order.updated_at, order.next_attempt_at or order.updated_at)  # a wait is scheduled
+        if order.state != OrderState.pending or order.id in skip or (before and touched >= before):
             continue
         target = targets.get(order.target_id)
         if target is None:
             continue
-        if target.connector == Connector.manual:
+        if target.connector == MANUAL:
             try:
                 release(rt, order.id, "roster", "resumed: on the staff worklist", allowed={OrderState.pending})
             except Conflict:  # moved on meanwhile
@@ -283,16 +284,22 @@ def dispatched(rt: Runtime, seen: Seen, plan: Plan) -> tuple[Plan, list[Outgoing
 
 def _released(target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
     """A Pending order where it waits next: Transmitted (manual) or with its queue message."""
-    if target.connector == Connector.manual:
+    if target.connector == MANUAL:
         return moved(order, OrderState.transmitted, now, "roster", "on the staff worklist"), []
     return order, [order_message(order)]
 
 
 def order_message(order: Order) -> Outgoing:
-    """The `provisioning-order` message of one attempt of an order (a redelivery or a resend
-    of the same attempt carries the same id)."""
-    return Outgoing("provisioning-order", OrderRef(order_id=order.id).model_dump_json(),
-                    message_id("order", order.id, order.attempts), session_id=order.person_id)
+    """The `provisioning-order` message of one attempt of an order — scheduled for its
+    `next_attempt_at` when it waits (docs/operations.md) — with the same id for the same
+    attempt and wait, so a repeated publish is dropped by the bus."""
+    body = OrderRef(order_id=order.id).model_dump_json()
+    if order.next_attempt_at is None:
+        return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts),
+                        session_id=order.person_id)
+    stamp = order.next_attempt_at.strftime("%Y%m%dT%H%M%S.%fZ")
+    return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts, "at", stamp),
+                    session_id=order.person_id, scheduled_at=order.next_attempt_at)
 
 
 def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderState], retry: bool = False) -> Order:
@@ -302,7 +309,8 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
         now = rt.clock.now()
         target = TargetRepository(rt.store).get(order.target_id)
-        changes = {"attempts": order.attempts + 1, "error": None} if retry else {}
+        changes = {"attempts": order.attempts + 1, "failures": 0, "next_attempt_at": None, "error": None} \
+            if retry else {}
         pending = moved(order, OrderState.pending, now, by, note, **changes) if order.state != OrderState.pending \
             else order
         if target is None:
@@ -316,11 +324,16 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
 
 def transition(
     rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, **changes,
+    allowed: set[OrderState] | None = None, announce: bool = False, **changes,
 ) -> Order:
     """Move one order to `state` (only from `allowed` states), recorded in its history. An
-    `external_id` among the changes is kept on the account's assignment in the same write."""
-    return _change(rt, order_id, allowed, lambda o: (moved(o, state, rt.clock.now(), by, note, **changes), []))
+    `external_id` among the changes is kept on the account's assignment in the same write;
+    `announce`: the order's queue message (scheduled when it waits) goes in the same batch."""
+    def step(order: Order) -> tuple[Order, list[Outgoing]]:
+        updated = moved(order, state, rt.clock.now(), by, note, **changes)
+        return updated, [order_message(updated)] if announce else []
+
+    return _change(rt, order_id, allowed, step)
 
 
 def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -> Order:

@@ -17,21 +17,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.bus.limits import bus_id
 from shared.store.port import Entity, Op, TableStore
 
 ROW_PREFIX = "outbox|"
 MARKS = "relaymarks"
 SHARDS = 16
-MAX_MESSAGE_ID = 128  # Service Bus refuses longer message ids
 
 
 def message_id(*parts: object) -> str:
-    """A deterministic message id from its parts; a digest stands in when it would be too long."""
-    text = ":".join(str(p) for p in parts)
-    if len(text) <= MAX_MESSAGE_ID:
-        return text
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return f"{str(parts[0])[:40]}:{digest}"
+    """A deterministic message id from its parts (`bus_id`: a digest stands in when it would
+    pass Service Bus's 128 characters)."""
+    return bus_id(":".join(str(p) for p in parts))
 
 
 @dataclass(frozen=True)

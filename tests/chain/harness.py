@@ -26,7 +26,7 @@ from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import QUEUE_SETTINGS, Settings
 from shared.faults import FaultPlan, FaultyBus, FaultyStore
-from shared.models.provisioning import REMOVALS, Connector, OrderState
+from shared.models.provisioning import MANUAL, REMOVALS, OrderState
 from shared.runtime import Runtime, use_runtime
 from shared.services.provisioning import GRANTS
 from shared.services.relay import relay_stale
@@ -240,7 +240,7 @@ def _assert_moves_on(orders: OrderRepository, order, targets: dict) -> None:
     if order.state == OrderState.awaiting_approval:
         assert targets[order.target_id].approval != "none", f"{order.id}: awaits approval for nothing"
     if order.state == OrderState.transmitted:
-        assert targets[order.target_id].connector == Connector.manual, f"{order.id}: Transmitted, automatic"
+        assert targets[order.target_id].connector == MANUAL, f"{order.id}: Transmitted, automatic"
     listed = orders.listed_in(order)
     assert listed == [order.state], f"{order.id} is {order.state.value} but listed in {listed}"
 
@@ -261,7 +261,7 @@ def _assert_webhook_effects(rt: Runtime, receiver: Receiver, person_ids: set[str
         assert all(b == bodies[0] for b in bodies), f"{key}: one idempotency key, different effects"
         assert bodies[0]["id"] == key, f"{key}: the key is not the order's"
     hooked = [o for p in person_ids for o in OrderRepository(rt.store).of_person(p)
-              if TargetRepository(rt.store).get(o.target_id).connector == Connector.webhook
+              if TargetRepository(rt.store).get(o.target_id).connector == "webhook"
               and o.state in (OrderState.executed, OrderState.verified)]
     for order in hooked:
         assert order.id in by_key, f"{order.id}: Executed but the receiver never saw it"
