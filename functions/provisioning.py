@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import azure.functions as func
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from functions.http import Call, endpoint
+from functions.http import Call, endpoint, parse_body
 from functions.queues import consume
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
+from shared.models.request import single_line
 from shared.runtime import runtime
 from shared.services import orders, reconciliation
 from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
@@ -37,6 +38,13 @@ class Message(Model):
 class Bulk(Model):
     action: Literal["confirm", "approve"]
     ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(min_length=1, max_length=500)
+
+
+class ConfirmIn(Model):
+    """What staff may record when they confirm: the account id they created, a note."""
+
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(single_line)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), AfterValidator(single_line)] = ""
 
 
 class PersonIn(Model):
@@ -119,9 +127,11 @@ def get_order(call: Call):
 
 
 @endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=OPERATE,
-          statuses=(200, 404, 409), summary="Staff carried it out by hand (Transmitted → Executed)")
+          statuses=(200, 404, 409, 422),
+          summary="Staff carried it out by hand (Transmitted → Executed); optional body {account_id, note}")
 def confirm(call: Call):
-    return orders.confirm(call.rt, call.route["id"], call.actor)
+    body = parse_body(call.req, ConfirmIn) if (call.req.get_body() or b"").strip() else ConfirmIn()
+    return orders.confirm(call.rt, call.route["id"], call.actor, body.note, body.account_id)
 
 
 @endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=OPERATE, body=Message,

@@ -6,11 +6,20 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
-from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
+from shared.models.account_template import suggest, values_of
+from shared.models.provisioning import (
+    STATE_WORDS,
+    Action,
+    Assignment,
+    Connector,
+    Order,
+    OrderEvent,
+    OrderState,
+)
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
-from shared.services.provisioning import dispatch, transition
+from shared.services.provisioning import ACCOUNT, dispatch, transition
 from shared.store.audit import audit_entity
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.persons import PersonRepository
@@ -47,9 +56,70 @@ def list_orders(rt: Runtime, target: str | None, state: str | None, person: str 
     return found
 
 
-def confirm(rt: Runtime, order_id: str, actor: str, note: str = "") -> Order:
+def confirm(rt: Runtime, order_id: str, actor: str, note: str = "", account_id: str | None = None) -> Order:
+    """Staff carried the order out by hand. The account id they created (or found) and their
+    note are kept on the assignment, in the same batch: later orders name that account and
+    reconciliation recognises it."""
+    order = get_order(rt, order_id)
+    if account_id:
+        holder = OrderRepository(rt.store).accounts(order.target_id).get(account_id)
+        if holder is not None and holder != order.person_id:
+            raise Conflict(f"the account {account_id!r} is already recorded for someone else in {order.target_id}",
+                           [FieldError("account_id", "already held by another person in this target")])
+    recorded = {"external_id": account_id} if account_id else {}
     return transition(rt, order_id, OrderState.executed, actor, note or "carried out by hand",
-                      allowed={OrderState.transmitted})
+                      allowed={OrderState.transmitted}, held=lambda o: _recorded(rt, o, account_id, note),
+                      **recorded)
+
+
+def _recorded(rt: Runtime, order: Order, account_id: str | None, note: str) -> list[Assignment]:
+    """The order's assignment with the note, and the target's account assignment with the id."""
+    mine = {a.entitlement: a for a in OrderRepository(rt.store).assignments(order.person_id)
+            if a.target_id == order.target_id}
+    changed: dict[str, Assignment] = {}
+    if note and order.entitlement in mine:
+        changed[order.entitlement] = mine[order.entitlement].model_copy(update={"note": note})
+    if account_id and ACCOUNT in mine:
+        changed[ACCOUNT] = changed.get(ACCOUNT, mine[ACCOUNT]).model_copy(update={"external_id": account_id})
+    return list(changed.values())
+
+
+def hints(rt: Runtime, orders: list[Order]) -> dict[str, dict]:
+    """What to type in the target for each order: the account it concerns (as recorded) and,
+    for a new account, the login and attributes of the target's template — free of the
+    logins the target holds and of those suggested above it on the same list."""
+    targets = {t.id: t for t in TargetRepository(rt.store).all()}
+    persons = {p.id: p for p in PersonRepository(rt.store).get_many(
+        sorted({o.person_id for o in orders if not o.person_id.startswith("ext-")}))}
+    repo, taken, found, held_by = OrderRepository(rt.store), {}, {}, {}
+    for order in orders:
+        target = targets.get(order.target_id)
+        if target is None:
+            continue
+        if order.target_id not in taken:
+            taken[order.target_id] = set(repo.accounts(order.target_id))
+        if order.person_id not in held_by:
+            held_by[order.person_id] = {a.target_id: a for a in repo.assignments(order.person_id)
+                                        if a.entitlement == ACCOUNT}
+        held = held_by[order.person_id].get(order.target_id)
+        hint = {"account": held.external_id if held else None, "login": None, "attributes": {}}
+        if order.action == Action.create_account and not hint["account"]:
+            person = persons.get(order.person_id)
+            values = values_of(person) if person else _values_of_address(order)
+            suggestion = suggest(target.template, values, taken[order.target_id])
+            taken[order.target_id].add(suggestion.login)
+            hint.update(login=suggestion.login, attributes=suggestion.attributes)
+        found[order.id] = hint
+    return found
+
+
+def _values_of_address(order: Order) -> dict[str, str]:
+    """Placeholder values for an account a request named (no registered person)."""
+    email = order.account or ""
+    local = email.split("@", 1)[0]
+    given, _, family = local.partition(".")
+    return {"given": given, "family": family, "preferred": given, "display": local, "email": email,
+            "email_local": local, "id": order.person_id}
 
 
 def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
@@ -119,7 +189,8 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:
-    """Per target and entitlement: the assignment, its latest order and that order's state."""
+    """Per target and entitlement: the assignment, its true state (an errored create is not
+    `active`), the account id and note staff recorded, its latest order and that order's state."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     repo = OrderRepository(rt.store)
@@ -127,8 +198,10 @@ def access(rt: Runtime, person_id: str) -> list[dict]:
     items = []
     for a in sorted(repo.assignments(person_id), key=lambda a: (a.target_id, a.entitlement)):
         latest = orders.get(a.order_id)
+        state = a.state(latest)
         items.append({
             "target_id": a.target_id, "entitlement": a.entitlement, "status": a.status, "since": a.since,
+            "state": state, "state_words": STATE_WORDS[state], "account_id": a.external_id, "note": a.note,
             "order": None if latest is None else {
                 "id": latest.id, "action": latest.action, "state": latest.state,
                 "reason": latest.reason, "updated_at": latest.updated_at,

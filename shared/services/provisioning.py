@@ -8,6 +8,7 @@ person is in a `suspend` group every account is suspended first and nothing is g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,9 +84,10 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
 
 def transition(
     rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, **changes,
+    allowed: set[OrderState] | None = None, held: Callable[[Order], list[Assignment]] | None = None, **changes,
 ) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history."""
+    """Move one order to `state` (only from `allowed` states), recorded in its history;
+    `held(order)` gives assignments to write in the same batch (what staff recorded)."""
     repo = OrderRepository(rt.store)
     for _ in range(ATTEMPTS):
         found = repo.get(order_id)
@@ -103,7 +105,7 @@ def transition(
         audit = audit_entity(f"person:{order.person_id}", now, by, f"order.{state.value}", note or state.value,
                              {"order_id": order_id, "from": order.state.value}, len(updated.history))
         try:
-            repo.commit(order.person_id, [(updated, etag, order.state)], [], [audit])
+            repo.commit(order.person_id, [(updated, etag, order.state)], held(updated) if held else [], [audit])
             return updated
         except ETagMismatch:
             continue

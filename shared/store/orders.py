@@ -3,8 +3,9 @@
 - `orders`, partition `person:<id>`: rows `o|<order id>` (orders), `a|<target>|<entitlement>`
   (assignments) and `audit|…`; one person's evaluation commits in one batch.
 - `orders`, partition `queue:<target>:<state>`: the worklist, rows `<created>|<order id>`.
-- `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>`, what Roster
-  believes the target holds (reconciliation, the mass-change guard).
+- `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>` {status,
+  external_id?}, what Roster believes the target holds (reconciliation, the mass-change
+  guard, the logins already taken).
 - `orders`, partition `guard:<target>`: removal counts per hour.
 An order id starts with its person's id, so an order is found without an index.
 """
@@ -72,6 +73,15 @@ class OrderRepository:
         for entity in self.table.query(f"queue:{target_id}:{state.value}", limit=limit):
             yield entity.properties["order_id"]
 
+    def accounts(self, target_id: str) -> dict[str, str]:
+        """Account id (as recorded on confirmation or by a connector) → person id, in the target."""
+        found = {}
+        for entity in self.table.query(f"assigned:{target_id}"):
+            person_id, entitlement = entity.row_key.split("|", 1)
+            if entitlement == "account" and entity.properties.get("external_id"):
+                found[entity.properties["external_id"]] = person_id
+        return found
+
     def assigned(self, target_id: str) -> Iterator[tuple[str, str]]:
         """(person id, entitlement) pairs Roster believes the target holds."""
         for entity in self.table.query(f"assigned:{target_id}"):
@@ -113,7 +123,8 @@ class OrderRepository:
             if a.status == "removed":
                 self.table.delete(f"assigned:{a.target_id}", key)
             else:
-                self.table.upsert(Entity(f"assigned:{a.target_id}", key, {"status": a.status}))
+                props = {"status": a.status, **({"external_id": a.external_id} if a.external_id else {})}
+                self.table.upsert(Entity(f"assigned:{a.target_id}", key, props))
 
     def _requeue(self, order: Order, previous: OrderState | None) -> None:
         row = f"{_stamp(order.created_at)}|{order.id}"
