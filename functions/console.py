@@ -75,7 +75,7 @@ def sign_in(visit: Visit) -> func.HttpResponse:
         return visit.html("signin.html", 401, next=wanted, errors={"key": "This API key is not known."})
     visit.cookies.append(cookie(visit.req, KEY_COOKIE, key_digest(key), SESSION_SECONDS))
     _renew_csrf(visit)
-    return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.name}.")
+    return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.display}.")
 
 
 @page(bp, "sign-out", name="console_sign_out", methods=("POST",), role=None, public=True, statuses=(303,),
@@ -219,7 +219,7 @@ def change_request(visit: Visit) -> func.HttpResponse:
 @page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=DESK,
       statuses=(303, 404, 409, 422), summary="Comment on a request; each @address mentioned is emailed")
 def comment(visit: Visit) -> func.HttpResponse:
-    values = {"text": visit.field("text", max_length=8000)}
+    values = {"text": visit.field("text", max_length=8000), "public": visit.field("public") == "true"}
     try:
         added = requests.comment(visit.rt, visit.route["number"], _model(CommentIn, values), visit.actor)
     except InvalidInput as error:
@@ -227,7 +227,16 @@ def comment(visit: Visit) -> func.HttpResponse:
     except Conflict as error:
         return _request(visit, 409, problem=f"Not added: {error.detail}.", values=values)
     emailed = f" Emailed: {', '.join(added.mentions)}." if added.mentions else ""
-    return visit.redirect(_request_url(visit.route["number"]), "Comment added." + emailed)
+    shown = " The requester sees it on their page." if added.public else ""
+    return visit.redirect(_request_url(visit.route["number"]), "Comment added." + emailed + shown)
+
+
+@page(bp, "requests/{number}/link", name="console_request_link", methods=("POST",), role=DESK,
+      statuses=(303, 404), summary="Renew the requester's link: the old one stops opening")
+def renew_link(visit: Visit) -> func.HttpResponse:
+    requests.renew_link(visit.rt, visit.route["number"], visit.actor)
+    return visit.redirect(_request_url(visit.route["number"]),
+                          "A new requester link was made; the old one no longer opens.")
 
 
 @page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=DESK,

@@ -96,6 +96,7 @@ class Visit:
         body = render(
             template, visit=self, principal=self.principal, base=BASE, csrf=self.csrf, nonce=self.nonce,
             tz=self.rt.settings.tz, auth_enabled=self.rt.settings.auth_enabled, css_version=stylesheet()[1],
+            who=self.rt.settings.display_name,
             flash=(self.req.params.get("flash") or "")[:1000], flash_error=self.req.params.get("flash_kind") == "error",
             **context,
         )  # fmt: skip

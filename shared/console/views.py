@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.console.history import describe
 from shared.errors import InvalidInput, PersonNotFound
 from shared.mail.outbox import OutboxMailer
 from shared.models.group import Group
@@ -22,6 +23,7 @@ from shared.rules import RuleError, explain_error, parse
 from shared.runtime import Runtime
 from shared.services import groups, orders, requests
 from shared.services.membership import memberships_of, upcoming
+from shared.services.notifications import requester_link
 from shared.services.provisioning import suspended_by
 from shared.store.audit import audit_trail
 from shared.store.groups import MembershipRepository, person_partition
@@ -155,7 +157,9 @@ def request_page(rt: Runtime, number: str) -> dict[str, Any]:
         and bool(request.accounts),
         "order_states": orders.order_states(rt, order_ids) if order_ids else {},
         "emails": emails_about(rt, request),
-        "trail": list(reversed(RequestRepository(rt.store).trail(request.number)))[:TIMELINE_LIMIT],
+        "trail": [{**record, "words": describe(record, rt.settings.display_name)}
+                  for record in list(reversed(RequestRepository(rt.store).trail(request.number)))[:TIMELINE_LIMIT]],
+        "requester_link": requester_link(rt, request.number),
     }
 
 

@@ -141,6 +141,7 @@ class Comment(Model):
     text: str
     mentions: list[EmailStr] = Field(default_factory=list)
     at: AwareDatetime
+    public: bool = False  # shown on the requester's page (and emailed to the requester)
 
 
 class TaskState(StrEnum):
@@ -194,6 +195,7 @@ class Receipt(Model):
     number: str
     state: State
     link: str
+    requester_link: str  # the page the requester can open (no sign-in)
     form_response_id: str
     created_at: AwareDatetime
 
@@ -212,6 +214,7 @@ class CommentIn(Model):
     text: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_COMMENT), AfterValidator(_plain_text)
     ]
+    public: bool = False
 
 
 class TaskIn(Model):

@@ -127,8 +127,11 @@ def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
                       allowed={OrderState.transmitted, OrderState.pending}, error=message)
 
 
-def approve(rt: Runtime, order_id: str, actor: str) -> Order:
+def approve(rt: Runtime, order_id: str, actor: str, send: bool = True) -> Order:
+    """Approve a held order; it goes to its connector (`send=False`: the caller dispatches a batch)."""
     order = transition(rt, order_id, OrderState.pending, actor, "approved", allowed={OrderState.awaiting_approval})
+    if not send:
+        return order
     dispatch(rt, [order])
     return get_order(rt, order_id)
 
@@ -147,14 +150,18 @@ def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
         raise InvalidInput("action must be confirm or approve", [FieldError("action", "confirm or approve")])
     if not ids or len(ids) > BULK_LIMIT:
         raise InvalidInput(f"give 1 to {BULK_LIMIT} ids", [FieldError("ids", f"1 to {BULK_LIMIT} order ids")])
-    step = confirm if action == "confirm" else approve
-    results = []
+    step = confirm if action == "confirm" else (lambda r, i, a: approve(r, i, a, send=False))
+    results, approved = [], []
     for order_id in dict.fromkeys(ids):
         try:
             order = step(rt, order_id, actor)
             results.append({"id": order_id, "ok": True, "state": order.state.value})
+            approved += [order] if action == "approve" else []
         except RosterError as error:
             results.append({"id": order_id, "ok": False, "status": error.status, "detail": error.detail})
+    if approved:  # one batch: the desk gets one digest per target
+        states = {o.id: o.state.value for o in dispatch(rt, approved)}
+        results = [{**r, "state": states.get(r["id"], r.get("state"))} if r["ok"] else r for r in results]
     return results
 
 
@@ -211,8 +218,13 @@ def access(rt: Runtime, person_id: str) -> list[dict]:
 
 
 def order_states(rt: Runtime, ids: list[str]) -> dict[str, str]:
+    return {o.id: o.state.value for o in orders_of(rt, ids)}
+
+
+def orders_of(rt: Runtime, ids: list[str]) -> list[Order]:
+    """The orders of these ids that exist, in the same order."""
     repo = OrderRepository(rt.store)
-    return {i: found[0].state.value for i in ids if (found := repo.get(i)) is not None}
+    return [found[0] for i in ids if (found := repo.get(i)) is not None]
 
 
 def _state(value: str) -> OrderState:
@@ -227,19 +239,22 @@ def _state(value: str) -> OrderState:
 REQUEST_ACTIONS = {"add": "create_account", "reset": "reset_credentials", "change": "update_account"}
 
 
-def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: str, actor: str) -> list[str]:
+def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: str, actor: str,
+                         about: str | None = None) -> list[str]:
     """Orders for the accounts a request names (a request desk task), on the worklist of the
-    target. Idempotent on `reason`: asking again returns the orders made the first time."""
+    target, announced in one digest (`about`: the request number). Idempotent on `reason`:
+    asking again returns the orders made the first time."""
     target = TargetRepository(rt.store).get(target_id)
     if target is None:
         raise NotFound(f"no target {target_id!r}")
-    repo, now, created = OrderRepository(rt.store), rt.clock.now(), []
+    repo, now, created, new = OrderRepository(rt.store), rt.clock.now(), [], []
     for account in accounts:
         holders = persons_with_email(rt, account.email)
         person_id = holders[0].id if holders else "ext-" + hashlib.sha256(account.email.lower().encode()).hexdigest()[:24]
         existing = [o for o in repo.of_person(person_id) if o.reason == reason and o.target_id == target_id]
         if existing:
             created.extend(o.id for o in existing)
+            new.extend(o for o in existing if o.state == OrderState.pending)
             continue
         action = Action(REQUEST_ACTIONS.get(account.action) or (
             "delete_account" if target.on_remove == "delete" else "disable_account"))
@@ -250,6 +265,7 @@ def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: st
         audit = audit_entity(f"person:{person_id}", now, actor, f"order.{action.value}", reason,
                              {"order_id": order.id, "target_id": target_id})
         repo.commit(person_id, [(order, None, None)], [], [audit])
-        dispatch(rt, [order])
+        new.append(order)
         created.append(order.id)
+    dispatch(rt, new, about)  # a retry sends what an interrupted call left Pending
     return created

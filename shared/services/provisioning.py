@@ -8,6 +8,8 @@ person is in a `suspend` group every account is suspended first and nothing is g
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +40,13 @@ from shared.store.targets import TargetRepository
 ACCOUNT = "account"
 ATTEMPTS = 8  # transitions of one order
 GRANTS = {Action.create_account, Action.grant}
+ACTION_WORDS = {
+    Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
+    Action.revoke: "entitlement(s) to revoke", Action.suspend: "account(s) to suspend",
+    Action.restore: "account(s) to restore", Action.disable_account: "account(s) to disable",
+    Action.delete_account: "account(s) to delete", Action.reset_credentials: "credential reset(s)",
+    Action.update_account: "account change(s)",
+}  # fmt: skip
 
 
 @dataclass
@@ -60,11 +69,12 @@ def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = 
     return dispatch(rt, plan.new_orders())
 
 
-def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
+def dispatch(rt: Runtime, orders: list[Order], about: str | None = None) -> list[Order]:
     """Pending orders go to their connector: the worklist (manual) or the queue (automatic).
-    Returns the orders as they are now."""
+    The desk gets one digest per target for the batch (`about`: what it came from, e.g. a
+    request number). Returns the orders as they are now."""
     targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    manual: dict[str, int] = {}
+    manual: dict[str, list[Order]] = {}
     result = []
     for order in orders:
         target = targets[order.target_id]
@@ -72,13 +82,13 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
             result.append(order)
         elif target.connector == Connector.manual:
             result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
-            manual[target.id] = manual.get(target.id, 0) + 1
+            manual.setdefault(target.id, []).append(order)
         else:
             result.append(order)
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
                            message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
-    for target_id, count in manual.items():
-        _notify_staff(rt, targets[target_id], count)
+    for target_id, batch in manual.items():
+        _notify_staff(rt, targets[target_id], batch, about)
     return result
 
 
@@ -263,13 +273,19 @@ def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[s
         repo.count_removals(target_id, now, count)
 
 
-def _notify_staff(rt: Runtime, target: Target, count: int) -> None:
+def _notify_staff(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
+    """One digest for the batch: how many orders, of which kind, and the worklist's link.
+    Its id comes from the orders, so a retried batch does not send it twice."""
+    count = len(batch)
+    kinds = Counter(o.action for o in batch)
+    lines = [f"- {n} {ACTION_WORDS.get(action, action.value)}" for action, n in sorted(kinds.items())]
     link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
+    prefix = f"{about}: " if about else ""
     email = Email(
         to=[rt.settings.staff_email],
-        subject=f"{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
-        text=f"{count} new order(s) wait on the worklist of {target.name}.\n\nOpen the worklist: {link}\n",
+        subject=f"{prefix}{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
+        text=(f"{count} new order{'s' if count != 1 else ''} wait on the worklist of {target.name}"
+              f"{' for ' + about if about else ''}:\n" + "\n".join(lines) + f"\n\nOpen the worklist: {link}\n"),
     )
-    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(),
-                   message_id=f"worklist:{target.id}:{rt.clock.now().isoformat()}")
-
+    digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
+    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=f"worklist:{target.id}:{digest}")

@@ -207,14 +207,17 @@ def test_triage_a_request_with_an_owner_a_comment_mentioning_the_client_and_a_ta
     assert "@grace.hopper@example.edu do both start on Monday?" in page
     assert "Invite both linus@example.edu Open Transmitted Transmitted" in page
     assert "REQ-000001: you were mentioned in a comment" in page
-    assert "REQ-000001: your request is being planned" in page and "Emails sent (6)" in page
-    assert "request.state_changed" in page
+    assert "REQ-000001: your request is being planned" in page and "Emails sent (7)" in page
+    assert "REQ-000001: 2 new manual provisioning orders for Team wiki" in page  # one digest, not one per order
+    assert "Moved from New to In Planning by Holly; owner set to margaret@example.edu" in page
     assert '<strong class="mention">@grace.hopper@example.edu</strong>' in html(response)
 
     [task_id] = re.findall(r"/tasks/([0-9a-f]+)/complete", html(response))
     early = desk.post("console_request_task_complete", f"requests/{request_number}/tasks/{task_id}/complete",
                       route={**route, "id": task_id})
-    assert early.status_code == 409 and "has orders not yet carried out" in text(early)
+    refusal = text(early)
+    assert early.status_code == 409 and "“Invite both” cannot be completed yet: 2 of its 2 worklist orders" in refusal
+    assert "alan.turing@example.edu is Transmitted" in refusal and "ext-" not in refusal  # no internal order ids
 
 
 def test_refused_triage_keeps_what_was_typed_beside_the_field(rt, browser, request_number):

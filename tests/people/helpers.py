@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from shared.models.group import GroupIn
+from shared.models.messages import Email
 from shared.models.person import PersonUpdate
 from shared.models.provisioning import Policy, Target
-from shared.services import groups
+from shared.models.request import RequestSubmission
+from shared.services import groups, requests
 from shared.services.chain import ChainResult, run_sync
 from shared.store.targets import TargetRepository
 from tests.factories import hr_update
@@ -28,3 +33,36 @@ def hire(rt, source_id: str, given: str, family: str, end: str | None = "2026-11
                      emails=[{"address": f"{source_id.lower()}@example.edu", "type": "work"}])
     body["affiliations"][0]["end"] = end
     return run_sync(rt, PersonUpdate.model_validate(body), "hr")
+
+
+CLIENT = "grace.hopper@example.edu"
+
+
+def submit_request(rt, **over: object):
+    """REQ-000001: an invite for two accounts in `wiki`, as the Power Automate flow posts it."""
+    body = {
+        "form_response_id": "F-1", "submitted_at": "2026-11-02T08:55:00+00:00",
+        "requester": {"email": CLIENT, "name": "Grace Hopper"}, "service": "wiki", "category": "invite",
+        "details": "Two colleagues join on Monday.",
+        "accounts": [{"email": "alan.turing@example.edu", "name": "Alan Turing"},
+                     {"email": "ada.lovelace@example.edu", "name": "Ada Lovelace"}],
+        **over,
+    }  # fmt: skip
+    return requests.submit(rt, RequestSubmission.model_validate(body), "flow").request
+
+
+def deliver(rt) -> list[Email]:
+    """Send every queued notification through the mailer, as the queue trigger does."""
+    sent, queue = [], rt.settings.queue("notification")
+    while (delivery := rt.bus.receive(queue)) is not None:
+        email = Email.model_validate_json(delivery.body)
+        rt.mail.send(email)
+        rt.bus.complete(delivery)
+        sent.append(email)
+    return sent
+
+
+def visible_text(body: str) -> str:
+    """A page's text, tags stripped and whitespace collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
