@@ -28,6 +28,7 @@ from shared.models.provisioning import (
     Target,
 )
 from shared.runtime import Runtime
+from shared.services.consequences import PolicyBook
 from shared.services.contention import retrying
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
@@ -144,8 +145,9 @@ def suspended_by(rt: Runtime, person_id: str) -> str | None:
 def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     now = rt.clock.now()
     repo = OrderRepository(rt.store)
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    desired = _desired(rt, person_id, targets)
+    book = PolicyBook.load(rt)
+    targets = book.targets
+    desired = book.desired(set(MembershipRepository(rt.store).state(person_id).groups))
     suspension = suspended_by(rt, person_id)
     marker = repo.evaluation_etag(person_id)
     assignments = {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)}
@@ -230,19 +232,6 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     if plan.orders or plan.assignments:
         repo.commit(person_id, plan.orders, list(plan.assignments.values()), audits, (now, marker))
     return plan
-
-
-def _desired(rt: Runtime, person_id: str, targets: dict[str, Target]) -> dict[tuple[str, str], str]:
-    """(target, entitlement) → the group that grants it; an entitlement implies the account."""
-    groups = set(MembershipRepository(rt.store).state(person_id).groups)
-    repo = TargetRepository(rt.store)
-    desired: dict[tuple[str, str], str] = {}
-    for target_id in targets:
-        for policy in repo.policies(target_id):
-            if policy.group_id in groups:
-                desired.setdefault((target_id, policy.entitlement), policy.group_id)
-                desired.setdefault((target_id, ACCOUNT), policy.group_id)
-    return desired
 
 
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
