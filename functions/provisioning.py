@@ -10,17 +10,15 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from functions.http import Call, endpoint, parse_body
 from functions.queues import consume
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.errors import NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.models.request import single_line
 from shared.runtime import runtime
-from shared.services import orders, reconciliation
-from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
-from shared.services.rulebook import rulebook
+from shared.services import orders, reconciliation, targets
+from shared.services.provisioning import evaluate_provisioning, suspended_by
 from shared.store.persons import PersonRepository
-from shared.store.targets import TargetRepository
 
 bp = func.Blueprint()
 OPERATE = "Provisioning.Operate"
@@ -53,45 +51,32 @@ class PersonIn(Model):
 
 @endpoint(bp, "targets", name="targets_list", methods=("GET",), role=READ, summary="List targets")
 def list_targets(call: Call):
-    return {"items": TargetRepository(call.rt.store).all(), "next": None}
+    return {"items": targets.list_targets(call.rt), "next": None}
 
 
 @endpoint(bp, "targets", name="targets_create", methods=("POST",), role="Admin", body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
-    repo = TargetRepository(call.rt.store)
-    if repo.get(call.body.id) is not None:
-        raise Conflict(f"target {call.body.id!r} exists already")
-    repo.save(call.body)
-    return 201, call.body
+    return 201, targets.create_target(call.rt, call.body, call.actor)
 
 
 @endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=READ, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
-    target = _target(call)
-    return {**target.model_dump(mode="json"), "policies": TargetRepository(call.rt.store).policies(target.id)}
+    target = targets.get_target(call.rt, call.route["id"])
+    return {**target.model_dump(mode="json"), "policies": targets.policies(call.rt, target.id)}
 
 
 @endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role="Admin", body=TargetIn,
           response=Target, statuses=(200, 404), summary="Change a target")
 def update_target(call: Call):
-    _target(call)
-    if call.body.id not in (None, call.route["id"]):
-        raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
-    target = Target.model_validate({**call.body.model_dump(), "id": call.route["id"]})
-    TargetRepository(call.rt.store).save(target)
-    return target
+    return targets.update_target(call.rt, call.route["id"], call.body.model_dump(exclude_unset=False), call.actor)
 
 
 @endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role="Admin", body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
-    target = _target(call)
-    if call.body.group_id not in rulebook(call.rt.store, call.rt.clock).groups:
-        raise InvalidInput(f"no group {call.body.group_id!r}", [FieldError("group_id", "unknown group")])
-    TargetRepository(call.rt.store).add_policy(target.id, call.body)
-    announced = announce_members(call.rt, call.body.group_id, f"policy {target.id}/{call.body.entitlement} added")
+    announced = targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
     return 201, {**call.body.model_dump(), "members_to_provision": announced}
 
 
@@ -193,9 +178,6 @@ def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
 
 
 def _target(call: Call) -> Target:
-    target = TargetRepository(call.rt.store).get(call.route["id"])
-    if target is None:
-        raise NotFound(f"no target {call.route['id']!r}")
-    return target
+    return targets.get_target(call.rt, call.route["id"])
 
 
