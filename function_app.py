@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions import (
     console,
+    console_admin,
     groups,
     notifications,
     ops,
@@ -13,7 +14,8 @@ from functions import (
     requests,
 )
 
-BLUEPRINTS = (persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, ops.bp, console.bp)
+BLUEPRINTS = (persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, ops.bp, console.bp,
+              console_admin.bp)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:

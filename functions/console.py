@@ -34,6 +34,7 @@ from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
 PERSONS = "Persons.Read"
+PEOPLE = (PERSONS, "Suspend.Manage")  # officers find the person they suspend
 OPERATE = "Provisioning.Operate"
 WORKLIST = (OPERATE, PERSONS)
 DESK = "Requests.Manage"
@@ -46,6 +47,7 @@ TABS = (
     (OrderState.pending, "Pending"),
 )
 BULK_ACTIONS = {OrderState.transmitted: "confirm", OrderState.awaiting_approval: "approve"}
+HINTED = (OrderState.transmitted, OrderState.awaiting_approval, OrderState.errored)
 
 
 # -- signing in ---------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def css(visit: Visit) -> func.HttpResponse:
 # -- persons ------------------------------------------------------------------------------
 
 
-@page(bp, "persons", name="console_persons", methods=("GET",), role=PERSONS, query=("q", "source", "source_id"),
+@page(bp, "persons", name="console_persons", methods=("GET",), role=PEOPLE, query=("q", "source", "source_id"),
       statuses=(200, 303, 422), summary="Find persons by name, email or source identifier")
 def find_persons(visit: Visit) -> func.HttpResponse:
     repo = PersonRepository(visit.rt.store)
@@ -124,10 +126,11 @@ def find_persons(visit: Visit) -> func.HttpResponse:
     )  # fmt: skip
 
 
-@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PERSONS, statuses=(200, 404),
+@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PEOPLE, statuses=(200, 404),
       summary="A person: affiliations, groups with reasons, access with order states, upcoming changes, trail")
 def person(visit: Visit) -> func.HttpResponse:
-    return visit.html("person.html", section="persons", **views.person_page(visit.rt, visit.route["id"]))
+    return visit.html("person.html", section="persons", can_suspend=visit.can("Suspend.Manage"),
+                      **views.person_page(visit.rt, visit.route["id"]))
 
 
 # -- provisioning -------------------------------------------------------------------------
@@ -139,10 +142,11 @@ def worklist(visit: Visit) -> func.HttpResponse:
     state = _order_state(visit.query("state") or OrderState.transmitted.value)
     target = visit.query("target", max_length=63)
     data = views.worklist(visit.rt, target, state)
+    data["hints"] = orders.hints(visit.rt, data["orders"]) if state in HINTED else {}
     can_operate = visit.can(OPERATE)
     here = f"{BASE}/worklist?" + urlencode({"target": target or "", "state": state.value})
     return visit.html(
-        "worklist.html", section="worklist", tabs=TABS, state=state.value, state_label=dict(TABS)[state].lower(),
+        "worklist.html", section="approvals" if state == OrderState.awaiting_approval else "worklist", tabs=TABS, state=state.value, state_label=dict(TABS)[state].lower(),
         target=target, target_names=views.target_names(data["targets"]), here=here, can_operate=can_operate,
         bulk_action=BULK_ACTIONS.get(state) if can_operate else None, **data,
     )  # fmt: skip
@@ -152,6 +156,22 @@ def worklist(visit: Visit) -> func.HttpResponse:
       summary="Confirm the selected orders: carried out by hand (Transmitted → Executed)")
 def confirm_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "confirm", "confirmed")
+
+
+@page(bp, "orders/{id}/confirm", name="console_order_confirm", methods=("POST",), role=OPERATE, statuses=(303,),
+      summary="Confirm one order, recording the account id created and a note")
+def confirm_order(visit: Visit) -> func.HttpResponse:
+    back = visit.back(f"{BASE}/worklist")
+    account_id = visit.field("account_id", max_length=256).strip() or None
+    note = visit.field("note", max_length=2000).strip()
+    if any(c in (account_id or "") + note for c in "\r\n\t\x00"):
+        return visit.redirect(back, "Not confirmed: the account id and note are single lines.", error=True)
+    try:
+        order = orders.confirm(visit.rt, visit.route["id"], visit.actor, note, account_id)
+    except RosterError as error:
+        return visit.redirect(back, f"Not confirmed: {error.detail}.", error=True)
+    recorded = f" Account {order.external_id} recorded." if order.external_id else ""
+    return visit.redirect(back, f"Confirmed: the {order.action.value} order in {order.target_id} is Executed.{recorded}")
 
 
 @page(bp, "orders/approve", name="console_orders_approve", methods=("POST",), role=OPERATE, statuses=(303,),
@@ -271,7 +291,7 @@ def complete_task(visit: Visit) -> func.HttpResponse:
 
 @page(bp, "groups", name="console_groups", methods=("GET",), role=GROUPS_READ, summary="Groups")
 def list_groups(visit: Visit) -> func.HttpResponse:
-    return visit.html("groups.html", section="groups", groups=groups.list_groups(visit.rt))
+    return visit.html("groups.html", section="groups", errors={}, values={}, **views.groups_page(visit.rt))
 
 
 @page(bp, "groups/{id}", name="console_group", methods=("GET",), role=GROUPS_READ, statuses=(200, 404),
@@ -387,8 +407,11 @@ def _group(visit: Visit, group: Group, rule: str, *, preview: bool = False, stat
         except InvalidInput as error:
             problem, status = views.rule_problem(rule, error), 422
     editable = visit.can(GROUPS) and group.kind == "dynamic" and group.id != SUSPEND_IMMEDIATE
+    needed = "Suspend.Manage" if group.policy == "suspend" else GROUPS
     return visit.html(
         "group.html", status, section="groups", rule=rule, preview=result, problem=problem, editable=editable,
+        members_editable=group.kind == "static" and visit.can(needed),
+        deletable=visit.can(GROUPS) and group.id != SUSPEND_IMMEDIATE,
         fingerprint=views.rule_fingerprint(rule), preview_note=note, problem_conflict=conflict,
         **views.group_page(visit.rt, group.id),
     )  # fmt: skip

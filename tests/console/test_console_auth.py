@@ -138,7 +138,8 @@ def test_every_console_route_is_in_the_openapi_description(functions, rt):
     console = {path for path in doc["paths"] if path.startswith("/api/console")}
     assert {"/api/console", "/api/console/persons/{id}", "/api/console/worklist", "/api/console/orders/confirm",
             "/api/console/requests/{number}", "/api/console/groups/{id}/preview"} <= console
-    assert doc["paths"]["/api/console/persons/{id}"]["get"]["x-roster-role"] == "Persons.Read"
+    assert doc["paths"]["/api/console/persons/{id}"]["get"]["x-roster-role"] == ["Persons.Read", "Suspend.Manage"]
+    assert {"/api/console/targets/{id}/reconcile", "/api/console/persons/{id}/suspend", "/api/console/dead-letters"} <= console
 
 
 def test_the_client_principal_header_is_ignored_without_app_service_authentication(browser):

@@ -61,7 +61,7 @@ def test_a_person_page_shows_affiliations_groups_with_reasons_access_upcoming_an
     assert "Future (1)" in page and "faculty CS — hr 2027-01-01 open" in page
     assert "Past (1)" in page and "student MATH" in page
     assert re.search(r"Finance fin-employees by rule active .*employee", page)
-    assert "wiki account active create_account Transmitted" in page
+    assert "wiki account being created — create_account Transmitted" in page  # not active before it is done
     assert "2026-12-01 00:00 CET Finance leaves" in page
     assert "person.created by source:hr" in page and "membership.joined" in page
     body = html(response)
@@ -255,7 +255,7 @@ HR_ONLY = 'person.affiliations -any (affiliation.type -eq "employee" -and affili
 
 def test_groups_are_listed_with_their_rules(rt, browser, finance):
     page = text(browser("reader-key").get("console_groups", "groups"))
-    assert "Finance fin-employees dynamic none person.affiliations -any" in page
+    assert "Finance fin-employees dynamic — Team wiki person.affiliations -any" in page  # what it provisions
     assert "Suspend immediately suspend-immediate static suspend" in page
 
 
@@ -283,7 +283,8 @@ def test_preview_then_save_a_rule(rt, browser, finance):
     assert shown.status_code == 200
     page = text(shown)
     assert "0 would join and 1 would leave, of 2 persons evaluated" in page
-    assert "Would leave (1) Person Ada Lovelace" in page
+    assert "Would leave (1) Person Orders Ada Lovelace disable_account in Team wiki" in page
+    assert "Orders that would follow Team wiki : 1 disable_account" in page
     fingerprint = re.search(r'name="previewed" value="([0-9a-f]+)"', html(shown)).group(1)
 
     unpreviewed = editor.post("console_group_save", "groups/fin-employees",
