@@ -22,6 +22,7 @@ from shared.services import requests
 
 bp = func.Blueprint()
 log = logging.getLogger("roster.requester")
+DESK = "The request desk"  # how a key without a display name signs what requesters read
 INFO = RouteInfo("requester_view", "track/{number}/{token}", ("GET",), None, public=True, statuses=(200, 404),
                  summary="The requester's page of a request (the link in their emails): no sign-in")
 
@@ -32,7 +33,7 @@ def serve(req: func.HttpRequest) -> func.HttpResponse:
         rt = runtime()
         route = req.route_params
         data = requests.requester_view(rt, route.get("number", ""), route.get("token", ""))
-        body, status = render("requester.html", tz=rt.settings.tz, who=rt.settings.display_name,
+        body, status = render("requester.html", tz=rt.settings.tz, who=lambda a: rt.settings.display_name(a, DESK),
                               state_words=state_words, nonce=nonce, **data), 200
     except NotFound as missing:
         body, status = render("requester_missing.html", detail=missing.detail, nonce=nonce), 404

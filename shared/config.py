@@ -81,12 +81,13 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def display_name(self, actor: str) -> str:
+    def display_name(self, actor: str, unnamed: str | None = None) -> str:
         """Who an audit record's actor is, in words: a key's display name (ROSTER_API_KEYS),
-        an Entra principal's name; other actors (`roster`, a connector) as they are."""
+        an Entra principal's name; other actors (`roster`, a connector) as they are. A key
+        without a name is `unnamed` when given (what outsiders read), else its actor id."""
         if actor.startswith("apikey:"):
             names = {key_actor(key): name for key, name in self.key_names.items()}
-            return names.get(actor, actor)
+            return names.get(actor, unnamed or actor)
         return actor.removeprefix("entra:")
 
     def queue(self, name: str) -> str:

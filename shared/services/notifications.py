@@ -216,7 +216,8 @@ def _email(
         "request": request,
         "link": requester_link(rt, request.number) if for_requester else request_link(rt.settings, request.number),
         "for_requester": for_requester,
-        "who": rt.settings.display_name,
+        "who": (lambda actor: rt.settings.display_name(actor, "The request desk")) if for_requester
+        else rt.settings.display_name,
         "service_name": service_name(rt, request.service),
         "accounts": _by_action(request),
         "desk": rt.settings.staff_email,
