@@ -371,7 +371,7 @@ def _bulk(visit: Visit, action: str, done: str):
     ids = visit.fields("ids", max_items=orders.BULK_LIMIT)
     if not ids:
         return visit.redirect(back, "Select at least one order first.", error=True)
-    message, failed = views.bulk_summary(orders.bulk(visit.rt, action, ids, visit.actor), done)
+    message, failed = views.bulk_summary(visit.rt, orders.bulk(visit.rt, action, ids, visit.actor), done)
     return visit.redirect(back, message, error=failed)
 
 

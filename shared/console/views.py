@@ -125,13 +125,19 @@ def target_names(targets: list[Target]) -> dict[str, str]:
     return {t.id: t.name for t in targets}
 
 
-def bulk_summary(results: list[dict], done: str) -> tuple[str, bool]:
-    """A flash message for `orders.bulk` results, and whether any failed."""
+def bulk_summary(rt: Runtime, results: list[dict], done: str) -> tuple[str, bool]:
+    """A flash message for `orders.bulk` results, and whether any failed: the ones that
+    failed are named by person and target, never by order id."""
     ok = [r for r in results if r["ok"]]
     failed = [r for r in results if not r["ok"]]
     message = f"{len(ok)} order{'s' if len(ok) != 1 else ''} {done}."
     if failed:
-        reasons = "; ".join(f"{r['id']}: {r['detail']}" for r in failed[:5])
+        found = {o.id: o for o in orders.orders_of(rt, [r["id"] for r in failed[:5]])}
+        names = display_names(rt, {o.person_id for o in found.values()})
+        reasons = "; ".join(
+            f"{order_label(found[r['id']], names)} ({found[r['id']].action.value} in {found[r['id']].target_id}) "
+            f"is {found[r['id']].state.value}" if r["id"] in found else "an order that does not exist"
+            for r in failed[:5])
         message += f" {len(failed)} not: {reasons}" + (" …" if len(failed) > 5 else "")
     return message, bool(failed)
 

@@ -107,7 +107,8 @@ def transition(
         order, etag = found
         if allowed is not None and order.state not in allowed:
             wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"order {order_id} is {order.state.value}, not {wanted}", current_state=order.state.value)
+            raise Conflict(f"the {order.action.value} order for {order.account or 'the person'} in {order.target_id} "
+                           f"is {order.state.value}, not {wanted}", current_state=order.state.value)
         now = rt.clock.now()
         updated = order.model_copy(update={
             "state": state, "updated_at": now,
@@ -120,7 +121,7 @@ def transition(
             return updated
         except ETagMismatch:
             continue
-    raise Busy(f"order {order_id} is being changed by others; retry")
+    raise Busy("the order is being changed by others; retry")
 
 
 def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
