@@ -12,10 +12,13 @@ from functions import (
     provisioning,
     requester,
     requests,
+    tickets,
 )
 
-BLUEPRINTS = (persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, ops.bp, console.bp,
-              console_admin.bp)
+BLUEPRINTS = (
+    persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp, ops.bp,
+    console.bp, console_admin.bp,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:
