@@ -35,29 +35,33 @@ ADMIN = "Admin"
 @page(bp, "persons/{id}/suspend", name="console_person_suspend", methods=("POST",), role=SUSPEND,
       statuses=(303, 404), summary="Suspend a person now, with the reason (every account gets a suspend order)")
 def suspend(visit: Visit) -> func.HttpResponse:
-    person_id, back = visit.route["id"], _person_url(visit.route["id"])
-    reason = visit.field("reason", max_length=1000).strip()
-    if not reason:
-        return visit.redirect(back, "Say why the person is suspended.", error=True)
-    try:
-        change = groups.add_member(visit.rt, SUSPEND_IMMEDIATE, _model(MemberIn, {"person_id": person_id,
-                                   "reason": reason}), visit.actor, visit.principal.roles)
-    except InvalidInput as error:
-        return visit.redirect(back, f"Not suspended: {error.detail}.", error=True)
-    made = after_group_change(visit.rt, change)["orders"]
-    return visit.redirect(back, f"Suspended: {_count(made, 'suspend order')} issued. Reason: {reason}")
+    def add(person_id: str, reason: str):
+        member = _model(MemberIn, {"person_id": person_id, "reason": reason})
+        return groups.add_member(visit.rt, SUSPEND_IMMEDIATE, member, visit.actor, visit.principal.roles)
+
+    return _suspension(visit, add, "Say why the person is suspended.", "Suspended", "suspend order")
 
 
 @page(bp, "persons/{id}/lift", name="console_person_lift", methods=("POST",), role=SUSPEND,
       statuses=(303, 404), summary="Lift a person's suspension, with the reason (still-wanted accounts are restored)")
 def lift(visit: Visit) -> func.HttpResponse:
-    person_id, back = visit.route["id"], _person_url(visit.route["id"])
+    def remove(person_id: str, reason: str):
+        return groups.remove_member(visit.rt, SUSPEND_IMMEDIATE, person_id, reason, visit.actor, visit.principal.roles)
+
+    return _suspension(visit, remove, "Say why the suspension is lifted.", "Suspension lifted", "order")
+
+
+def _suspension(visit: Visit, change, missing: str, done: str, noun: str) -> func.HttpResponse:
+    """Change the person's `suspend-immediate` membership with the reason, then provision now."""
+    back = _person_url(visit.route["id"])
     reason = visit.field("reason", max_length=1000).strip()
     if not reason:
-        return visit.redirect(back, "Say why the suspension is lifted.", error=True)
-    change = groups.remove_member(visit.rt, SUSPEND_IMMEDIATE, person_id, reason, visit.actor, visit.principal.roles)
-    made = after_group_change(visit.rt, change)["orders"]
-    return visit.redirect(back, f"Suspension lifted: {_count(made, 'order')} issued. Reason: {reason}")
+        return visit.redirect(back, missing, error=True)
+    try:
+        made = after_group_change(visit.rt, change(visit.route["id"], reason))["orders"]
+    except InvalidInput as error:
+        return visit.redirect(back, f"Not changed: {error.detail}.", error=True)
+    return visit.redirect(back, f"{done}: {_count(made, noun)} issued. Reason: {reason}")
 
 
 # -- groups -------------------------------------------------------------------------------
