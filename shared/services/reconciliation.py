@@ -63,8 +63,7 @@ def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor:
     unknown = []
     recorded = repo.accounts(target_id)
     for row in accounts:
-        person_id = row.person_id or recorded.get(row.account or "") or (
-            next((p.id for p in persons_with_email(rt, row.email)), None) if row.email else None)
+        person_id = _person_of(rt, row, recorded)
         if person_id is None:
             unknown.append(row.email or row.account or "")
             continue
@@ -96,6 +95,13 @@ def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor:
     if create_orders:
         result["orders"] = _drift_orders(rt, target_id, unexpected, missing, actor)
     return result
+
+
+def _person_of(rt: Runtime, row: ActualAccount, recorded: dict[str, str]) -> str | None:
+    """Whose account a row is: by person id, by the account id recorded on confirmation, by email."""
+    if row.person_id or (row.account and row.account in recorded):
+        return row.person_id or recorded[row.account]
+    return next((p.id for p in persons_with_email(rt, row.email)), None) if row.email else None
 
 
 def _confirms(action: Action, present: bool | None) -> bool:
