@@ -102,6 +102,7 @@ def add_member(visit: Visit) -> func.HttpResponse:
     body = {name: visit.field(name, max_length=1000).strip() for name in ("person_id", "start", "end", "reason")}
     body = {k: v for k, v in body.items() if v}
     try:
+        body["person_id"] = views.person_by_id_or_email(visit.rt, body.get("person_id", ""))
         change = groups.add_member(visit.rt, group_id, _model(MemberIn, body), visit.actor, visit.principal.roles)
     except RosterError as error:
         return visit.redirect(_group_url(group_id), f"Not added: {error.detail}.", error=True)

@@ -80,6 +80,15 @@ def add_policy(call: Call):
     return 201, {**call.body.model_dump(), "members_to_provision": announced}
 
 
+@endpoint(bp, "targets/{id}/policies/{group_id}", name="targets_policy_remove", methods=("DELETE",), role="Admin",
+          query=("entitlement",), statuses=(200, 404),
+          summary="Withdraw a policy (entitlement defaults to account); the group's members are re-provisioned")
+def remove_policy(call: Call):
+    policy = Policy(group_id=call.route["group_id"], entitlement=call.query("entitlement", max_length=200) or "account")
+    announced = targets.remove_policy(call.rt, call.route["id"], policy, call.actor)
+    return {**policy.model_dump(), "members_to_provision": announced}
+
+
 @endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=OPERATE,
           query=("create_orders",), statuses=(200, 400, 404),
           summary="The target's actual accounts (JSON or CSV) → Verified orders and drift")

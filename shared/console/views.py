@@ -25,6 +25,7 @@ from shared.rules import RuleError, explain_error, parse
 from shared.runtime import Runtime
 from shared.services import groups, orders, requests, targets
 from shared.services.consequences import PolicyBook
+from shared.services.eligibility import persons_with_email
 from shared.services.membership import memberships_of, upcoming
 from shared.services.notifications import requester_link
 from shared.services.provisioning import suspended_by
@@ -238,6 +239,18 @@ def groups_page(rt: Runtime) -> dict[str, Any]:
     granted = {g: sorted({book.targets[t].name for t, _ in pairs if t in book.targets})
                for g, pairs in book.grants.items()}
     return {"groups": groups.list_groups(rt), "granted": granted}
+
+
+def person_by_id_or_email(rt: Runtime, value: str) -> str:
+    """A person id as typed, or the id of the one person holding that email address."""
+    if "@" not in value:
+        return value
+    found = persons_with_email(rt, value)
+    if len(found) != 1:
+        why = "nobody has" if not found else f"{len(found)} persons have"
+        raise InvalidInput(f"{why} the address {value}; give the person id",
+                           [FieldError("person_id", f"{why} this address")])
+    return found[0].id
 
 
 def person_name(rt: Runtime, person_id: str) -> str:

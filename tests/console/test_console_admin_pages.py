@@ -176,3 +176,16 @@ def test_the_dead_letter_list_shows_reasons_and_hides_bodies_from_non_administra
     words = page(browser("ops-key").get("console_dead_letters", "dead-letters"))
     assert "person-update (1)" in words and "as_of: field required" in words and "ada-birth-date" not in words
     assert "ada-birth-date" in page(browser("admin-key").get("console_dead_letters", "dead-letters"))
+
+
+def test_a_member_is_added_by_an_email_address_only_they_hold(rt, browser):
+    person_id = hire(rt, "E1", "Ada", "Lovelace").registration.person.id
+    groups.create_group(rt, groups.GroupIn(id="visitors", name="Visitors"), "admin")
+    admin, route = browser("groups-key"), {"id": "visitors"}
+    unknown = admin.post("console_group_member_add", "groups/visitors/members",
+                         {"person_id": "nobody@example.edu", "reason": "guest"}, route=route)
+    assert flash(unknown) == "Not added: nobody has the address nobody@example.edu; give the person id."
+    added = admin.post("console_group_member_add", "groups/visitors/members",
+                       {"person_id": "e1@example.edu", "reason": "guest"}, route=route)
+    assert flash(added).startswith("Added Ada Lovelace")
+    assert [m.person_id for m in groups.members(rt, "visitors")] == [person_id]

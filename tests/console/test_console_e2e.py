@@ -249,7 +249,7 @@ def test_an_administrator_creates_a_static_group_with_a_dated_member_and_deletes
     new.get_by_role("button", name="Create group").click()
     page.get_by_role("status").get_by_text("Created: Visitors.").wait_for()
 
-    page.get_by_label("Person id").fill(ada)
+    page.get_by_label("Person id or email").fill("ada.lovelace@example.edu")  # an address only she holds
     page.get_by_label("From (optional)").fill("2026-11-01")
     page.get_by_label("Until, inclusive (optional)").fill("2026-12-31")
     page.get_by_label("Reason").fill("visiting researcher")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import azure.functions as func
+
+import function_app
 from shared.models.group import GroupIn
 from shared.models.messages import Email
 from shared.models.person import PersonUpdate
@@ -66,3 +69,11 @@ def visible_text(body: str) -> str:
     """A page's text, tags stripped and whitespace collapsed."""
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def app_function(name: str):
+    """One of the app's functions by name, as the Functions host would call it."""
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for blueprint in function_app.BLUEPRINTS:
+        app.register_functions(blueprint)
+    return next(f.get_user_function() for f in app.get_functions() if f.get_function_name() == name)

@@ -3,15 +3,17 @@ concerns, the account id and note staff record on confirmation, and the true acc
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import azure.functions as func
 import pytest
 
 from shared.errors import Conflict
-from shared.services import orders, reconciliation
+from shared.services import orders, reconciliation, targets
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import evaluate_provisioning
-from tests.people.helpers import finance_wiki, hire
+from tests.people.helpers import app_function, finance_wiki, hire
 
 TEMPLATE = {"login": "{given:1}{family}", "attributes": {"displayName": "{given} {family}"}}
 
@@ -84,3 +86,17 @@ def test_a_confirmation_without_an_account_id_records_neither_id_nor_note(rt):
     orders.confirm(rt, hired.orders[0].id, "apikey:staff")
     [access] = orders.access(rt, hired.registration.person.id)
     assert (access["account_id"], access["note"], access["state"]) == (None, None, "active")
+
+
+def test_withdrawing_a_policy_through_the_api_re_provisions_its_members(rt):
+    finance_wiki(rt)
+    orders.confirm(rt, hire(rt, "E1", "Ada", "Lovelace").orders[0].id, "apikey:staff")
+    withdraw = app_function("targets_policy_remove")
+    request = func.HttpRequest("DELETE", "http://localhost/api/targets/wiki/policies/fin-employees", body=b"",
+                               headers={"authorization": "Bearer admin-key"},
+                               route_params={"id": "wiki", "group_id": "fin-employees"})
+    response = withdraw(request)
+    assert response.status_code == 200 and json.loads(response.get_body())["members_to_provision"] == 1
+    assert targets.policies(rt, "wiki") == []
+    again = withdraw(request)
+    assert again.status_code == 404
