@@ -175,7 +175,8 @@ def eligibility(call: Call):
                               is_sessions_enabled=True)
 def group_update_queue(msg: func.ServiceBusMessage) -> None:
     """A person's groups changed: bring their access in line."""
-    consume(msg, "group-update", PersonRef, lambda ref: evaluate_provisioning(runtime(), ref.person_id, ref.cause))
+    consume(msg, "group-update", PersonRef,
+            lambda ref: evaluate_provisioning(runtime(), ref.person_id, ref.cause, windowed=True))
 
 
 @bp.function_name("provisioning_order_queue")

@@ -12,10 +12,10 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import Busy, Conflict, NotFound, PersonNotFound
-from shared.models.messages import Email, OrderRef, PersonRef
+from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     OPEN_STATES,
     REMOVALS,
@@ -40,6 +40,7 @@ from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
 ATTEMPTS = 8  # transitions of one order
+DIGEST_MINUTES = 5  # queue-driven manual orders: one email per target per window
 GRANTS = {Action.create_account, Action.grant}
 ACTION_WORDS = {
     Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
@@ -61,16 +62,19 @@ class Plan:
         return [order for order, etag, _ in self.orders if etag is None]
 
 
-def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster") -> list[Order]:
-    """Issue the orders that bring the person's access in line; returns the new ones."""
+def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster",
+                          windowed: bool = False) -> list[Order]:
+    """Issue the orders that bring the person's access in line; returns the new ones.
+    `windowed` (queue-driven evaluations): the desk hears of manual orders in one digest per
+    target per DIGEST_WINDOW rather than one email per person."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     plan = retrying(lambda: _plan(rt, person_id, cause, actor),
                     "the person's access is being evaluated by others; retry")
-    return dispatch(rt, plan.new_orders())
+    return dispatch(rt, plan.new_orders(), windowed=windowed)
 
 
-def dispatch(rt: Runtime, orders: list[Order], about: str | None = None) -> list[Order]:
+def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowed: bool = False) -> list[Order]:
     """Pending orders go to their connector: the worklist (manual) or the queue (automatic).
     The desk gets one digest per target for the batch (`about`: what it came from, e.g. a
     request number). Returns the orders as they are now."""
@@ -89,7 +93,7 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None) -> list
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
                            message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
     for target_id, batch in manual.items():
-        _notify_staff(rt, targets[target_id], batch, about)
+        (_count_for_digest if windowed else _notify_staff)(rt, targets[target_id], batch, about)
     return result
 
 
@@ -264,18 +268,44 @@ def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[s
 
 
 def _notify_staff(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
-    """One digest for the batch: how many orders, of which kind, and the worklist's link.
-    Its id comes from the orders, so a retried batch does not send it twice."""
-    count = len(batch)
-    kinds = Counter(o.action for o in batch)
-    lines = [f"- {n} {ACTION_WORDS.get(action, action.value)}" for action, n in sorted(kinds.items())]
+    """One digest for the batch, now. Its id comes from the orders, so a retried batch does
+    not send it twice."""
+    email = digest_email(rt, target, dict(Counter(o.action.value for o in batch)), about)
+    digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
+    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=f"worklist:{target.id}:{digest}")
+
+
+def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
+    """Count the batch into the target's digest of this window; the digest's message is
+    scheduled for the window's end (one per window: the bus drops the repeats by id)."""
+    now = rt.clock.now().astimezone(UTC)
+    start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % DIGEST_MINUTES)
+    window = start.strftime("%Y%m%dT%H%M")
+    OrderRepository(rt.store).add_to_digest(target.id, window, dict(Counter(o.action.value for o in batch)))
+    rt.bus.publish(rt.settings.queue("notification"), DigestRef(digest=target.id, window=window).model_dump_json(),
+                   message_id=f"digest:{target.id}:{window}", scheduled_at=start + timedelta(minutes=DIGEST_MINUTES))
+
+
+def send_digest(rt: Runtime, ref: DigestRef) -> None:
+    """A digest is due: its email goes to the mailer, then the counts are forgotten (a crash
+    in between sends it once more, never loses it)."""
+    repo = OrderRepository(rt.store)
+    counts = repo.digest(ref.digest, ref.window)
+    target = TargetRepository(rt.store).get(ref.digest)
+    if counts and target is not None:
+        rt.mail.send(digest_email(rt, target, counts, None))
+    repo.forget_digest(ref.digest, ref.window)
+
+
+def digest_email(rt: Runtime, target: Target, counts: dict[str, int], about: str | None) -> Email:
+    """How many orders wait, of which kind, what they came from, and the worklist's link."""
+    count = sum(counts.values())
+    lines = [f"- {n} {ACTION_WORDS.get(Action(a), a)}" for a, n in sorted(counts.items())]
     link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
     prefix = f"{about}: " if about else ""
-    email = Email(
+    return Email(
         to=[rt.settings.staff_email],
         subject=f"{prefix}{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
         text=(f"{count} new order{'s' if count != 1 else ''} wait on the worklist of {target.name}"
               f"{' for ' + about if about else ''}:\n" + "\n".join(lines) + f"\n\nOpen the worklist: {link}\n"),
     )
-    digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
-    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=f"worklist:{target.id}:{digest}")

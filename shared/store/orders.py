@@ -7,11 +7,14 @@
   external_id?}, what Roster believes the target holds (reconciliation, the mass-change
   guard, the logins already taken).
 - `orders`, partition `guard:<target>`: removal counts per hour.
+- `orders`, partition `digest:<target>`: rows `<window>` {counts by action}: manual orders
+  from queue-driven evaluations, told to the desk in one email per window.
 An order id starts with its person's id, so an order is found without an index.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -132,6 +135,31 @@ class OrderRepository:
             self.table.delete(f"queue:{order.target_id}:{previous.value}", row)
         self.table.upsert(Entity(f"queue:{order.target_id}:{order.state.value}", row,
                                  {"order_id": order.id, "person_id": order.person_id}))
+
+    def add_to_digest(self, target_id: str, window: str, counts: dict[str, int]) -> None:
+        """Add order counts (by action) to the target's digest of `window` (ETag retry)."""
+        key = (f"digest:{target_id}", window)
+        for _ in range(20):
+            entity = self.table.get(*key)
+            held = json.loads(entity.properties["counts"]) if entity else {}
+            merged = {a: held.get(a, 0) + counts.get(a, 0) for a in sorted(set(held) | set(counts))}
+            row = Entity(*key, {"counts": json.dumps(merged)})
+            try:
+                if entity is None:
+                    self.table.insert(row)
+                else:
+                    self.table.replace(row, entity.etag)
+                return
+            except (EntityExists, ETagMismatch):
+                continue
+        raise ETagMismatch(f"the digest of {target_id} is being counted by many at once")
+
+    def digest(self, target_id: str, window: str) -> dict[str, int]:
+        entity = self.table.get(f"digest:{target_id}", window)
+        return json.loads(entity.properties["counts"]) if entity else {}
+
+    def forget_digest(self, target_id: str, window: str) -> None:
+        self.table.delete(f"digest:{target_id}", window)
 
     def removals_in_hour(self, target_id: str, at: datetime) -> int:
         entity = self.table.get(f"guard:{target_id}", at.strftime("%Y%m%dT%H"))

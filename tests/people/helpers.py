@@ -9,12 +9,13 @@ import azure.functions as func
 
 import function_app
 from shared.models.group import GroupIn
-from shared.models.messages import Email
+from shared.models.messages import DigestRef, Email, Notice
 from shared.models.person import PersonUpdate
 from shared.models.provisioning import Policy, Target
 from shared.models.request import RequestSubmission
 from shared.services import groups, requests
 from shared.services.chain import ChainResult, run_sync
+from shared.services.provisioning import send_digest
 from shared.store.targets import TargetRepository
 from tests.factories import hr_update
 
@@ -55,14 +56,17 @@ def submit_request(rt, **over: object):
 
 
 def deliver(rt) -> list[Email]:
-    """Send every queued notification through the mailer, as the queue trigger does."""
-    sent, queue = [], rt.settings.queue("notification")
+    """Send every due notification through the mailer, as the queue trigger does (a due
+    digest becomes its email); the emails sent."""
+    queue, new = rt.settings.queue("notification"), list(rt.mail.sent())
     while (delivery := rt.bus.receive(queue)) is not None:
-        email = Email.model_validate_json(delivery.body)
-        rt.mail.send(email)
+        body = Notice.model_validate_json(delivery.body).root
+        send_digest(rt, body) if isinstance(body, DigestRef) else rt.mail.send(body)
         rt.bus.complete(delivery)
-        sent.append(email)
-    return sent
+    before, new = new, list(rt.mail.sent())
+    for old in before:  # the outbox is ordered by time: take away what was there before
+        new.remove(old)
+    return [Email.model_validate({k: v for k, v in e.items() if k in Email.model_fields}) for e in new]
 
 
 def visible_text(body: str) -> str:
