@@ -137,22 +137,14 @@ class OrderRepository:
                                  {"order_id": order.id, "person_id": order.person_id}))
 
     def add_to_digest(self, target_id: str, window: str, counts: dict[str, int]) -> None:
-        """Add order counts (by action) to the target's digest of `window` (ETag retry)."""
-        key = (f"digest:{target_id}", window)
-        for _ in range(20):
-            entity = self.table.get(*key)
+        """Add order counts (by action) to the target's digest of `window`."""
+
+        def merged(entity: Entity | None) -> dict:
             held = json.loads(entity.properties["counts"]) if entity else {}
-            merged = {a: held.get(a, 0) + counts.get(a, 0) for a in sorted(set(held) | set(counts))}
-            row = Entity(*key, {"counts": json.dumps(merged)})
-            try:
-                if entity is None:
-                    self.table.insert(row)
-                else:
-                    self.table.replace(row, entity.etag)
-                return
-            except (EntityExists, ETagMismatch):
-                continue
-        raise ETagMismatch(f"the digest of {target_id} is being counted by many at once")
+            return {"counts": json.dumps({a: held.get(a, 0) + counts.get(a, 0) for a in sorted({*held, *counts})})}
+
+        if not self._read_modify_write((f"digest:{target_id}", window), merged):
+            raise ETagMismatch(f"the digest of {target_id} is being counted by many at once")
 
     def digest(self, target_id: str, window: str) -> dict[str, int]:
         entity = self.table.get(f"digest:{target_id}", window)
@@ -166,16 +158,22 @@ class OrderRepository:
         return entity.properties["count"] if entity else 0
 
     def count_removals(self, target_id: str, at: datetime, add: int) -> None:
-        """Add `add` removals to the hour of `at` (ETag retry; a lost count only loosens the guard)."""
-        key = (f"guard:{target_id}", at.strftime("%Y%m%dT%H"))
-        for _ in range(20):
+        """Add `add` removals to the hour of `at` (a lost count only loosens the guard)."""
+        self._read_modify_write((f"guard:{target_id}", at.strftime("%Y%m%dT%H")),
+                                lambda entity: {"count": (entity.properties["count"] if entity else 0) + add})
+
+    def _read_modify_write(self, key: tuple[str, str], change, attempts: int = 20) -> bool:
+        """Write `change(row or None)` to the row with its ETag, retrying when someone else
+        wrote first; False if they always did."""
+        for _ in range(attempts):
             entity = self.table.get(*key)
-            row = Entity(*key, {"count": (entity.properties["count"] if entity else 0) + add})
+            row = Entity(*key, change(entity))
             try:
                 if entity is None:
                     self.table.insert(row)
                 else:
                     self.table.replace(row, entity.etag)
-                return
+                return True
             except (EntityExists, ETagMismatch):
                 continue
+        return False
