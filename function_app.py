@@ -12,12 +12,13 @@ from functions import (
     provisioning,
     requester,
     requests,
+    scim,
     tickets,
 )
 
 BLUEPRINTS = (
     persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp, ops.bp,
-    console.bp, console_admin.bp,
+    console.bp, console_admin.bp, scim.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -288,7 +288,7 @@ def target_values(target: Target) -> dict[str, str]:
     """The target as its form shows it (no secret: the URL field starts empty)."""
     template = target.account_template
     return {
-        "id": target.id, "name": target.name, "connector": target.connector.value, "url": "",
+        "id": target.id, "name": target.name, "connector": str(target.connector), "url": "",
         "on_remove": target.on_remove, "approval": target.approval,
         "max_percent": f"{target.threshold.max_percent:g}", "min_size": str(target.threshold.min_size),
         "login": template.login if template else "", "login_max_length": str(template.login_max_length) if template else "",

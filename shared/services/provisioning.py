@@ -14,14 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared.bus import bus_id
 from shared.errors import Busy, Conflict, NotFound, PersonNotFound
 from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
+    MANUAL,
     OPEN_STATES,
     REMOVALS,
     Action,
     Assignment,
-    Connector,
     Order,
     OrderEvent,
     OrderState,
@@ -85,13 +86,13 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
         target = targets[order.target_id]
         if order.state != OrderState.pending:
             result.append(order)
-        elif target.connector == Connector.manual:
+        elif target.connector == MANUAL:
             result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
             manual.setdefault(target.id, []).append(order)
         else:
             result.append(order)
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
-                           message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
+                           message_id=bus_id(f"order:{order.id}:{order.attempts}"), session_id=order.person_id)
     for target_id, batch in manual.items():
         (_count_for_digest if windowed else _notify_staff)(rt, targets[target_id], batch, about)
     return result
@@ -133,7 +134,7 @@ def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
     count = 0
     for person_id in MembershipRepository(rt.store).mirrored_person_ids(group_id):
         rt.bus.publish(rt.settings.queue("group-update"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
-                       message_id=f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}", session_id=person_id)
+                       message_id=bus_id(f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}"), session_id=person_id)
         count += 1
     return count
 
@@ -272,7 +273,7 @@ def _notify_staff(rt: Runtime, target: Target, batch: list[Order], about: str | 
     not send it twice."""
     email = digest_email(rt, target, dict(Counter(o.action.value for o in batch)), about)
     digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
-    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=f"worklist:{target.id}:{digest}")
+    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=bus_id(f"worklist:{target.id}:{digest}"))
 
 
 def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
@@ -283,7 +284,7 @@ def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: st
     window = start.strftime("%Y%m%dT%H%M")
     OrderRepository(rt.store).add_to_digest(target.id, window, dict(Counter(o.action.value for o in batch)))
     rt.bus.publish(rt.settings.queue("notification"), DigestRef(digest=target.id, window=window).model_dump_json(),
-                   message_id=f"digest:{target.id}:{window}", scheduled_at=start + timedelta(minutes=DIGEST_MINUTES))
+                   message_id=bus_id(f"digest:{target.id}:{window}"), scheduled_at=start + timedelta(minutes=DIGEST_MINUTES))
 
 
 def send_digest(rt: Runtime, ref: DigestRef) -> None:

@@ -5,6 +5,7 @@ is written with its audit record; a policy change re-provisions the group's memb
 
 from __future__ import annotations
 
+from shared.connectors import check_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.provisioning import Policy, Target
 from shared.runtime import Runtime
@@ -30,6 +31,7 @@ def policies(rt: Runtime, target_id: str) -> list[Policy]:
 
 
 def create_target(rt: Runtime, target: Target, actor: str) -> Target:
+    check_connector(target)
     repo = TargetRepository(rt.store)
     if repo.get(target.id) is not None:
         raise Conflict(f"target {target.id!r} exists already", [FieldError("id", "taken")])
@@ -44,6 +46,7 @@ def update_target(rt: Runtime, target_id: str, data: dict, actor: str) -> Target
         raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
     merged = {**data, "id": target_id, "settings": data.get("settings", current.settings)}
     target = Target.model_validate(merged)
+    check_connector(target)
     TargetRepository(rt.store).save(target, _audit(rt, TARGETS, actor, "target.updated", target))
     return target
 
@@ -70,7 +73,7 @@ def remove_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> in
 
 def _audit(rt: Runtime, partition: str, actor: str, action: str, target: Target, policy: Policy | None = None):
     """The record of a change: what, never a setting's value (settings may hold secrets)."""
-    details = {"target_id": target.id, "connector": target.connector.value, "settings": sorted(target.settings)}
+    details = {"target_id": target.id, "connector": str(target.connector), "settings": sorted(target.settings)}
     if policy is not None:
         details.update(group_id=policy.group_id, entitlement=policy.entitlement)
     return audit_entity(partition, rt.clock.now(), actor, action, f"{action} {target.id}", details)
