@@ -17,7 +17,7 @@ from shared.console import views
 from shared.errors import InvalidInput, MalformedBody, RosterError
 from shared.models.group import SUSPEND_IMMEDIATE, GroupIn, MemberIn
 from shared.models.provisioning import Policy, Target
-from shared.services import groups, reconciliation, targets
+from shared.services import groups, operations, reconciliation, targets
 from shared.services.chain import after_group_change
 
 bp = func.Blueprint()
@@ -198,10 +198,22 @@ def reconcile(visit: Visit) -> func.HttpResponse:
 
 
 @page(bp, "dead-letters", name="console_dead_letters", methods=("GET",), role=OPERATE,
-      summary="Messages a trigger refused as malformed, per queue, with the reason")
+      summary="Dead letters per queue: the bus's (with replay) and the messages a trigger refused as malformed")
 def dead_letters(visit: Visit) -> func.HttpResponse:
-    return visit.html("deadletters.html", section="dead-letters", queues=views.dead_letters(visit.rt),
-                      show_bodies=visit.can(ADMIN))
+    return visit.html("deadletters.html", section="dead-letters", view=operations.chain_view(visit.rt),
+                      can_replay=visit.can(ADMIN))
+
+
+@page(bp, "dead-letters/replay", name="console_dead_letter_replay", methods=("POST",), role=ADMIN,
+      statuses=(303,), summary="Send a dead letter of the bus back to its queue (audited)")
+def replay(visit: Visit) -> func.HttpResponse:
+    back = f"{BASE}/dead-letters"
+    queue, message_id = visit.field("queue", max_length=100), visit.field("message_id", max_length=128)
+    try:
+        done = operations.replay(visit.rt, queue, message_id, visit.actor)
+    except RosterError as error:
+        return visit.redirect(back, f"Not replayed: {error.detail}.", error=True)
+    return visit.redirect(back, f"Replayed on {done['queue']}: the message is back in its queue.")
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from shared.config import QUEUE_SETTINGS
 from shared.console.history import describe
 from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.mail.outbox import OutboxMailer
@@ -30,7 +29,6 @@ from shared.services.membership import memberships_of, upcoming
 from shared.services.notifications import requester_link
 from shared.services.provisioning import suspended_by
 from shared.store.audit import audit_trail
-from shared.store.deadletters import DeadLetterRepository
 from shared.store.groups import MembershipRepository, person_partition
 from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
@@ -338,13 +336,3 @@ def reconciliation_report(rt: Runtime, report: dict, rows: int) -> dict[str, Any
     drift = report["drift"]
     ids = {d["person_id"] for d in drift["unexpected"] + drift["missing"]}
     return {**report, "rows": rows, "names": display_names(rt, ids)}
-
-
-# -- dead letters -------------------------------------------------------------------------
-
-
-def dead_letters(rt: Runtime, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-    """Per logical queue, the messages refused as malformed (newest kept first by the store)."""
-    repo = DeadLetterRepository(rt.store)
-    return [{"queue": queue, "items": list(repo.list(queue, limit=limit))}
-            for queue in QUEUE_SETTINGS]

@@ -170,12 +170,22 @@ def test_the_worklist_shows_what_to_type_and_confirm_records_the_account_id(rt, 
     assert (access["account_id"], access["note"]) == ("zorsted", "ticket 12")
 
 
-def test_the_dead_letter_list_shows_reasons_and_hides_bodies_from_non_administrators(rt, browser):
+def test_the_dead_letter_list_shows_both_kinds_and_an_administrator_replays_one(rt, browser):
     DeadLetterRepository(rt.store).park("person-update", "m-1", b'{"secret": "ada-birth-date"}', "ValidationFailed",
                                         "as_of: field required", rt.clock.now())
+    queue = rt.settings.queue("group-update")
+    rt.bus.publish(queue, '{"person_id": "p-1", "cause": "x"}', message_id="m-2", session_id="p-1")
+    rt.bus.dead_letter(rt.bus.receive(queue), "MaxDeliveryCountExceeded", "failed 10 times")
     words = page(browser("ops-key").get("console_dead_letters", "dead-letters"))
-    assert "person-update (1)" in words and "as_of: field required" in words and "ada-birth-date" not in words
-    assert "ada-birth-date" in page(browser("admin-key").get("console_dead_letters", "dead-letters"))
+    assert "Refused as malformed (1)" in words and "as_of: field required" in words
+    assert "The bus's dead letters (1)" in words and "MaxDeliveryCountExceeded" in words
+    assert "ada-birth-date" not in words and "Replay" not in words  # no bodies; replay is for Admin
+    assert browser("ops-key").post("console_dead_letter_replay", "dead-letters/replay",
+                                   {"queue": "group-update", "message_id": "m-2"}).status_code == 403
+    done = browser("admin-key").post("console_dead_letter_replay", "dead-letters/replay",
+                                     {"queue": "group-update", "message_id": "m-2"})
+    assert flash(done) == "Replayed on group-update: the message is back in its queue."
+    assert rt.bus.dead_letters(queue) == [] and rt.bus.receive(queue) is not None
 
 
 def test_a_member_is_added_by_an_email_address_only_they_hold(rt, browser):
