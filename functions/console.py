@@ -9,7 +9,6 @@ import secrets
 from urllib.parse import quote, urlencode
 
 import azure.functions as func
-from pydantic import ValidationError
 
 from functions.auth import key_digest, principal_for_key
 from functions.console_web import (
@@ -19,10 +18,11 @@ from functions.console_web import (
     Visit,
     console_path,
     cookie,
+    field_errors,
+    form_model,
     page,
     roles_of,
 )
-from functions.http import invalid
 from shared.console import views
 from shared.console.render import stylesheet
 from shared.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, RosterError
@@ -118,7 +118,7 @@ def find_persons(visit: Visit) -> func.HttpResponse:
         elif q:
             results = _identifier_or_text(repo, q)
     except InvalidInput as error:
-        errors, status = _field_errors(error), 422
+        errors, status = field_errors(error), 422
     return visit.html(
         "persons.html", status, section="persons", q=q, source=source, source_id=source_id, results=results,
         errors=errors, searched=bool(q or (source and source_id)) and not errors, limit=search.MAX_RESULTS,
@@ -227,9 +227,9 @@ def change_request(visit: Visit) -> func.HttpResponse:
     body = {"owner": values["owner"] or None}
     body.update({name: values[name] for name in ("state", "note") if values[name]})
     try:
-        changed = requests.change(visit.rt, visit.route["number"], _model(RequestChange, body), visit.actor)
+        changed = requests.change(visit.rt, visit.route["number"], form_model(RequestChange, body), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not saved: {error.detail}.", values=values)
     owner = f"owner {changed.owner}" if changed.owner else "no owner"
@@ -241,9 +241,9 @@ def change_request(visit: Visit) -> func.HttpResponse:
 def comment(visit: Visit) -> func.HttpResponse:
     values = {"text": visit.field("text", max_length=8000), "public": visit.field("public") == "true"}
     try:
-        added = requests.comment(visit.rt, visit.route["number"], _model(CommentIn, values), visit.actor)
+        added = requests.comment(visit.rt, visit.route["number"], form_model(CommentIn, values), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not added: {error.detail}.", values=values)
     emailed = f" Emailed: {', '.join(added.mentions)}." if added.mentions else ""
@@ -266,9 +266,9 @@ def add_task(visit: Visit) -> func.HttpResponse:
     body = {"title": values["title"], "assignee": values["assignee"] or None,
             "create_orders": visit.field("create_orders") == "true"}
     try:
-        task = requests.create_task(visit.rt, visit.route["number"], _model(TaskIn, body), visit.actor)
+        task = requests.create_task(visit.rt, visit.route["number"], form_model(TaskIn, body), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not added: {error.detail}.", values=values)
     made = f" with {len(task.order_ids)} orders on the worklist" if task.order_ids else ""
@@ -322,7 +322,7 @@ def save_rule(visit: Visit) -> func.HttpResponse:
     if rule == group.rule:
         return visit.redirect(here, "The rule is unchanged.")
     try:
-        saved = groups.update_group(visit.rt, group.id, _model(GroupIn, views.changed_group(group, rule)), visit.actor)
+        saved = groups.update_group(visit.rt, group.id, form_model(GroupIn, views.changed_group(group, rule)), visit.actor)
     except InvalidInput:
         return _group(visit, group, rule, preview=True)
     except Conflict as error:
@@ -345,18 +345,6 @@ def _identifier_or_text(repo: PersonRepository, q: str) -> list:
         if found is not None:
             return [found]
     return search.by_text(repo, q, search.MAX_RESULTS)
-
-
-def _field_errors(error: InvalidInput) -> dict[str, str]:
-    found = {e.field: e.message[:1].upper() + e.message[1:] for e in error.errors}
-    return found or {"_": error.detail}
-
-
-def _model(model: type, data: dict):
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise invalid(error) from None
 
 
 def _order_state(value: str) -> OrderState:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import azure.functions as func
 from pydantic import ValidationError
 
-from functions.console_web import BASE, Visit, page
+from functions.console_web import BASE, Visit, field_errors, form_model, page
 from functions.http import invalid
 from shared.console import views
 from shared.errors import InvalidInput, MalformedBody, RosterError
@@ -36,7 +36,7 @@ ADMIN = "Admin"
       statuses=(303, 404), summary="Suspend a person now, with the reason (every account gets a suspend order)")
 def suspend(visit: Visit) -> func.HttpResponse:
     def add(person_id: str, reason: str):
-        member = _model(MemberIn, {"person_id": person_id, "reason": reason})
+        member = form_model(MemberIn, {"person_id": person_id, "reason": reason})
         return groups.add_member(visit.rt, SUSPEND_IMMEDIATE, member, visit.actor, visit.principal.roles)
 
     return _suspension(visit, add, "Say why the person is suspended.", "Suspended", "suspend order")
@@ -74,10 +74,10 @@ def create_group(visit: Visit) -> func.HttpResponse:
               for name in ("id", "name", "description", "kind", "rule")}
     body = {**values, "rule": values["rule"].replace("\r\n", "\n") or None, "kind": values["kind"] or "static"}
     try:
-        group = groups.create_group(visit.rt, _model(GroupIn, body), visit.actor)
+        group = groups.create_group(visit.rt, form_model(GroupIn, body), visit.actor)
     except RosterError as error:
         status = error.status if error.status in (409, 422) else 422
-        return visit.html("groups.html", status, section="groups", errors=_errors(error), values=values,
+        return visit.html("groups.html", status, section="groups", errors=field_errors(error), values=values,
                           **views.groups_page(visit.rt))
     return visit.redirect(f"{BASE}/groups/{quote(group.id)}", f"Created: {group.name}.")
 
@@ -103,7 +103,7 @@ def add_member(visit: Visit) -> func.HttpResponse:
     body = {k: v for k, v in body.items() if v}
     try:
         body["person_id"] = views.person_by_id_or_email(visit.rt, body.get("person_id", ""))
-        change = groups.add_member(visit.rt, group_id, _model(MemberIn, body), visit.actor, visit.principal.roles)
+        change = groups.add_member(visit.rt, group_id, form_model(MemberIn, body), visit.actor, visit.principal.roles)
     except RosterError as error:
         return visit.redirect(_group_url(group_id), f"Not added: {error.detail}.", error=True)
     made = after_group_change(visit.rt, change)["orders"]
@@ -139,9 +139,9 @@ def list_targets(visit: Visit) -> func.HttpResponse:
 def create_target(visit: Visit) -> func.HttpResponse:
     values = views.target_form(visit.form)
     try:
-        target = targets.create_target(visit.rt, _model(Target, views.target_body(values)), visit.actor)
+        target = targets.create_target(visit.rt, form_model(Target, views.target_body(values)), visit.actor)
     except RosterError as error:
-        return visit.html("targets.html", error.status, section="targets", errors=_errors(error), values=values,
+        return visit.html("targets.html", error.status, section="targets", errors=field_errors(error), values=values,
                           **views.targets_page(visit.rt))
     return visit.redirect(_target_url(target.id), f"Registered: {target.name}.")
 
@@ -160,9 +160,9 @@ def save_target(visit: Visit) -> func.HttpResponse:
         body = views.target_body(values, targets.get_target(visit.rt, target_id))
         target = targets.update_target(visit.rt, target_id, body, visit.actor)
     except (InvalidInput, MalformedBody) as error:
-        return _target(visit, 422, errors=_errors(error), values=values)
+        return _target(visit, 422, errors=field_errors(error), values=values)
     except ValidationError as error:
-        return _target(visit, 422, errors=_errors(invalid(error)), values=values)
+        return _target(visit, 422, errors=field_errors(invalid(error)), values=values)
     return visit.redirect(_target_url(target.id), f"Saved: {target.name}.")
 
 
@@ -232,24 +232,12 @@ def _policy(visit: Visit, change, done: str) -> func.HttpResponse:
     body = {"group_id": visit.field("group_id", max_length=63).strip(),
             "entitlement": visit.field("entitlement", max_length=200).strip() or "account"}
     try:
-        policy = _model(Policy, body)
+        policy = form_model(Policy, body)
         announced = change(visit.rt, target_id, policy, visit.actor)
     except RosterError as error:
         return visit.redirect(_target_url(target_id), f"Not changed: {error.detail}.", error=True)
     return visit.redirect(_target_url(target_id), f"{done}: {policy.entitlement} for members of {policy.group_id}; "
                                                   f"{_count_of(announced, 'member')} being re-provisioned.")
-
-
-def _model(model: type, data: dict):
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise invalid(error) from None
-
-
-def _errors(error: RosterError) -> dict[str, str]:
-    found = {e.field: e.message[:1].upper() + e.message[1:] for e in error.errors}
-    return found or {"_": error.detail}
 
 
 def _count(orders: list, noun: str) -> str:

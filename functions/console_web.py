@@ -29,9 +29,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import azure.functions as func
+from pydantic import ValidationError
 
 from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
-from functions.http import RouteInfo, register
+from functions.http import RouteInfo, invalid, register
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
 from shared.runtime import Runtime, runtime
@@ -310,3 +311,20 @@ def sign_in_url(req: func.HttpRequest) -> str:
     query = urlencode(dict(req.params))
     here = console_path(urlsplit(req.url).path + (f"?{query}" if query else ""))
     return f"{BASE}/" + (f"?{urlencode({'next': here})}" if here and here.rstrip("/") != BASE else "")
+
+
+# -- forms into models --------------------------------------------------------------------
+
+
+def form_model(model: type, data: dict):
+    """`model` from a form's values; InvalidInput naming the fields when they do not fit."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise invalid(error) from None
+
+
+def field_errors(error: RosterError) -> dict[str, str]:
+    """The error by field, as the form shows it beside each; `_` when it names no field."""
+    found = {e.field: e.message[:1].upper() + e.message[1:] for e in error.errors}
+    return found or {"_": error.detail}
