@@ -2,7 +2,9 @@
 
 A connector never raises for a fault of its target. It retries what may pass (a 5xx, a 429,
 a timeout, a refused connection) with exponential backoff, then reports the order Errored
-with a short note that names the fault and no personal data.
+with a short note that names the fault and no personal data. A connector that must not
+wait in the process (entra, ldap) instead answers `later(...)`: the order stays Pending and
+is delivered again when the target asked (Retry-After) or after a backoff (orders.execute).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from shared.models.provisioning import Order, OrderState, Target
 
 BACKOFF_BASE = 0.5  # seconds before the second attempt; doubles for each one after
 MAX_RETRY_AFTER = 30.0  # seconds: the most a target's Retry-After can make us wait
+MAX_DEFERRAL = 3600.0  # seconds: the longest a `later` outcome puts an order off
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
@@ -35,6 +38,7 @@ class Outcome:
     state: OrderState  # OrderState.executed | OrderState.verified | OrderState.errored
     note: str  # short, no personal data: "HTTP 204", "SCIM user 2819c… deactivated, read back"
     external_id: str | None = None  # the target's id of the account, kept for later orders
+    retry_after: float | None = None  # with state Pending: try again in this many seconds
 
 
 class Connector(Protocol):
@@ -76,6 +80,15 @@ class Refused(Exception):
 
 def errored(note: str) -> Outcome:
     return Outcome(OrderState.errored, note)
+
+
+def later(note: str, attempt: int, retry_after: float | None = None) -> Outcome:
+    """Not now: the order stays Pending and comes back after the target's Retry-After, or
+    after the backoff for failed attempt number `attempt` (1, 2, …)."""
+    delay = BACKOFF_BASE * 2 ** (attempt - 1)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return Outcome(OrderState.pending, note, retry_after=min(delay, MAX_DEFERRAL))
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -165,7 +178,7 @@ def connector_for(
     sleep: Sleep = time.sleep,
     transport: httpx.BaseTransport | None = None,
 ) -> Connector:
-    """The connector that carries out orders for `target` (webhook or scim).
+    """The connector that carries out orders for `target` (webhook, scim, entra or ldap).
 
     `sleep` waits between attempts (tests pass a recorder); `transport` replaces the
     network (an httpx mock or WSGI transport). A manual target has no connector: ValueError.
@@ -178,6 +191,14 @@ def connector_for(
         from shared.connectors.scim import ScimConnector  # scim2 libraries load only when used
 
         return ScimConnector(sleep=sleep, transport=transport)
+    if target.connector == ConnectorKind.entra:
+        from shared.connectors.entra import EntraConnector
+
+        return EntraConnector(transport=transport)
+    if target.connector == ConnectorKind.ldap:
+        from shared.connectors.ldap import LdapConnector  # ldap3 loads only when used
+
+        return LdapConnector()
     raise ValueError(
         f"target {target.id!r} is {target.connector.value}: it has no automatic connector"
     )

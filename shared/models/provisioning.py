@@ -6,8 +6,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from shared.models import target_settings
 from shared.models.base import Model
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -17,6 +25,8 @@ class Connector(StrEnum):
     manual = "manual"
     webhook = "webhook"
     scim = "scim"
+    entra = "entra"  # Microsoft Entra ID over Microsoft Graph (docs/targets.md)
+    ldap = "ldap"  # an LDAP directory: OpenLDAP or Active Directory (docs/targets.md)
 
 
 class Threshold(Model):
@@ -36,6 +46,19 @@ class Target(Model):
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
     threshold: Threshold = Field(default_factory=Threshold)
+
+    @field_validator("settings")
+    @classmethod
+    def _directory_settings(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An entra or ldap target's settings, checked field by field (`settings.domain`)."""
+        model = {Connector.entra: target_settings.EntraSettings, Connector.ldap: target_settings.LdapSettings}.get(info.data.get("connector"))
+        if model is not None:
+            model.model_validate(settings)
+        return settings
+
+    def entitlement_problem(self, entitlement: str) -> str | None:
+        """Why the target's connector cannot hold `entitlement`, or None."""
+        return target_settings.entitlement_problem(self.connector.value, entitlement)
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
+from shared.models.messages import OrderRef
 from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
@@ -18,6 +20,7 @@ from shared.store.targets import TargetRepository
 
 log = logging.getLogger("roster.orders")
 BULK_LIMIT = 500
+MAX_DEFERRALS = 8  # deliveries of one order a target may put off (429, 503) before it is Errored
 
 
 def get_order(rt: Runtime, order_id: str) -> Order:
@@ -107,6 +110,8 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
     outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)
+    if outcome.state == OrderState.pending:
+        return _defer(rt, order, outcome)
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
@@ -115,6 +120,24 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
         OrderRepository(rt.store).commit(
             order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
+    return updated
+
+
+def _defer(rt: Runtime, order: Order, outcome) -> Order:
+    """The target said "not now" (429, 503, unreachable): the order stays Pending and its
+    message comes back when the target asked; after MAX_DEFERRALS it is Errored."""
+    attempts = order.attempts + 1
+    by = f"connector:{order.target_id}"
+    if attempts >= MAX_DEFERRALS:
+        note = f"{outcome.note}; gave up after {attempts} attempts"
+        return transition(rt, order.id, OrderState.errored, by, note, allowed={OrderState.pending},
+                          attempts=attempts, error=note)
+    delay = outcome.retry_after or 0.0
+    updated = transition(rt, order.id, OrderState.pending, by, f"{outcome.note}; again in {delay:g} s",
+                         allowed={OrderState.pending}, attempts=attempts)
+    rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
+                   message_id=f"order:{order.id}:{attempts}", session_id=order.person_id,
+                   scheduled_at=rt.clock.now() + timedelta(seconds=delay))
     return updated
 
 
