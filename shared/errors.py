@@ -61,3 +61,9 @@ class Busy(RosterError):
     """Contention that did not resolve in a few retries; safe to retry later."""
 
     status, title, slug = 503, "Busy, retry", "busy"
+
+
+class TargetUnreachable(RosterError):
+    """A target system could not be read (reconciliation); the detail names the fault."""
+
+    status, title, slug = 502, "Target unreachable", "target-unreachable"

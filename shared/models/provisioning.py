@@ -60,6 +60,9 @@ class Target(Model):
         """Why the target's connector cannot hold `entitlement`, or None."""
         return target_settings.entitlement_problem(self.connector.value, entitlement)
 
+    def normal_entitlement(self, entitlement: str) -> str:
+        return target_settings.normal_entitlement(self.connector.value, entitlement)
+
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
         if self.connector in (Connector.webhook, Connector.scim):

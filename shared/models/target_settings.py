@@ -175,6 +175,12 @@ class LdapSettings(Model):
         return self.groups_base_dn or self.base_dn
 
 
+def normal_entitlement(connector: str, entitlement: str) -> str:
+    """The one spelling Roster keeps: an entra object or SKU id in lower case."""
+    kind, sep, value = entitlement.partition(":")
+    return f"{kind}:{value.lower()}" if connector == "entra" and sep and GUID.fullmatch(value) else entitlement
+
+
 def entitlement_problem(connector: str, entitlement: str) -> str | None:
     """Why `entitlement` means nothing to the connector, or None (any text for the others)."""
     if connector not in ("entra", "ldap") or entitlement == "account":
