@@ -3,7 +3,7 @@
 A template is text with placeholders `{given}`, `{family}`, `{preferred}` (the preferred
 name, else the given one), `{given_initial}` and `{person_id}`, e.g. `{given}.{family}` →
 `ada.lovelace`. Names are folded to ASCII (`anyascii`: "Zoë Ŝtraße-Łukasz" → "zoe.strasse-
-lukasz"), lower-cased, and every run of other characters becomes one separator.
+lukasz"), lower-cased, apostrophes dropped, and every run of other characters becomes one separator.
 On a collision the caller asks for the next candidate: `ada.lovelace`, `ada.lovelace2`,
 `ada.lovelace3`, … The login is the local part of a UPN (Entra) or the `uid` RDN (LDAP).
 """
@@ -44,8 +44,9 @@ def template_problem(template: str) -> str | None:
 
 
 def fold(text: str) -> str:
-    """ASCII, lower case, only letters, digits and `._-`; separators not doubled or at the ends."""
-    ascii_text = _OTHER.sub("-", anyascii(text).lower())
+    """ASCII, lower case, only letters, digits and `._-` (apostrophes dropped: O'Brien →
+    obrien); separators not doubled or at the ends."""
+    ascii_text = _OTHER.sub("-", anyascii(text).lower().replace("'", ""))
     return _SEPARATORS.sub(r"\1", ascii_text).strip("._-")
 
 

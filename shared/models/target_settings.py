@@ -187,7 +187,8 @@ def entitlement_problem(connector: str, entitlement: str) -> str | None:
         return None
     kind, _, value = entitlement.partition(":")
     if connector == "entra" and kind in ("group", "license"):
-        return None if GUID.fullmatch(value) else f"{kind}: must be followed by a GUID (the object or SKU id)"
+        what = "the group's object id" if kind == "group" else "the licence's SKU id"
+        return None if GUID.fullmatch(value) else f"{kind}: must be followed by a GUID ({what})"
     if connector == "ldap" and kind == "group":
         problem = dn_problem(value)
         return None if problem is None else f"group: {problem}"
