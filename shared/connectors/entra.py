@@ -19,17 +19,23 @@ Reconciliation reads `users/delta` and `groups/delta` from the cursor Roster kee
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
 
-from shared.connectors.base import ConnectorError, Outcome, Refused, Transient, errored, later
+from shared.connectors.base import (
+    ConnectorError,
+    Outcome,
+    Refused,
+    Transient,
+    deferring,
+    directory_step,
+    read_settings,
+    short_id,
+)
 from shared.connectors.graph import (
     INVITE,
     MEMBERS,
@@ -43,21 +49,15 @@ from shared.connectors.graph import (
 )
 from shared.models.account_template import AccountTemplate
 from shared.models.person import Person
-from shared.models.provisioning import Action, Order, OrderState, Target
+from shared.models.provisioning import Order, OrderState, Target
 from shared.models.target_settings import EntraSettings, entitlement_problem
 
-log = logging.getLogger(__name__)
 USER_FIELDS = "id,accountEnabled,userPrincipalName,mail,onPremisesExtensionAttributes,assignedLicenses"
 MAX_PAGES = 10_000  # a delta whose paging never ends is refused
 
 
 def settings_of(target: Target) -> EntraSettings:
-    try:
-        return EntraSettings.model_validate(target.settings)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise Refused(f"settings.{where}: {first['msg'].removeprefix('Value error, ')}") from None
+    return read_settings(EntraSettings, target)
 
 
 class EntraConnector:
@@ -65,18 +65,13 @@ class EntraConnector:
         self.transport = transport
 
     def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
-        try:
+        def work() -> Outcome:
             settings = settings_of(target)
-            step = _step(order)
+            step = directory_step("entra", order, _entitlement)
             with session(settings, self.transport) as graph:
-                outcome = step(_User(graph, settings, person, external_id))
-        except Transient as transient:
-            log.info("entra order %s put off: %s", order.id, transient.note)
-            return later(transient.note, order.attempts + 1, transient.retry_after)
-        except Refused as refused:
-            log.warning("entra order %s errored: %s", order.id, refused.note)
-            return errored(refused.note)
-        return outcome
+                return step(_User(graph, settings, person, external_id))
+
+        return deferring("entra", order, work)
 
     def accounts(self, target: Target) -> list[dict]:
         raise NotImplementedError("an entra target is read by delta: see EntraConnector.delta")
@@ -147,7 +142,7 @@ class _User:
         if found is not None:
             if found.get("accountEnabled") is False:
                 self._set_enabled(found["id"], True)
-            return _done(f"Entra user {_short(found['id'])} adopted", found["id"])
+            return _done(f"Entra user {short_id(found['id'])} adopted", found["id"])
         if self._is_guest():
             return self._invite()
         template = AccountTemplate(self.settings.account_template)
@@ -156,10 +151,10 @@ class _User:
             reply = self.graph.send([Request("GET", f"/users/{quote(upn)}?$select={USER_FIELDS}")])[0]
             if reply.status == 404:
                 created = self.graph.call(Request("POST", "/users", self._new_user(login, upn)))
-                return _done(f"Entra user {_short(created.body['id'])} created", created.body["id"])
+                return _done(f"Entra user {short_id(created.body['id'])} created", created.body["id"])
             check_found(reply, "GET", "/users/{upn}")
             if self._is_ours(reply.body):  # made by an earlier attempt of this order
-                return _done(f"Entra user {_short(reply.body['id'])} adopted", reply.body["id"])
+                return _done(f"Entra user {short_id(reply.body['id'])} adopted", reply.body["id"])
         raise Refused("every UPN the account template offers is taken")
 
     def set_enabled(self, enabled: bool, revoke_sessions: bool = False) -> Outcome:
@@ -173,10 +168,10 @@ class _User:
             requests.append(Request("POST", f"/users/{uid}/revokeSignInSessions"))
         replies = self.graph.send(requests)
         if replies[0].status == 404 and not enabled:
-            return _gone(f"Entra user {_short(uid)} no longer exists: nothing to disable", uid)
+            return _gone(f"Entra user {short_id(uid)} no longer exists: nothing to disable", uid)
         check_all(replies, requests)
         verb = "enabled" if enabled else "disabled" + (", sessions revoked" if revoke_sessions else "")
-        return _done(f"Entra user {_short(uid)} {verb}", uid)
+        return _done(f"Entra user {short_id(uid)} {verb}", uid)
 
     def delete(self) -> Outcome:
         uid = self._user_id()
@@ -184,9 +179,9 @@ class _User:
             return _gone("no Entra user for this person: nothing to delete", None)
         reply = self.graph.send([Request("DELETE", f"/users/{uid}")])[0]
         if reply.status == 404:
-            return _gone(f"Entra user {_short(uid)} was deleted already", uid)
+            return _gone(f"Entra user {short_id(uid)} was deleted already", uid)
         check_all([reply], [Request("DELETE", "/users/{id}")])
-        return _done(f"Entra user {_short(uid)} deleted", uid)
+        return _done(f"Entra user {short_id(uid)} deleted", uid)
 
     def grant(self, entitlement: str) -> Outcome:
         uid = self._user_id()
@@ -199,9 +194,9 @@ class _User:
         request = Request("POST", f"/groups/{value}/members/$ref", ref, MEMBERS)
         reply = self.graph.send([request])[0]
         if reply.status == 400 and "already exist" in reply.message:
-            return _done(f"Entra user {_short(uid)} already in group {_short(value)}", uid)
+            return _done(f"Entra user {short_id(uid)} already in group {short_id(value)}", uid)
         check_all([reply], [request])
-        return _done(f"Entra user {_short(uid)} added to group {_short(value)}", uid)
+        return _done(f"Entra user {short_id(uid)} added to group {short_id(value)}", uid)
 
     def revoke(self, entitlement: str) -> Outcome:
         uid = self._user_id()
@@ -213,9 +208,9 @@ class _User:
         request = Request("DELETE", f"/groups/{value}/members/{uid}/$ref", None, MEMBERS)
         reply = self.graph.send([request])[0]
         if reply.status == 404:
-            return _gone(f"Entra user {_short(uid)} not in group {_short(value)}", uid)
+            return _gone(f"Entra user {short_id(uid)} not in group {short_id(value)}", uid)
         check_all([reply], [request])
-        return _done(f"Entra user {_short(uid)} removed from group {_short(value)}", uid)
+        return _done(f"Entra user {short_id(uid)} removed from group {short_id(value)}", uid)
 
     # -- pieces ----------------------------------------------------------------------------
 
@@ -223,11 +218,11 @@ class _User:
         user = self.graph.call(Request("GET", f"/users/{uid}?$select=id,assignedLicenses"))
         held = {str(x.get("skuId", "")).lower() for x in user.body.get("assignedLicenses") or []}
         if (sku in held) == add:
-            return _done(f"Entra user {_short(uid)} {'has' if add else 'lacks'} licence {_short(sku)} already", uid)
+            return _done(f"Entra user {short_id(uid)} {'has' if add else 'lacks'} licence {short_id(sku)} already", uid)
         body = {"addLicenses": [{"skuId": sku, "disabledPlans": []}] if add else [],
                 "removeLicenses": [] if add else [sku]}
         self.graph.call(Request("POST", f"/users/{uid}/assignLicense", body))
-        return _done(f"Entra user {_short(uid)} licence {_short(sku)} {'assigned' if add else 'removed'}", uid)
+        return _done(f"Entra user {short_id(uid)} licence {short_id(sku)} {'assigned' if add else 'removed'}", uid)
 
     def _invite(self) -> Outcome:
         email = self.person.primary_email
@@ -240,7 +235,7 @@ class _User:
         if not uid:
             raise Refused("Graph invitation answered without the invited user's id")
         self.graph.call(Request("PATCH", f"/users/{uid}", {"onPremisesExtensionAttributes": self._marker()}))
-        return _done(f"Entra guest {_short(uid)} invited", uid)
+        return _done(f"Entra guest {short_id(uid)} invited", uid)
 
     def _new_user(self, login: str, upn: str) -> dict[str, Any]:
         names = self.person.names
@@ -359,29 +354,3 @@ def _gone(note: str, uid: str | None) -> Outcome:
 def _password() -> str:
     """A random password meeting Entra's complexity rules, thrown away at once."""
     return secrets.token_urlsafe(24) + "aA1!"
-
-
-def _short(uid: str) -> str:
-    return uid if len(uid) <= 8 else uid[:5] + "…"
-
-
-_STEPS: dict[Action, Callable[[_User, str], Outcome]] = {
-    Action.create_account: lambda user, _: user.create(),
-    Action.grant: _User.grant,
-    Action.revoke: _User.revoke,
-    Action.suspend: lambda user, _: user.set_enabled(False, revoke_sessions=True),
-    Action.disable_account: lambda user, _: user.set_enabled(False),
-    Action.restore: lambda user, _: user.set_enabled(True),
-    Action.delete_account: lambda user, _: user.delete(),
-}  # update_account and reset_credentials go to staff: Roster holds no password
-
-
-def _step(order: Order) -> Callable[[_User], Outcome]:
-    found = _STEPS.get(order.action)
-    if found is None:
-        raise Refused(f"the entra connector does not carry out {order.action.value}")
-    if order.entitlement != "account" and order.action not in (Action.grant, Action.revoke):
-        raise Refused(f"{order.action.value} applies to the account, not {order.entitlement[:80]!r}")
-    if order.action in (Action.grant, Action.revoke):
-        _entitlement(order.entitlement)
-    return lambda user: found(user, order.entitlement)

@@ -20,12 +20,11 @@ Reconciliation reads every entry and group by paged search (RFC 2696).
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import ssl
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -45,15 +44,22 @@ from ldap3 import (
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
-from pydantic import ValidationError
 
-from shared.connectors.base import ConnectorError, Outcome, Refused, Transient, errored, later
+from shared.connectors.base import (
+    ConnectorError,
+    Outcome,
+    Refused,
+    Transient,
+    deferring,
+    directory_step,
+    read_settings,
+    short_id,
+)
 from shared.models.account_template import AccountTemplate
 from shared.models.person import Person
-from shared.models.provisioning import Action, Order, OrderState, Target
+from shared.models.provisioning import Order, OrderState, Target
 from shared.models.target_settings import LdapSettings, entitlement_problem
 
-log = logging.getLogger(__name__)
 PAGE_SIZE = 500
 LOCKED_FOREVER = "000001010000Z"  # ppolicy: locked until an administrator unlocks
 ACCOUNTDISABLE = 0x2
@@ -85,27 +91,18 @@ FLAVOURS = {
 
 
 def settings_of(target: Target) -> LdapSettings:
-    try:
-        return LdapSettings.model_validate(target.settings)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise Refused(f"settings.{where}: {first['msg'].removeprefix('Value error, ')}") from None
+    return read_settings(LdapSettings, target)
 
 
 class LdapConnector:
     def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
-        try:
+        def work() -> Outcome:
             settings = settings_of(target)
-            step = _step(order)
+            step = directory_step("ldap", order, _group_dn)
             with connection(settings) as conn:
                 return step(_Entry(conn, settings, person, external_id))
-        except Transient as transient:
-            log.info("ldap order %s put off: %s", order.id, transient.note)
-            return later(transient.note, order.attempts + 1, transient.retry_after)
-        except Refused as refused:
-            log.warning("ldap order %s errored: %s", order.id, refused.note)
-            return errored(refused.note)
+
+        return deferring("ldap", order, work)
 
     def accounts(self, target: Target) -> list[dict]:
         """Every entry carrying a person id, with the groups it is a member of (paged)."""
@@ -180,7 +177,8 @@ class _Entry:
             return _done(f"LDAP entry {_short(made)} created", made)
         raise Refused("every name the account template offers is taken")
 
-    def set_active(self, active: bool) -> Outcome:
+    def set_enabled(self, active: bool, revoke_sessions: bool = False) -> Outcome:
+        """Unlock, or lock (LDAP keeps no sessions to revoke: the lock refuses the next bind)."""
         found = self._find()
         if found is None:
             if active:
@@ -390,27 +388,4 @@ def _gone(note: str, entry: dict | None) -> Outcome:
 
 
 def _short(entry: dict) -> str:
-    uid = _immutable(entry) or "?"
-    return uid if len(uid) <= 8 else uid[:5] + "…"
-
-
-_STEPS: dict[Action, Callable[[_Entry, str], Outcome]] = {
-    Action.create_account: lambda entry, _: entry.create(),
-    Action.grant: _Entry.grant,
-    Action.revoke: _Entry.revoke,
-    Action.suspend: lambda entry, _: entry.set_active(False),
-    Action.disable_account: lambda entry, _: entry.set_active(False),
-    Action.restore: lambda entry, _: entry.set_active(True),
-    Action.delete_account: lambda entry, _: entry.delete(),
-}  # update_account and reset_credentials go to staff: Roster holds no password
-
-
-def _step(order: Order) -> Callable[[_Entry], Outcome]:
-    found = _STEPS.get(order.action)
-    if found is None:
-        raise Refused(f"the ldap connector does not carry out {order.action.value}")
-    if order.action in (Action.grant, Action.revoke):
-        _group_dn(order.entitlement)
-    elif order.entitlement != "account":
-        raise Refused(f"{order.action.value} applies to the account, not {order.entitlement[:80]!r}")
-    return lambda entry: found(entry, order.entitlement)
+    return short_id(_immutable(entry) or "?")

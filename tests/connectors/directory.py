@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.connectors import Outcome, connector_for
 from shared.models.person import Affiliation, AffiliationType, EmailAddress, Names, Person
 from shared.models.provisioning import Action, Order, OrderState, Target
 
@@ -31,3 +32,19 @@ def an_order(action: Action, entitlement: str = "account", person_id: str = "p-a
 
 def a_target(connector: str, settings: dict[str, Any]) -> Target:
     return Target(id="dir", name="Directory", connector=connector, settings=settings)
+
+
+class Orders:
+    """Orders for one person in one target, carried out by its connector; the account's id
+    is kept between them as Roster keeps it on the assignment."""
+
+    def __init__(self, target: Target, person: Person):
+        self.target = target
+        self.person = person
+        self.external_id: str | None = None
+
+    def do(self, action: Action, entitlement: str = "account", attempts: int = 0) -> Outcome:
+        order = an_order(action, entitlement, person_id=self.person.id, attempts=attempts)
+        outcome = connector_for(self.target).execute(self.target, order, self.person, self.external_id)
+        self.external_id = outcome.external_id or self.external_id
+        return outcome

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.connectors import Outcome, connector_for
 from shared.connectors.entra import EntraConnector
 from shared.connectors.graph import Request, session
 from shared.models.person import AffiliationType, Person
 from shared.models.provisioning import Action, OrderState
 from shared.models.target_settings import EntraSettings
-from tests.connectors.directory import a_person, a_target, an_order
+from tests.connectors.directory import Orders, a_person, a_target
 from tests.connectors.graph_standin import TOKEN, Graph, graph_standin
 
 MARKER = "extensionAttribute15"
@@ -30,20 +29,12 @@ def graph(monkeypatch) -> Iterator[Graph]:
     assert standin.violations == []  # every request Roster sent was one Graph accepts
 
 
-class Entra:
+class Entra(Orders):
     """Orders for one person in the stand-in's tenant."""
 
     def __init__(self, graph: Graph, person: Person | None = None, **settings):
+        super().__init__(a_target("entra", graph.settings(**settings)), person or a_person())
         self.graph = graph
-        self.person = person or a_person()
-        self.target = a_target("entra", graph.settings(**settings))
-        self.external_id: str | None = None
-
-    def do(self, action: Action, entitlement: str = "account", attempts: int = 0) -> Outcome:
-        order = an_order(action, entitlement, person_id=self.person.id, attempts=attempts)
-        outcome = connector_for(self.target).execute(self.target, order, self.person, self.external_id)
-        self.external_id = outcome.external_id or self.external_id
-        return outcome
 
     @property
     def user(self) -> dict:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from shared.connectors import ConnectorError, Outcome, connector_for
+from shared.connectors import ConnectorError, connector_for
 from shared.connectors import ldap as ldap_connector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
-from tests.connectors.directory import a_person, a_target, an_order
+from tests.connectors.directory import Orders, a_person, a_target
 from tests.connectors.slapd import ADMIN_PASSWORD, FINANCE, PASSWORD_ENV, PEOPLE, VPN, Slapd, slapd
 
 
@@ -27,21 +27,13 @@ def environment(monkeypatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, ADMIN_PASSWORD)
 
 
-class Ldap:
+class Ldap(Orders):
     """Orders for one person in the directory."""
 
     def __init__(self, directory: Slapd, person: Person, **settings):
+        super().__init__(a_target("ldap", directory.settings(**settings)), person)
         self.directory = directory
-        self.person = person
-        self.target = a_target("ldap", directory.settings(**settings))
-        self.external_id: str | None = None
         self.dn = ""
-
-    def do(self, action: Action, entitlement: str = "account", attempts: int = 0) -> Outcome:
-        order = an_order(action, entitlement, person_id=self.person.id, attempts=attempts)
-        outcome = connector_for(self.target).execute(self.target, order, self.person, self.external_id)
-        self.external_id = outcome.external_id or self.external_id
-        return outcome
 
     @property
     def entry(self) -> dict | None:
