@@ -264,7 +264,7 @@ def connector_for(
 
         return EntraConnector(transport=transport)
     if target.connector == ConnectorKind.ldap:
-        from shared.connectors.ldap import LdapConnector  # ldap3 loads only when used
+        from shared.connectors.ldap import LdapConnector
 
         return LdapConnector()
     raise ValueError(
