@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
 from shared.models.messages import OrderRef
-from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
+from shared.models.provisioning import Action, Assignment, Connector, Order, OrderEvent, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
 from shared.services.provisioning import dispatch, transition
@@ -21,6 +21,7 @@ from shared.store.targets import TargetRepository
 log = logging.getLogger("roster.orders")
 BULK_LIMIT = 500
 MAX_DEFERRALS = 8  # deliveries of one order a target may put off (429, 503) before it is Errored
+ACCOUNT_WAIT = 30.0  # seconds a grant waits, times its attempts, for its account's order
 
 
 def get_order(rt: Runtime, order_id: str) -> Order:
@@ -94,7 +95,7 @@ def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
 def execute(rt: Runtime, order_id: str) -> Order | None:
     """Carry out a Pending order of an automatic connector (from the provisioning-order queue).
     Anything not Pending was handled already: redelivery changes nothing."""
-    from shared.connectors import connector_for
+    from shared.connectors import Outcome, connector_for
 
     found = OrderRepository(rt.store).get(order_id)
     if found is None or found[0].state != OrderState.pending:
@@ -109,6 +110,9 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
                           allowed={OrderState.pending}, error="person not found")
     assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
+    if _waits_for_account(rt, order, assignment):
+        return _defer(rt, order, Outcome(OrderState.pending, "waits for the account's order",
+                                         retry_after=ACCOUNT_WAIT * (order.attempts + 1)))
     outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)
     if outcome.state == OrderState.pending:
         return _defer(rt, order, outcome)
@@ -123,9 +127,21 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     return updated
 
 
+def _waits_for_account(rt: Runtime, order: Order, account: Assignment | None) -> bool:
+    """A grant whose account's order is still Pending (put off by its target) waits for it:
+    the queue would otherwise deliver the grant first, before the account exists."""
+    if order.action != Action.grant or account is None or account.order_id == order.id:
+        return False
+    found = OrderRepository(rt.store).get(account.order_id)
+    return (found is not None and found[0].state == OrderState.pending
+            and found[0].action in (Action.create_account, Action.restore))
+
+
 def _defer(rt: Runtime, order: Order, outcome) -> Order:
     """The target said "not now" (429, 503, unreachable): the order stays Pending and its
-    message comes back when the target asked; after MAX_DEFERRALS it is Errored."""
+    message comes back when the target asked; after MAX_DEFERRALS it is Errored. The message
+    is scheduled before the order records the attempt: a crash in between only means one more
+    delivery of an idempotent order, never a Pending order without a message."""
     attempts = order.attempts + 1
     by = f"connector:{order.target_id}"
     if attempts >= MAX_DEFERRALS:
@@ -133,12 +149,11 @@ def _defer(rt: Runtime, order: Order, outcome) -> Order:
         return transition(rt, order.id, OrderState.errored, by, note, allowed={OrderState.pending},
                           attempts=attempts, error=note)
     delay = outcome.retry_after or 0.0
-    updated = transition(rt, order.id, OrderState.pending, by, f"{outcome.note}; again in {delay:g} s",
-                         allowed={OrderState.pending}, attempts=attempts)
     rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
                    message_id=f"order:{order.id}:{attempts}", session_id=order.person_id,
                    scheduled_at=rt.clock.now() + timedelta(seconds=delay))
-    return updated
+    return transition(rt, order.id, OrderState.pending, by, f"{outcome.note}; again in {delay:g} s",
+                      allowed={OrderState.pending}, attempts=attempts)
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -146,3 +147,26 @@ def test_suspend_immediate_disables_the_account_at_once(travel, system):
     assert states(client, person_id)[("suspend", "account")] == "Executed"
     assert pull(client)["drift"]["unexpected"] == []
     assert states(client, person_id)[("suspend", "account")] == "Verified"
+
+
+def test_a_throttled_create_holds_back_the_grants_until_graph_lets_it_through(travel, monkeypatch):
+    client, host, clock = travel
+    monkeypatch.setenv("ROSTER_ALLOW_LOOPBACK", "true")
+    monkeypatch.setenv("ROSTER_TARGET_SECRET_GRAPH_TOKEN", TOKEN)
+    with graph_standin() as graph:
+        tenant = Tenant(graph, (graph.group(), graph.group()))
+        graph.fail("POST", r"^/v1\.0/users$", 429, retry_after=20)
+
+        person_id = hire(client, host, tenant)
+        assert tenant.account() is None
+        assert set(states(client, person_id).values()) == {"Pending"}  # nothing Errored meanwhile
+
+        clock.advance(timedelta(seconds=21))  # Graph's Retry-After has passed: the create goes through
+        host.drain(timeout=30)
+        assert tenant.account() == (True, set())
+        clock.advance(timedelta(seconds=10))  # the grants waited 30 s for their account
+        host.drain(timeout=30)
+
+        assert tenant.account() == (True, set(tenant.groups))
+        assert set(states(client, person_id).values()) == {"Executed"}
+        assert graph.violations == []
