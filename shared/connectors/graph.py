@@ -138,7 +138,11 @@ class GraphSession:
         return check(self._one(request), request)
 
     def get_url(self, url: str, permission: str) -> Reply:
-        """An absolute URL Graph handed out (@odata.nextLink, @odata.deltaLink)."""
+        """A URL Graph handed out (@odata.nextLink, @odata.deltaLink): only on Graph's own
+        address, so the bearer token never goes anywhere else."""
+        base = str(self.client.base_url).rstrip("/") + "/"
+        if url.startswith("http") and not url.startswith(base):
+            raise Refused("Graph handed out a link to another address; not followed")
         return check(self._exchange("GET", url, None), Request("GET", url, permission=permission))
 
     def _one(self, request: Request) -> Reply:

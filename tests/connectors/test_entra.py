@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from shared.connectors import ConnectorError
 from shared.connectors.entra import EntraConnector
 from shared.connectors.graph import Request, session
 from shared.models.person import AffiliationType, Person
@@ -291,3 +292,12 @@ def test_the_bearer_token_is_sent_and_graph_refuses_a_request_without_it(entra):
 
     assert httpx.get(entra.graph.url + "/v1.0/users/x").status_code == 401
     entra.graph.violations.clear()  # the stand-in noted that unauthenticated request
+
+
+def test_a_delta_link_to_another_address_is_not_followed_with_the_token(entra):
+    connector = EntraConnector()
+    cursor = {"users": "https://attacker.example/v1.0/users/delta?$deltatoken=1", "groups": "/v1.0/groups/delta"}
+
+    with pytest.raises(ConnectorError, match="link to another address"):
+        connector.delta(entra.target, cursor, set())
+    assert entra.graph.calls == []

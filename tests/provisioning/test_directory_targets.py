@@ -9,6 +9,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 from shared.models.group import GroupIn
 from shared.models.person import PersonUpdate
@@ -199,3 +200,17 @@ def test_delta_reconciliation_verifies_then_reports_a_user_deleted_in_the_tenant
     assert second["drift"]["missing"] == [{"person_id": order.person_id, "entitlement": "account"}]
     assert second["read"] == {"accounts": 0, "by": "delta"}
     assert sum(1 for c in tenant.calls if c.path.endswith("/delta")) == 4  # users and groups, twice
+
+
+def test_the_hourly_timer_reads_every_readable_target_and_one_that_fails_does_not_stop_it(functions, rt, tenant,
+                                                                                           monkeypatch):
+    order = orders.execute(rt, the_order(rt).id)
+    monkeypatch.setenv("ROSTER_TARGET_SECRET_LDAP", "pw")
+    TargetRepository(rt.store).save(Target(id="a-dir", name="Dir", connector="ldap", settings={
+        **LDAP, "url": "ldap://127.0.0.1:9", "timeout_seconds": 2}))  # unreachable, and read first
+    TargetRepository(rt.store).save(Target(id="wiki", name="Wiki"))  # manual: not read
+
+    functions["targets_reconcile_timer"](TimerRequest(past_due=False))
+
+    assert orders.get_order(rt, order.id).state == OrderState.verified
+    assert orders.get_order(rt, order.id).history[-1].by == "roster:timer"
