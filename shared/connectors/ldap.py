@@ -130,7 +130,9 @@ def connection(settings: LdapSettings) -> Iterator[Connection]:
         raise Refused(f"environment variable {settings.password_env} (the bind password) is not set")
     parts = urlsplit(settings.url)
     secure = parts.scheme == "ldaps"
-    tls = Tls(validate=ssl.CERT_REQUIRED) if secure or settings.start_tls else None
+    tls = None
+    if secure or settings.start_tls:
+        tls = Tls(validate=ssl.CERT_REQUIRED, version=ssl.PROTOCOL_TLS_CLIENT, ca_certs_data=settings.ca_certificates)
     seconds = max(1, math.ceil(settings.timeout_seconds))  # ldap3 packs whole seconds
     server = Server(parts.hostname, port=parts.port or (636 if secure else 389), use_ssl=secure, tls=tls,
                     get_info=NONE, connect_timeout=seconds)
@@ -305,6 +307,8 @@ def _faults() -> Iterator[None]:
     except LDAPStartTLSError as error:
         raise Refused(f"StartTLS failed ({type(error).__name__})") from None
     except LDAPCommunicationError as error:
+        if "certificate" in str(error).lower():
+            raise Refused("the directory's TLS certificate is not trusted (settings.ca_certificates)") from None
         raise Transient(f"LDAP directory unreachable ({type(error).__name__})") from None
     except LDAPException as error:
         raise Refused(f"LDAP failure ({type(error).__name__})") from None

@@ -82,6 +82,12 @@ def _template(value: str) -> str:
     return value
 
 
+def _pem(value: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in value or len(value) > 100_000:
+        raise ValueError("must be PEM certificates (-----BEGIN CERTIFICATE----- …)")
+    return value
+
+
 def _domain(value: str) -> str:
     value = value.strip().lower()
     if not DOMAIN.fullmatch(value):
@@ -155,6 +161,7 @@ class LdapSettings(Model):
     password_env: SecretName
     account_template: Template = DEFAULT_TEMPLATE
     domain: Domain | None = None  # AD: the userPrincipalName suffix
+    ca_certificates: Annotated[str, AfterValidator(_pem)] | None = None  # PEM: trust these CAs, not the system's
     timeout_seconds: Seconds = 10.0
 
     @field_validator("url")

@@ -1,8 +1,9 @@
 """A real OpenLDAP server (Debian's `slapd`) for the ldap connector's tests: a throw-away
-`slapd.conf` and database in a temporary folder, a free port on 127.0.0.1, the ppolicy
-overlay with a default policy (so `pwdAccountLockedTime` locks an account), and a small
-tree: `ou=people`, `ou=groups` with two `groupOfNames`. `make test` installs slapd when it
-is missing (the Makefile's `slapd` target); without it these tests fail, they never skip.
+`slapd.conf` and database in a temporary folder, free ports on 127.0.0.1 for `ldap://`
+(StartTLS offered) and `ldaps://` with a certificate from a throw-away CA (`openssl`), the
+ppolicy overlay with a default policy (so `pwdAccountLockedTime` locks an account), and a
+small tree: `ou=people`, `ou=groups` with two `groupOfNames`. `make test` installs slapd
+when it is missing (the Makefile's `slapd` target); without it these tests fail, never skip.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 
 CONFIG = """\
 {includes}
+TLSCACertificateFile {folder}/ca.pem
+TLSCertificateFile {folder}/server.pem
+TLSCertificateKeyFile {folder}/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload ppolicy
@@ -49,7 +53,9 @@ ppolicy_default "cn=default,ou=policies,{base}"
 
 @dataclass
 class Slapd:
-    url: str
+    url: str  # ldap://127.0.0.1:<port>, StartTLS offered
+    ldaps_url: str = ""
+    ca: str = ""  # the PEM of the CA that signed the server's certificate
 
     def settings(self, **over: Any) -> dict[str, Any]:
         return {"url": self.url, "base_dn": PEOPLE, "groups_base_dn": GROUPS, "bind_dn": ADMIN_DN,
@@ -92,12 +98,12 @@ def slapd(folder: Path) -> Iterator[Slapd]:
     includes = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS)
     (folder / "slapd.conf").write_text(CONFIG.format(includes=includes, folder=folder, base=BASE_DN,
                                                      admin=ADMIN_DN, password=ADMIN_PASSWORD))
-    port = free_port()
-    url = f"ldap://127.0.0.1:{port}"
-    process = subprocess.Popen([SLAPD, "-f", str(folder / "slapd.conf"), "-h", f"{url}/", "-d", "0"],
+    ca = _certificates(folder)
+    url, ldaps = f"ldap://127.0.0.1:{free_port()}", f"ldaps://127.0.0.1:{free_port()}"
+    process = subprocess.Popen([SLAPD, "-f", str(folder / "slapd.conf"), "-h", f"{url}/ {ldaps}/", "-d", "0"],
                                stdout=subprocess.DEVNULL, stderr=(folder / "slapd.log").open("w"))
     try:
-        server = Slapd(url)
+        server = Slapd(url, ldaps, ca)
         _wait(server, process, folder)
         _seed(server)
         yield server
@@ -108,6 +114,21 @@ def slapd(folder: Path) -> Iterator[Slapd]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def _certificates(folder: Path) -> str:
+    """A CA and a server certificate for localhost / 127.0.0.1 signed by it; the CA's PEM."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=Roster test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=localhost")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return (folder / "ca.pem").read_text()
 
 
 def _wait(server: Slapd, process: subprocess.Popen, folder: Path) -> None:

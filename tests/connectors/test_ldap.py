@@ -189,3 +189,31 @@ def test_reconciliation_of_an_unreachable_directory_raises_connector_error(direc
 
     with pytest.raises(ConnectorError, match="LDAP directory unreachable"):
         connector_for(target).accounts(target)
+
+
+def test_ldaps_with_the_directorys_ca_carries_out_orders(directory):
+    ldap = Ldap(directory, a_person("p-tls-1", given="Tls", family="Ldaps"),
+                url=directory.ldaps_url, ca_certificates=directory.ca)
+
+    assert ldap.do(Action.create_account).state == OrderState.executed
+    assert directory.entry(f"uid=tls.ldaps,{PEOPLE}")["employeeNumber"] == ["p-tls-1"]
+
+
+def test_start_tls_on_plain_ldap_to_a_named_host_carries_out_orders(directory, monkeypatch):
+    monkeypatch.delenv("ROSTER_ALLOW_LOOPBACK")  # StartTLS needs no loopback exception
+    url = directory.url.replace("127.0.0.1", "localhost")
+    ldap = Ldap(directory, a_person("p-tls-2", given="Tls", family="Start"), url=url, start_tls=True,
+                ca_certificates=directory.ca)
+
+    assert ldap.do(Action.create_account).state == OrderState.executed
+    assert directory.entry(f"uid=tls.start,{PEOPLE}")["employeeNumber"] == ["p-tls-2"]
+
+
+def test_a_certificate_nobody_trusts_errors_the_order_and_is_not_retried(directory):
+    ldap = Ldap(directory, a_person("p-tls-3", given="Tls", family="Untrusted"), url=directory.ldaps_url)
+
+    outcome = ldap.do(Action.create_account)
+
+    assert outcome.state == OrderState.errored
+    assert outcome.note == "the directory's TLS certificate is not trusted (settings.ca_certificates)"
+    assert directory.entry(f"uid=tls.untrusted,{PEOPLE}") is None

@@ -63,6 +63,7 @@ def test_an_entra_target_with_bad_settings_is_refused_naming_the_setting(functio
     ({**LDAP, "password_env": "LDAP_PASSWORD"}, "settings.password_env", "must name an environment variable"),
     ({**LDAP, "flavour": "ad"}, "settings", "domain is required for Active Directory"),
     ({**LDAP, "account_template": "{given}.{surname}"}, "settings.account_template", "unknown placeholder {surname}"),
+    ({**LDAP, "ca_certificates": "not a certificate"}, "settings.ca_certificates", "must be PEM certificates"),
 ])
 def test_an_ldap_target_with_bad_settings_is_refused_naming_the_setting(functions, rt, given, field, message):
     answer = call(functions, "targets_create", {"id": "dir", "name": "LDAP", "connector": "ldap", "settings": given})
