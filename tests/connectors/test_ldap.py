@@ -217,3 +217,18 @@ def test_a_certificate_nobody_trusts_errors_the_order_and_is_not_retried(directo
     assert outcome.state == OrderState.errored
     assert outcome.note == "the directory's TLS certificate is not trusted (settings.ca_certificates)"
     assert directory.entry(f"uid=tls.untrusted,{PEOPLE}") is None
+
+
+def test_active_directory_disables_by_the_0x2_flag_of_user_account_control_keeping_the_others():
+    settings = ldap_connector.LdapSettings.model_validate({
+        "url": "ldaps://dc.example.edu", "flavour": "ad", "domain": "example.edu", "base_dn": "ou=Staff,dc=example,dc=edu",
+        "bind_dn": "cn=roster,dc=example,dc=edu", "password_env": PASSWORD_ENV})
+    entry = ldap_connector._Entry(None, settings, a_person(), None)  # no connection: only the changes
+    normal_no_expiry = {"attributes": {"userAccountControl": 0x200 | 0x10000}}
+    disabled = {"attributes": {"userAccountControl": 0x200 | 0x10000 | 0x2}}
+
+    assert entry._lock_change(True, normal_no_expiry)["userAccountControl"][0][1] == [str(0x200 | 0x10000 | 0x2)]
+    assert entry._lock_change(False, disabled)["userAccountControl"][0][1] == [str(0x200 | 0x10000)]
+    assert ldap_connector._active(normal_no_expiry, settings) and not ldap_connector._active(disabled, settings)
+    assert entry._attributes("ada.lovelace")["userPrincipalName"] == "ada.lovelace@example.edu"
+    assert entry._attributes("a" * 30)["sAMAccountName"] == "a" * 20
