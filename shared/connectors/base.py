@@ -9,21 +9,18 @@ is delivered again when the target asked (Retry-After) or after a backoff (order
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from shared.clock import Clock
 from shared.models.person import Person
-from shared.models.provisioning import Action, Order, OrderState, Target
 from shared.models.provisioning import Connector as ConnectorKind
+from shared.models.provisioning import Order, OrderState, Target
 
-log = logging.getLogger(__name__)
 BACKOFF_BASE = 0.5  # seconds before the second attempt; doubles for each one after
 MAX_RETRY_AFTER = 30.0  # seconds: the most a target's Retry-After can make us wait
 MAX_DEFERRAL = 3600.0  # seconds: the longest a `later` outcome puts an order off
@@ -79,71 +76,6 @@ class Refused(Exception):
     def __init__(self, note: str):
         super().__init__(note)
         self.note = note
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def read_settings(model: type[M], target: Target) -> M:
-    """The target's settings as `model`; Refused naming the first wrong one (`settings.url: …`)."""
-    try:
-        return model.model_validate(target.settings)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise Refused(f"settings.{where}: {first['msg'].removeprefix('Value error, ')}") from None
-
-
-def deferring(kind: str, order: Order, work: Callable[[], Outcome]) -> Outcome:
-    """`work()`, with a Transient fault as `later` (the order comes back) and a Refused one
-    as Errored; both logged with the order id and the note only."""
-    try:
-        return work()
-    except Transient as transient:
-        log.info("%s order %s put off: %s", kind, order.id, transient.note)
-        return later(transient.note, order.attempts + 1, transient.retry_after)
-    except Refused as refused:
-        log.warning("%s order %s errored: %s", kind, order.id, refused.note)
-        return errored(refused.note)
-
-
-class DirectoryAccount(Protocol):
-    """One person's account in a directory (entra, ldap), for the length of one order."""
-
-    def create(self) -> Outcome: ...
-    def grant(self, entitlement: str) -> Outcome: ...
-    def revoke(self, entitlement: str) -> Outcome: ...
-    def set_enabled(self, enabled: bool, revoke_sessions: bool = False) -> Outcome: ...
-    def delete(self) -> Outcome: ...
-
-
-DIRECTORY_STEPS: dict[Action, Callable[[Any, str], Outcome]] = {
-    Action.create_account: lambda account, _: account.create(),
-    Action.grant: lambda account, entitlement: account.grant(entitlement),
-    Action.revoke: lambda account, entitlement: account.revoke(entitlement),
-    Action.suspend: lambda account, _: account.set_enabled(False, revoke_sessions=True),
-    Action.disable_account: lambda account, _: account.set_enabled(False),
-    Action.restore: lambda account, _: account.set_enabled(True),
-    Action.delete_account: lambda account, _: account.delete(),
-}  # update_account and reset_credentials go to staff: Roster holds no password
-
-
-def directory_step(kind: str, order: Order, check: Callable[[str], object]) -> Callable[[Any], Outcome]:
-    """What `order` does to a DirectoryAccount; Refused for an action the connector does not
-    carry out, or an entitlement `check` refuses (grant, revoke) or that is not `account`."""
-    found = DIRECTORY_STEPS.get(order.action)
-    if found is None:
-        raise Refused(f"the {kind} connector does not carry out {order.action.value}")
-    if order.action in (Action.grant, Action.revoke):
-        check(order.entitlement)
-    elif order.entitlement != "account":
-        raise Refused(f"{order.action.value} applies to the account, not {order.entitlement[:80]!r}")
-    return lambda account: found(account, order.entitlement)
-
-
-def short_id(uid: str) -> str:
-    """An id fit for a note: `3f2a1…`."""
-    return uid if len(uid) <= 8 else uid[:5] + "…"
 
 
 def errored(note: str) -> Outcome:

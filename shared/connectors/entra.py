@@ -26,16 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-from shared.connectors.base import (
-    ConnectorError,
-    Outcome,
-    Refused,
-    Transient,
-    deferring,
-    directory_step,
-    read_settings,
-    short_id,
-)
+from shared.connectors.base import ConnectorError, Outcome, Refused, Transient
+from shared.connectors.directory import deferring, directory_step, read_settings, short_id
 from shared.connectors.graph import (
     INVITE,
     MEMBERS,

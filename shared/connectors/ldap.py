@@ -45,16 +45,8 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPSta
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from shared.connectors.base import (
-    ConnectorError,
-    Outcome,
-    Refused,
-    Transient,
-    deferring,
-    directory_step,
-    read_settings,
-    short_id,
-)
+from shared.connectors.base import ConnectorError, Outcome, Refused, Transient
+from shared.connectors.directory import deferring, directory_step, read_settings, short_id
 from shared.models.account_template import AccountTemplate
 from shared.models.person import Person
 from shared.models.provisioning import Order, OrderState, Target
