@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
 
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
-ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records).
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
+ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dayone, groups, http, provisioning, registration, rules
+from bench import dayone, groups, http, provisioning, registration, rules, targets
 from bench.common import console
 
 
@@ -25,6 +26,7 @@ def main() -> None:
         "groups": groups.run(),
         "provisioning": provisioning.run(),
         "dayone": dayone.run(),
+        "targets": targets.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
