@@ -1,20 +1,19 @@
-"""What the directory connectors (entra, ldap) share: settings read as a model, one table
-from order action to account step, and faults turned into outcomes without waiting —
-a Transient fault becomes `later` (the order is delivered again), a Refused one Errored.
+"""What the directory connectors (entra, ldap) share: settings read as a model, and one
+table from order action to account step. Faults become outcomes through base.once: one
+attempt per delivery, a Transient fault a transient outcome the provisioning service
+schedules again (shared/services/redelivery.py), a Refused one Errored.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.connectors.base import Outcome, Refused, Transient, errored, later
+from shared.connectors.base import Outcome, Refused
 from shared.models.provisioning import Action, Order, Target
 
-log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -26,19 +25,6 @@ def read_settings(model: type[M], target: Target) -> M:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"])
         raise Refused(f"settings.{where}: {first['msg'].removeprefix('Value error, ')}") from None
-
-
-def deferring(kind: str, order: Order, work: Callable[[], Outcome]) -> Outcome:
-    """`work()`, with a Transient fault as `later` (the order comes back) and a Refused one
-    as Errored; both logged with the order id and the note only."""
-    try:
-        return work()
-    except Transient as transient:
-        log.info("%s order %s put off: %s", kind, order.id, transient.note)
-        return later(transient.note, order.attempts + 1, transient.retry_after)
-    except Refused as refused:
-        log.warning("%s order %s errored: %s", kind, order.id, refused.note)
-        return errored(refused.note)
 
 
 class DirectoryAccount(Protocol):

@@ -12,8 +12,9 @@ extension attribute (`person_id_attribute`); a create that is tried again finds 
 by the object id kept on the assignment, else by walking the template's UPN candidates
 and reading that attribute, and never makes a second one. Adding a member it has already,
 removing one it lacks, disabling a disabled user, deleting a deleted one: all succeed.
-Nothing waits in the process: 429, 503 and unreachable Graph answer `later` (the order is
-delivered again after Retry-After); 403 names the missing permission and errors the order.
+One attempt per delivery, nothing waits in the process: 429, 503 and an unreachable Graph
+are a transient outcome carrying Retry-After (the order is scheduled again,
+shared/services/redelivery.py); 403 names the missing permission and errors the order.
 Reconciliation reads `users/delta` and `groups/delta` from the cursor Roster keeps.
 """
 
@@ -26,8 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
-from shared.connectors.base import ConnectorError, Outcome, Refused, Transient
-from shared.connectors.directory import deferring, directory_step, read_settings, short_id
+from shared.connectors.base import ConnectorError, Outcome, Refused, Transient, once
+from shared.connectors.directory import directory_step, read_settings, short_id
 from shared.connectors.graph import (
     INVITE,
     MEMBERS,
@@ -53,8 +54,8 @@ def settings_of(target: Target) -> EntraSettings:
 
 
 class EntraConnector:
-    def __init__(self, *, transport: httpx.BaseTransport | None = None):
-        self.transport = transport
+    def __init__(self, *, clock: Any = None, transport: httpx.BaseTransport | None = None):
+        self.transport = transport  # the clock is not needed: Graph keeps the times
 
     def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
         def work() -> Outcome:
@@ -63,7 +64,7 @@ class EntraConnector:
             with session(settings, self.transport) as graph:
                 return step(_User(graph, settings, person, external_id))
 
-        return deferring("entra", order, work)
+        return once(work)
 
     def accounts(self, target: Target) -> list[dict]:
         raise NotImplementedError("an entra target is read by delta: see EntraConnector.delta")

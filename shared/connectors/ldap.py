@@ -14,7 +14,8 @@ The person id lives in `employeeNumber` (AD `employeeID`); the entry's immutable
 (`entryUUID`, AD `objectGUID`) is kept on the assignment and found again by a search, so a
 retried create never makes a second entry. Connections are LDAPS or StartTLS except to the
 loopback (see target_settings); the bind password comes from a `ROSTER_TARGET_SECRET_*`
-variable. Nothing waits in the process: an unreachable or busy directory answers `later`.
+variable. One attempt per delivery: an unreachable or busy directory is a transient outcome,
+scheduled again by the provisioning service (shared/services/redelivery.py).
 Reconciliation reads every entry and group by paged search (RFC 2696).
 """
 
@@ -45,8 +46,8 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPSta
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from shared.connectors.base import ConnectorError, Outcome, Refused, Transient
-from shared.connectors.directory import deferring, directory_step, read_settings, short_id
+from shared.connectors.base import ConnectorError, Outcome, Refused, Transient, once
+from shared.connectors.directory import directory_step, read_settings, short_id
 from shared.models.account_template import AccountTemplate
 from shared.models.person import Person
 from shared.models.provisioning import Order, OrderState, Target
@@ -87,6 +88,9 @@ def settings_of(target: Target) -> LdapSettings:
 
 
 class LdapConnector:
+    def __init__(self, *, clock: Any = None, transport: Any = None):
+        """The registry's options: LDAP needs neither a clock nor an HTTP transport."""
+
     def execute(self, target: Target, order: Order, person: Person, external_id: str | None) -> Outcome:
         def work() -> Outcome:
             settings = settings_of(target)
@@ -94,7 +98,7 @@ class LdapConnector:
             with connection(settings) as conn:
                 return step(_Entry(conn, settings, person, external_id))
 
-        return deferring("ldap", order, work)
+        return once(work)
 
     def accounts(self, target: Target) -> list[dict]:
         """Every entry carrying a person id, with the groups it is a member of (paged)."""

@@ -108,7 +108,8 @@ Guid = Annotated[str, AfterValidator(_guid)]
 Dn = Annotated[str, StringConstraints(min_length=3, max_length=1000), AfterValidator(_dn)]
 Template = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_template)]
 Domain = Annotated[str, AfterValidator(_domain)]
-Seconds = Annotated[float, Field(gt=0, le=300)]
+Seconds = Annotated[float, Field(gt=0, le=60)]  # base.MAX_TIMEOUT: one call never holds a message longer
+Retries = Annotated[int, Field(ge=1, le=10)]  # attempts an order gets (base.MAX_RETRIES)
 
 
 class EntraSettings(Model):
@@ -129,6 +130,7 @@ class EntraSettings(Model):
         "extensionAttribute15"
     )
     timeout_seconds: Seconds = 10.0
+    retries: Retries = 3
 
     @field_validator("graph_url")
     @classmethod
@@ -163,6 +165,7 @@ class LdapSettings(Model):
     domain: Domain | None = None  # AD: the userPrincipalName suffix
     ca_certificates: Annotated[str, AfterValidator(_pem)] | None = None  # PEM: trust these CAs, not the system's
     timeout_seconds: Seconds = 10.0
+    retries: Retries = 3
 
     @field_validator("url")
     @classmethod

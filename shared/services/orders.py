@@ -7,10 +7,12 @@ import hashlib
 import logging
 from datetime import timedelta
 
+from shared.connectors import is_automatic, open_connector
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
-from shared.models.messages import OrderRef
-from shared.models.provisioning import Action, Assignment, Connector, Order, OrderEvent, OrderState
+from shared.models.person import Person
+from shared.models.provisioning import MANUAL, Action, Order, OrderEvent, OrderState, Target
 from shared.runtime import Runtime
+from shared.services import circuits, redelivery
 from shared.services.eligibility import persons_with_email
 from shared.services.provisioning import dispatch, transition
 from shared.store.audit import audit_entity
@@ -20,8 +22,7 @@ from shared.store.targets import TargetRepository
 
 log = logging.getLogger("roster.orders")
 BULK_LIMIT = 500
-MAX_DEFERRALS = 8  # deliveries of one order a target may put off (429, 503) before it is Errored
-ACCOUNT_WAIT = 30.0  # seconds a grant waits, times its attempts, for its account's order
+ACCOUNT_WAIT = timedelta(seconds=30)  # a grant's wait, each time, for its account's order
 
 
 def get_order(rt: Runtime, order_id: str) -> Order:
@@ -70,7 +71,7 @@ def approve(rt: Runtime, order_id: str, actor: str) -> Order:
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
     order = get_order(rt, order_id)
     order = transition(rt, order_id, OrderState.pending, actor, "retry", allowed={OrderState.errored},
-                       attempts=order.attempts + 1, error=None)
+                       attempts=order.attempts + 1, failures=0, next_attempt_at=None, error=None)
     dispatch(rt, [order])
     return get_order(rt, order_id)
 
@@ -93,67 +94,68 @@ def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
 
 
 def execute(rt: Runtime, order_id: str) -> Order | None:
-    """Carry out a Pending order of an automatic connector (from the provisioning-order queue).
-    Anything not Pending was handled already: redelivery changes nothing."""
-    from shared.connectors import Outcome, connector_for
-
+    """Make one attempt at a Pending order of an automatic connector (from the
+    provisioning-order queue). Anything not Pending was handled already: redelivery changes
+    nothing. A transient fault or a paused target schedules the next attempt and returns at
+    once (shared/services/redelivery.py); the target's circuit counts every attempt."""
     found = OrderRepository(rt.store).get(order_id)
     if found is None or found[0].state != OrderState.pending:
         return None
     order = found[0]
     target = TargetRepository(rt.store).get(order.target_id)
-    if target is None or target.connector == Connector.manual:
+    if target is None or target.connector == MANUAL:
         return None
+    if redelivery.too_early(order, rt.clock.now()):
+        redelivery.reschedule(rt, order)
+        return order
     person = PersonRepository(rt.store).get(order.person_id)
     if person is None:
         return transition(rt, order_id, OrderState.errored, "roster", "the person is no longer registered",
                           allowed={OrderState.pending}, error="person not found")
-    assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
-                       if a.target_id == order.target_id and a.entitlement == "account"), None)
-    if _waits_for_account(rt, order, assignment):
-        return _defer(rt, order, Outcome(OrderState.pending, "waits for the account's order",
-                                         retry_after=ACCOUNT_WAIT * (order.attempts + 1)))
-    outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)
-    if outcome.state == OrderState.pending:
-        return _defer(rt, order, outcome)
-    changes = {"external_id": outcome.external_id} if outcome.external_id else {}
-    if outcome.state == OrderState.errored:
-        changes["error"] = outcome.note
-    updated = transition(rt, order_id, outcome.state, f"connector:{target.connector.value}", outcome.note,
-                         allowed={OrderState.pending}, **changes)
-    if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
-        OrderRepository(rt.store).commit(
-            order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
-    return updated
+    if not is_automatic(target.connector):
+        note = f"no connector named {target.connector!r}"
+        return transition(rt, order_id, OrderState.errored, "roster", note, allowed={OrderState.pending}, error=note)
+    if _waits_for_account(rt, order):
+        return redelivery.wait_for_account(rt, order, rt.clock.now() + ACCOUNT_WAIT)
+    until = circuits.admit(rt, target)
+    if until is not None:
+        return redelivery.wait_for_target(rt, target, order, until)
+    return _attempt(rt, target, order, person.person)
 
 
-def _waits_for_account(rt: Runtime, order: Order, account: Assignment | None) -> bool:
-    """A grant whose account's order is still Pending (put off by its target) waits for it:
+def _waits_for_account(rt: Runtime, order: Order) -> bool:
+    """A grant whose account's order is still Pending (its target put it off) waits for it:
     the queue would otherwise deliver the grant first, before the account exists."""
-    if order.action != Action.grant or account is None or account.order_id == order.id:
+    if order.action != Action.grant:
         return False
-    found = OrderRepository(rt.store).get(account.order_id)
+    repo = OrderRepository(rt.store)
+    account = next((a for a in repo.assignments(order.person_id)
+                    if a.target_id == order.target_id and a.entitlement == "account"), None)
+    if account is None or account.order_id == order.id:
+        return False
+    found = repo.get(account.order_id)
     return (found is not None and found[0].state == OrderState.pending
             and found[0].action in (Action.create_account, Action.restore))
 
 
-def _defer(rt: Runtime, order: Order, outcome) -> Order:
-    """The target said "not now" (429, 503, unreachable): the order stays Pending and its
-    message comes back when the target asked; after MAX_DEFERRALS it is Errored. The message
-    is scheduled before the order records the attempt: a crash in between only means one more
-    delivery of an idempotent order, never a Pending order without a message."""
-    attempts = order.attempts + 1
-    by = f"connector:{order.target_id}"
-    if attempts >= MAX_DEFERRALS:
-        note = f"{outcome.note}; gave up after {attempts} attempts"
-        return transition(rt, order.id, OrderState.errored, by, note, allowed={OrderState.pending},
-                          attempts=attempts, error=note)
-    delay = outcome.retry_after or 0.0
-    rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
-                   message_id=f"order:{order.id}:{attempts}", session_id=order.person_id,
-                   scheduled_at=rt.clock.now() + timedelta(seconds=delay))
-    return transition(rt, order.id, OrderState.pending, by, f"{outcome.note}; again in {delay:g} s",
-                      allowed={OrderState.pending}, attempts=attempts)
+def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order:
+    """Call the target once and record what came of it on the order and the circuit."""
+    repo = OrderRepository(rt.store)
+    assignment = next((a for a in repo.assignments(order.person_id)
+                       if a.target_id == order.target_id and a.entitlement == "account"), None)
+    connector = open_connector(target, clock=rt.clock)
+    outcome = connector.execute(target, order, person, assignment.external_id if assignment else None)
+    circuits.record(rt, target, outcome)
+    if outcome.transient:
+        return redelivery.retry_later(rt, target, order, outcome)
+    changes = {"external_id": outcome.external_id} if outcome.external_id else {}
+    if outcome.state == OrderState.errored:
+        changes["error"] = outcome.note
+    updated = transition(rt, order.id, outcome.state, f"connector:{target.connector}", outcome.note,
+                         allowed={OrderState.pending}, next_attempt_at=None, **changes)
+    if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
+        repo.commit(order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
+    return updated
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.connectors import ConnectorError, connector_for
+from shared.connectors import ConnectorError, open_connector
 from shared.errors import Conflict, NotFound, TargetUnreachable
-from shared.models.provisioning import Connector, Target
+from shared.models.provisioning import Target
 from shared.runtime import Runtime
 from shared.services.reconciliation import ActualAccount, reconcile
 from shared.store.directory_state import DirectoryState
@@ -25,7 +25,8 @@ from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 
 log = logging.getLogger("roster.reconciliation")
-READABLE = (Connector.entra, Connector.ldap, Connector.scim)
+READABLE = ("entra", "ldap", "scim")
+ENTRA = "entra"
 
 
 def pull(rt: Runtime, target_id: str, actor: str, create_orders: bool = False) -> dict:
@@ -34,16 +35,16 @@ def pull(rt: Runtime, target_id: str, actor: str, create_orders: bool = False) -
     if target is None:
         raise NotFound(f"no target {target_id!r}")
     if target.connector not in READABLE:
-        raise Conflict(f"target {target_id!r} is {target.connector.value}: Roster cannot read it; "
+        raise Conflict(f"target {target_id!r} is {target.connector}: Roster cannot read it; "
                        "post its accounts to /api/targets/{id}/reconcile instead")
     try:
-        rows = _delta_rows(rt, target) if target.connector == Connector.entra else _listing(target)
+        rows = _delta_rows(rt, target) if target.connector == ENTRA else _listing(target)
     except ConnectorError as error:
         raise TargetUnreachable(f"target {target_id!r} could not be read: {error.note}") from None
     accounts = [ActualAccount(person_id=r.get("person_id"), email=r.get("email"), active=r.get("active", True),
                               entitlements=r.get("entitlements") or []) for r in rows]
     result = reconcile(rt, target.id, accounts, actor, create_orders)
-    result["read"] = {"accounts": len(rows), "by": "delta" if target.connector == Connector.entra else "listing"}
+    result["read"] = {"accounts": len(rows), "by": "delta" if target.connector == ENTRA else "listing"}
     return result
 
 
@@ -65,7 +66,7 @@ def pull_all(rt: Runtime, actor: str) -> dict[str, str]:
 
 
 def _listing(target: Target) -> list[dict]:
-    return connector_for(target).accounts(target)
+    return open_connector(target).accounts(target)
 
 
 def _delta_rows(rt: Runtime, target: Target) -> list[dict]:
@@ -76,7 +77,7 @@ def _delta_rows(rt: Runtime, target: Target) -> list[dict]:
     cursor = {"users": kept.get("users")}
     if kept.get("tracked") == tracked:
         cursor["groups"] = kept.get("groups")
-    delta = connector_for(target).delta(target, {k: v for k, v in cursor.items() if v}, set(tracked))
+    delta = open_connector(target).delta(target, {k: v for k, v in cursor.items() if v}, set(tracked))
     users = state.users(target.id)
     changed = _apply(users, delta, groups_full=not cursor.get("groups"))
     state.write(target.id, changed)

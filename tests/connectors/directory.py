@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from shared.connectors import Outcome, connector_for
+from shared.connectors import Outcome, open_connector
 from shared.models.person import Affiliation, AffiliationType, EmailAddress, Names, Person
 from shared.models.provisioning import Action, Order, OrderState, Target
 
@@ -45,6 +45,6 @@ class Orders:
 
     def do(self, action: Action, entitlement: str = "account", attempts: int = 0) -> Outcome:
         order = an_order(action, entitlement, person_id=self.person.id, attempts=attempts)
-        outcome = connector_for(self.target).execute(self.target, order, self.person, self.external_id)
+        outcome = open_connector(self.target).execute(self.target, order, self.person, self.external_id)
         self.external_id = outcome.external_id or self.external_id
         return outcome

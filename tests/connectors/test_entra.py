@@ -180,14 +180,14 @@ def test_429_with_retry_after_puts_the_order_off_without_waiting_then_it_goes_th
     assert done.state == OrderState.executed and entra.user["accountEnabled"] is False
 
 
-def test_503_without_retry_after_backs_off_by_attempt(entra):
-    entra.graph.fail("GET", r"/users/", 503, times=5)
+def test_503_without_retry_after_is_transient_and_leaves_the_wait_to_the_service(entra):
+    entra.graph.fail("GET", r"/users/", 503)
 
-    first = entra.do(Action.create_account)
-    third = entra.do(Action.create_account, attempts=2)
+    outcome = entra.do(Action.create_account)
 
-    assert (first.state, first.retry_after) == (OrderState.pending, 0.5)
-    assert (third.state, third.retry_after) == (OrderState.pending, 2.0)
+    assert outcome.transient and outcome.retry_after is None
+    assert outcome.note == "Graph 503 on GET /users/{upn}"
+    assert entra.graph.users == {}
 
 
 def test_a_deleted_user_answers_404_and_disabling_or_deleting_it_is_already_done(entra):

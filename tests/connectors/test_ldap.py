@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from shared.connectors import ConnectorError, connector_for
+from shared.connectors import ConnectorError, open_connector
 from shared.connectors import ldap as ldap_connector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
@@ -158,12 +158,12 @@ def test_a_wrong_bind_password_errors_the_order_naming_the_bind(ldap, monkeypatc
     assert outcome.note == "LDAP bind: invalidCredentials; the bind was refused (invalid credentials)"
 
 
-def test_an_unreachable_directory_puts_the_order_off(ldap):
+def test_an_unreachable_directory_is_a_transient_outcome(ldap):
     ldap.target = a_target("ldap", ldap.directory.settings(url="ldap://127.0.0.1:9", timeout_seconds=2))
 
     outcome = ldap.do(Action.create_account, attempts=1)
 
-    assert outcome.state == OrderState.pending and outcome.retry_after == 1.0
+    assert outcome.transient and outcome.retry_after is None  # the wait is the service's (redelivery)
     assert outcome.note.startswith("LDAP directory unreachable")
 
 
@@ -176,7 +176,7 @@ def test_reconciliation_reads_every_entry_and_group_by_paged_search(directory, m
     people[1].do(Action.disable_account)
     monkeypatch.setattr(ldap_connector, "PAGE_SIZE", 2)
 
-    accounts = {a["person_id"]: a for a in connector_for(people[0].target).accounts(people[0].target)}
+    accounts = {a["person_id"]: a for a in open_connector(people[0].target).accounts(people[0].target)}
 
     assert {f"p-page-{n}" for n in range(5)} <= set(accounts)
     assert accounts["p-page-0"]["entitlements"] == [f"group:{VPN}"]
@@ -188,7 +188,7 @@ def test_reconciliation_of_an_unreachable_directory_raises_connector_error(direc
     target = a_target("ldap", directory.settings(url="ldap://127.0.0.1:9", timeout_seconds=2))
 
     with pytest.raises(ConnectorError, match="LDAP directory unreachable"):
-        connector_for(target).accounts(target)
+        open_connector(target).accounts(target)
 
 
 def test_ldaps_with_the_directorys_ca_carries_out_orders(directory):

@@ -16,6 +16,7 @@ from shared.models.person import PersonUpdate
 from shared.models.provisioning import OrderState, Policy, Target
 from shared.services import groups, orders, target_reading
 from shared.services.chain import run_sync
+from shared.services.provisioning import evaluate_provisioning
 from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 from tests.connectors.graph_standin import TOKEN, graph_standin
@@ -165,11 +166,11 @@ def test_graph_throttling_puts_the_order_off_by_retry_after_through_a_scheduled_
 
     order = orders.execute(rt, the_order(rt).id)
 
-    assert (order.state, order.attempts) == (OrderState.pending, 1)
-    assert order.history[-1].note == "Graph 429 on GET /users/{upn}; again in 30 s"
-    assert rt.bus.active_count(queue) == 1
+    at = rt.clock.now() + timedelta(seconds=30)
+    assert (order.state, order.failures, order.next_attempt_at) == (OrderState.pending, 1, at)
+    assert order.history[-1].note == f"Graph 429 on GET /users/{{upn}} (attempt 1 of 3); next attempt at {at.isoformat()}"
     assert rt.bus.receive(queue) is None  # not before the 30 seconds Graph asked for
-    assert rt.bus.next_due(queue) == rt.clock.now() + timedelta(seconds=30)
+    assert rt.bus.next_due(queue) == at
 
     rt.clock.advance(timedelta(seconds=31))
     delivery = rt.bus.receive(queue)
@@ -178,15 +179,39 @@ def test_graph_throttling_puts_the_order_off_by_retry_after_through_a_scheduled_
     assert tenant.user_by_upn("ada.lovelace@example.edu") is not None
 
 
-def test_an_order_put_off_too_often_is_errored_saying_so(rt, tenant):
+def test_an_order_graph_keeps_refusing_is_errored_after_the_targets_attempts(rt, tenant):
     tenant.fail("GET", r"/users/", 503, times=100)
     order = the_order(rt)
 
-    for _ in range(orders.MAX_DEFERRALS):
+    for _ in range(3):
         order = orders.execute(rt, order.id)
+        rt.clock.advance(timedelta(minutes=16))
 
     assert order.state == OrderState.errored
-    assert order.error == f"Graph 503 on GET /users/{{upn}}; gave up after {orders.MAX_DEFERRALS} attempts"
+    assert order.error == "Graph 503 on GET /users/{upn} after 3 attempts"
+
+
+def test_a_grant_waits_for_its_put_off_account_without_calling_graph(rt, tenant):
+    gid = tenant.group()
+    TargetRepository(rt.store).add_policy("tenant", Policy(group_id="fin-employees", entitlement=f"group:{gid}"))
+    tenant.fail("POST", r"^/v1\.0/users$", 429, retry_after=20)
+    person_id = _person(rt)
+
+    evaluate_provisioning(rt, person_id, "policy added")
+    account, grant = sorted((o for o in OrderRepository(rt.store).of_person(person_id) if o.target_id == "tenant"),
+                            key=lambda o: o.action != "create_account")
+    orders.execute(rt, account.id)  # throttled
+    calls = len(tenant.calls)
+    waiting = orders.execute(rt, grant.id)
+
+    assert waiting.state == OrderState.pending and waiting.failures == 0
+    assert waiting.history[-1].note.startswith("waits for the account's order; next attempt at")
+    assert len(tenant.calls) == calls  # Graph was not called for the grant
+    rt.clock.advance(timedelta(seconds=21))
+    assert orders.execute(rt, account.id).state == OrderState.executed
+    rt.clock.advance(timedelta(seconds=10))
+    assert orders.execute(rt, grant.id).state == OrderState.executed
+    assert tenant.groups[gid] == {tenant.user_by_upn("ada.lovelace@example.edu")["id"]}
 
 
 def test_delta_reconciliation_verifies_then_reports_a_user_deleted_in_the_tenant_as_missing(rt, tenant):
