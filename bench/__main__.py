@@ -12,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dayone, groups, http, provisioning, registration, rules, slowtarget, targets
+from bench import dayone, groups, http, provisioning, registration, rules, scim, slowtarget, targets
 from bench.common import console
 
 
@@ -26,6 +26,7 @@ def main() -> None:
         "groups": groups.run(),
         "provisioning": provisioning.run(),
         "dayone": dayone.run(),
+        "scim": scim.run(),
         "slowtarget": slowtarget.run(),
         "targets": targets.run(),
     }
