@@ -66,9 +66,6 @@ class EntraConnector:
 
         return once(work)
 
-    def accounts(self, target: Target) -> list[dict]:
-        raise NotImplementedError("an entra target is read by delta: see EntraConnector.delta")
-
     def delta(self, target: Target, cursor: dict[str, str], groups: set[str]) -> Delta:
         """Users and memberships changed since `cursor` (everything, without one). Only the
         memberships of `groups` are reported. Raises ConnectorError."""
