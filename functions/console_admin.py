@@ -233,7 +233,7 @@ def _policy(visit: Visit, change, done: str) -> func.HttpResponse:
             "entitlement": visit.field("entitlement", max_length=200).strip() or "account"}
     try:
         policy = form_model(Policy, body)
-        announced = change(visit.rt, target_id, policy, visit.actor)
+        policy, announced = change(visit.rt, target_id, policy, visit.actor)
     except RosterError as error:
         return visit.redirect(_target_url(target_id), f"Not changed: {error.detail}.", error=True)
     return visit.redirect(_target_url(target_id), f"{done}: {policy.entitlement} for members of {policy.group_id}; "

@@ -3,6 +3,7 @@ triggers."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 import azure.functions as func
@@ -16,10 +17,11 @@ from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.models.request import single_line
 from shared.runtime import runtime
-from shared.services import orders, reconciliation, targets
+from shared.services import orders, reconciliation, target_reading, targets
 from shared.services.provisioning import evaluate_provisioning, suspended_by
 from shared.store.persons import PersonRepository
 
+log = logging.getLogger("roster.provisioning")
 bp = func.Blueprint()
 OPERATE = "Provisioning.Operate"
 READ = ("Provisioning.Operate", "Persons.Read")
@@ -76,8 +78,8 @@ def update_target(call: Call):
 @endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role="Admin", body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
-    announced = targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
-    return 201, {**call.body.model_dump(), "members_to_provision": announced}
+    policy, announced = targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
+    return 201, {**policy.model_dump(), "members_to_provision": announced}
 
 
 @endpoint(bp, "targets/{id}/policies/{group_id}", name="targets_policy_remove", methods=("DELETE",), role="Admin",
@@ -85,7 +87,7 @@ def add_policy(call: Call):
           summary="Withdraw a policy (entitlement defaults to account); the group's members are re-provisioned")
 def remove_policy(call: Call):
     policy = Policy(group_id=call.route["group_id"], entitlement=call.query("entitlement", max_length=200) or "account")
-    announced = targets.remove_policy(call.rt, call.route["id"], policy, call.actor)
+    policy, announced = targets.remove_policy(call.rt, call.route["id"], policy, call.actor)
     return {**policy.model_dump(), "members_to_provision": announced}
 
 
@@ -98,6 +100,22 @@ def reconcile(call: Call):
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
+
+
+@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=OPERATE,
+          query=("create_orders",), statuses=(200, 404, 409, 502),
+          summary="Read the target itself (Graph delta, LDAP or SCIM listing) → Verified orders and drift")
+def reconcile_pull(call: Call):
+    create = (call.query("create_orders") or "false").lower() == "true"
+    return target_reading.pull(call.rt, call.route["id"], call.actor, create)
+
+
+@bp.function_name("targets_reconcile_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
+def targets_reconcile_timer(timer: func.TimerRequest) -> None:
+    """Hourly at :15: every readable target is read and reconciled (docs/targets.md, Reconciliation)."""
+    for target_id, summary in target_reading.pull_all(runtime(), "roster:timer").items():
+        log.info("reconciliation of %s: %s", target_id, summary)
 
 
 @endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=OPERATE,

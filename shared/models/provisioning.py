@@ -6,9 +6,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from shared.models.account_template import AccountTemplate
+from shared.models import target_settings
+from shared.models.account_template import AccountTemplateSettings
 from shared.models.base import Model
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -37,12 +45,33 @@ class Target(Model):
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
     threshold: Threshold = Field(default_factory=Threshold)
-    account_template: AccountTemplate | None = None
+    account_template: AccountTemplateSettings | None = None
 
     @property
-    def template(self) -> AccountTemplate:
-        """The target's account template, or the default `{given}.{family}`."""
-        return self.account_template or AccountTemplate()
+    def template(self) -> AccountTemplateSettings:
+        """The target's account template: its own, else the login template of its directory
+        connector's settings (`settings.account_template`), else `{given}.{family}`."""
+        if self.account_template is not None:
+            return self.account_template
+        login = self.settings.get("account_template")
+        return AccountTemplateSettings(login=login) if isinstance(login, str) and login else AccountTemplateSettings()
+
+    @field_validator("settings")
+    @classmethod
+    def _directory_settings(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An entra or ldap target's settings, checked field by field (`settings.domain`)."""
+        model = {"entra": target_settings.EntraSettings, "ldap": target_settings.LdapSettings}.get(
+            info.data.get("connector", MANUAL))
+        if model is not None:
+            model.model_validate(settings)
+        return settings
+
+    def entitlement_problem(self, entitlement: str) -> str | None:
+        """Why the target's connector cannot hold `entitlement`, or None."""
+        return target_settings.entitlement_problem(self.connector, entitlement)
+
+    def normal_entitlement(self, entitlement: str) -> str:
+        return target_settings.normal_entitlement(self.connector, entitlement)
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:

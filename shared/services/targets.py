@@ -51,24 +51,36 @@ def update_target(rt: Runtime, target_id: str, data: dict, actor: str) -> Target
     return target
 
 
-def add_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> int:
-    """Grant; returns how many members are being provisioned."""
+def add_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> tuple[Policy, int]:
+    """Grant (the entitlement as the target's connector names it); returns the policy and
+    how many members are being provisioned."""
     target = get_target(rt, target_id)
+    policy = _normal(target, policy)
     if policy.group_id not in rulebook(rt.store, rt.clock).groups:
         raise InvalidInput(f"no group {policy.group_id!r}", [FieldError("group_id", "unknown group")])
     audit = _audit(rt, f"policy:{target.id}", actor, "policy.added", target, policy)
     TargetRepository(rt.store).add_policy(target.id, policy, audit)
-    return announce_members(rt, policy.group_id, f"policy {target.id}/{policy.entitlement} added")
+    return policy, announce_members(rt, policy.group_id, f"policy {target.id}/{policy.entitlement} added")
 
 
-def remove_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> int:
-    """Withdraw a grant; the members lose what no other group grants (returns how many are re-provisioned)."""
+def remove_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> tuple[Policy, int]:
+    """Withdraw a grant; the members lose what no other group grants (returns the policy and
+    how many members are re-provisioned)."""
     target = get_target(rt, target_id)
+    policy = _normal(target, policy)
     if policy not in TargetRepository(rt.store).policies(target.id):
         raise NotFound(f"{target.id} has no policy granting {policy.entitlement!r} to {policy.group_id!r}")
     audit = _audit(rt, f"policy:{target.id}", actor, "policy.removed", target, policy)
     TargetRepository(rt.store).remove_policy(target.id, policy, audit)
-    return announce_members(rt, policy.group_id, f"policy {target.id}/{policy.entitlement} removed")
+    return policy, announce_members(rt, policy.group_id, f"policy {target.id}/{policy.entitlement} removed")
+
+
+def _normal(target: Target, policy: Policy) -> Policy:
+    """The policy with the entitlement as the connector names it, or InvalidInput on `entitlement`."""
+    problem = target.entitlement_problem(policy.entitlement)
+    if problem:
+        raise InvalidInput(f"entitlement: {problem}", [FieldError("entitlement", problem)])
+    return policy.model_copy(update={"entitlement": target.normal_entitlement(policy.entitlement)})
 
 
 def _audit(rt: Runtime, partition: str, actor: str, action: str, target: Target, policy: Policy | None = None):

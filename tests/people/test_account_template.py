@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from shared.models.account_template import (
-    AccountTemplate,
-    fold_login,
-    free_login,
+    AccountTemplateSettings,
+    fold,
+    numbered,
     suggest,
     values_of,
 )
@@ -24,33 +24,41 @@ def person(given: str, family: str, email: str = "zoe@example.edu") -> Person:
 
 
 def test_a_name_with_accents_and_strokes_is_folded_to_an_ascii_login():
-    assert suggest(AccountTemplate(), values_of(person("Zoë", "Ørsted-Łukasiewicz")), set()).login == \
+    assert suggest(AccountTemplateSettings(), values_of(person("Zoë", "Ørsted-Łukasiewicz")), set()).login == \
         "zoe.orsted-lukasiewicz"
-    assert fold_login("  Jean Luc  O'Brien ") == "jean-luc-obrien"
-    assert fold_login("Straße") == "strasse"
+    assert fold("  Jean Luc  O'Brien ") == "jean-luc-obrien"
+    assert fold("Straße") == "strasse"
 
 
 def test_a_taken_login_gets_the_first_free_number_case_insensitively():
-    template = AccountTemplate(login="{given:1}{family}")
+    template = AccountTemplateSettings(login="{given:1}{family}")
     assert suggest(template, values_of(person("Ada", "Lovelace")), {"ALovelace", "alovelace2"}).login == "alovelace3"
 
 
 def test_a_numbered_login_is_cut_so_it_still_fits_the_maximum_length():
-    assert free_login("abcdef", {"abcdef"}, 6) == "abcde2"
+    assert list(numbered("abcdef", 6))[1] == "abcde2"
 
 
 def test_attributes_are_rendered_with_the_names_and_the_suggested_login():
-    template = AccountTemplate(attributes={"displayName": "{given} {family}", "mail": "{login}@wiki.example.edu"})
+    template = AccountTemplateSettings(attributes={"displayName": "{given} {family}", "mail": "{login}@wiki.example.edu"})
     suggestion = suggest(template, values_of(person("Zoë", "Ørsted")), {"zoe.orsted"})
     assert suggestion.attributes == {"displayName": "Zoë Ørsted", "mail": "zoe.orsted2@wiki.example.edu"}
 
 
-@pytest.mark.parametrize("login", ["{given}.{surname}", "{given}.{family", "{login}"])
+@pytest.mark.parametrize("login", ["{given}.{surname}", "{given}.{family", "{login}", "{given!r}", "static"])
 def test_a_template_with_an_unknown_placeholder_or_a_stray_brace_is_refused(login):
     with pytest.raises(ValidationError) as refused:
-        AccountTemplate(login=login)
+        AccountTemplateSettings(login=login)
     assert refused.value.errors()[0]["loc"] == ("login",)
 
 
 def test_a_name_that_folds_to_nothing_falls_back_to_the_person_id():
-    assert suggest(AccountTemplate(login="{preferred}"), {"preferred": "！", "id": "P-42"}, set()).login == "p-42"
+    assert suggest(AccountTemplateSettings(login="{preferred}"), {"preferred": "！", "id": "P-42"}, set()).login == "p-42"
+
+
+def test_the_worklist_and_the_directory_connectors_render_the_same_login():
+    from shared.models.account_template import AccountTemplate
+
+    ada = person("Ada", "Lovelace")
+    settings = AccountTemplateSettings(login="{given_initial}{family}")
+    assert suggest(settings, values_of(ada), set()).login == AccountTemplate("{given:1}{family}").login(ada) == "alovelace"
