@@ -17,6 +17,10 @@ QUEUE_SETTINGS = {
 }
 
 
+MATCH_POLICIES = ("auto", "review", "never")
+DEFAULT_MATCH_POLICY = "review"
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
@@ -38,11 +42,17 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    national_id_key: str | None = None
+    match_policies: dict[str, str] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def match_policy(self, source: str) -> str:
+        """What registration does with a match for `source`'s new records (docs/matching.md)."""
+        return self.match_policies.get(source) or self.match_policies.get("*") or DEFAULT_MATCH_POLICY
 
     def queue(self, name: str) -> str:
         """The configured name of a logical queue of docs/architecture.md §4."""
@@ -70,6 +80,8 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         return cls(
+            national_id_key=env.get("ROSTER_NATIONAL_ID_KEY") or None,
+            match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
@@ -87,3 +99,16 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )
+
+
+def _match_policies(raw: str) -> dict[str, str]:
+    """ROSTER_MATCH_POLICY: {"<source>": "auto" | "review" | "never", "*": <the rest>}."""
+    try:
+        policies = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_MATCH_POLICY is not JSON: {exc.msg}") from None
+    if not isinstance(policies, dict) or not all(
+        isinstance(k, str) and v in MATCH_POLICIES for k, v in policies.items()
+    ):
+        raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
+    return policies

@@ -15,12 +15,15 @@ from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.services.matching import person_profile
 from shared.services.search import person_tokens
+from shared.store.matchindex import MatchIndex
 from shared.store.audit import audit_entity
 from shared.store.persons import PersonRepository
 
 Outcome = Literal["created", "updated", "unchanged", "stale"]
-COMPARED = ("names", "birth_date", "emails", "identifiers", "affiliations", "attributes")
+COMPARED = ("names", "birth_date", "emails", "address", "national_id_hash", "identifiers", "affiliations",
+            "attributes")
 
 
 @dataclass
@@ -35,6 +38,7 @@ def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = Tru
     """Apply one source update; publishes `person-changed` unless it was stale (or the
     caller runs the chain in-process: `announce=False`)."""
     repo = PersonRepository(rt.store)
+    update = _protected(rt, update)
     result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
     if announce and result.outcome != "stale":
         _announce(rt, result)
@@ -67,6 +71,14 @@ def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: 
     return retrying(attach, "the person is being changed by others; retry")
 
 
+def _protected(rt: Runtime, update: PersonUpdate) -> PersonUpdate:
+    """The update with its national id as the keyed hash (422 naming it without a key)."""
+    try:
+        return update.protected(rt.settings.national_id_key)
+    except ValueError as error:
+        raise InvalidInput(str(error), [FieldError("national_id", "not accepted by this registry")]) from None
+
+
 def apply_update(current: Person | None, update: PersonUpdate, person_id: str, now) -> Person:
     """The person after `update`: what the source sent replaces what it sent before."""
     if current is None and update.names is None:
@@ -88,6 +100,8 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     base.update(
         names=update.names or current.names,
         birth_date=update.birth_date or base.get("birth_date"),
+        address=update.address or base.get("address"),
+        national_id_hash=update.national_id_hash or base.get("national_id_hash"),
         emails=[e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", []),
         identifiers=identifiers,
         affiliations=others + mine,
@@ -119,6 +133,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         )
         repo.create(person, audit)
         repo.index(person_id, person_tokens(person), set())
+        file_for_matching(rt, None, person)
         return Registration(person, "created", list(COMPARED), cause)
 
     current = stored.person
@@ -132,13 +147,24 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
             current.sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
             repo.replace(current, stored.etag, None)
         repo.index(person_id, person_tokens(current), set())
+        file_for_matching(rt, current, current)
         return Registration(current, "unchanged", [], cause)
     details = {"source": update.source, "changes": changes}
     audit = audit_entity(person_id, now, actor, "person.updated", cause, details, person.version)
     repo.replace(person, stored.etag, audit)
     old, new = person_tokens(current), person_tokens(person)
     repo.index(person_id, new - old, old - new)
+    file_for_matching(rt, current, person)
     return Registration(person, "updated", changes, cause)
+
+
+def file_for_matching(rt: Runtime, before: Person | None, after: Person | None) -> None:
+    """Keep the matcher's blocking entries and name counts in step with the person
+    (rewritten when nothing changed, so a replay heals an interrupted write)."""
+    old = person_profile(before) if before else None
+    new = person_profile(after) if after else None
+    person_id = (after or before).id
+    MatchIndex(rt.store).file(person_id, old, new, rewrite=before is not None and old == new)
 
 
 def _announce(rt: Runtime, result: Registration) -> None:
