@@ -138,6 +138,7 @@ class Person(Model):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     version: int = 1
+    merged_into: str | None = Field(default=None, description="set when merged into that person (docs/matching.md)")
 
     def active_at(self, instant: datetime, tz: ZoneInfo) -> bool:
         return any(a.active_at(instant, tz) for a in self.affiliations)

@@ -15,32 +15,37 @@ from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.models.matching import PendingMatch
 from shared.services.matching import person_profile
+from shared.services.screening import screen
 from shared.services.search import person_tokens
 from shared.store.matchindex import MatchIndex
 from shared.store.audit import audit_entity
 from shared.store.persons import PersonRepository
 
-Outcome = Literal["created", "updated", "unchanged", "stale"]
+Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
 COMPARED = ("names", "birth_date", "emails", "address", "national_id_hash", "identifiers", "affiliations",
             "attributes")
 
 
 @dataclass
 class Registration:
-    person: Person
+    """What registering did; `held`: no person yet, the record waits as `pending`."""
+
+    person: Person | None
     outcome: Outcome
     changes: list[str] = field(default_factory=list)
     cause: str = ""
+    pending: PendingMatch | None = None
 
 
 def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
     """Apply one source update; publishes `person-changed` unless it was stale (or the
     caller runs the chain in-process: `announce=False`)."""
     repo = PersonRepository(rt.store)
-    update = _protected(rt, update)
+    update = protected(rt, update)
     result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
-    if announce and result.outcome != "stale":
+    if announce and result.outcome not in ("stale", "held"):
         _announce(rt, result)
     return result
 
@@ -71,7 +76,7 @@ def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: 
     return retrying(attach, "the person is being changed by others; retry")
 
 
-def _protected(rt: Runtime, update: PersonUpdate) -> PersonUpdate:
+def protected(rt: Runtime, update: PersonUpdate) -> PersonUpdate:
     """The update with its national id as the keyed hash (422 naming it without a key)."""
     try:
         return update.protected(rt.settings.national_id_key)
@@ -121,10 +126,14 @@ def changed_fields(before: Person, after: Person) -> list[str]:
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
-    person_id = repo.owner_of(update.source, update.source_id)
+    person_id, matched = repo.owner_of(update.source, update.source_id), {}
     if person_id is None:
         apply_update(None, update, "unclaimed", now)  # refuse before anything is stored
-        person_id = repo.claim(update.source, update.source_id, uuid.uuid4().hex)
+        screening = screen(rt, update, actor)
+        if screening.held is not None:
+            return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
+        person_id = repo.claim(update.source, update.source_id, screening.link or uuid.uuid4().hex)
+        matched = screening.details() if screening.link else {}
     stored = repo.get(person_id)
     if stored is None:
         person = apply_update(None, update, person_id, now)
@@ -149,8 +158,9 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         repo.index(person_id, person_tokens(current), set())
         file_for_matching(rt, current, current)
         return Registration(current, "unchanged", [], cause)
-    details = {"source": update.source, "changes": changes}
-    audit = audit_entity(person_id, now, actor, "person.updated", cause, details, person.version)
+    details = {"source": update.source, "changes": changes, **matched}
+    action = "person.matched" if matched else "person.updated"
+    audit = audit_entity(person_id, now, actor, action, cause, details, person.version)
     repo.replace(person, stored.etag, audit)
     old, new = person_tokens(current), person_tokens(person)
     repo.index(person_id, new - old, old - new)

@@ -81,7 +81,7 @@ def test_an_unknown_person_is_a_404_problem(functions, rt):
         (hr_update(affiliations=[{**hr_update()["affiliations"][0], "type": "wizard"}]), "affiliations[0].type"),
         (hr_update(emails=[{"address": "not-an-address"}]), "emails[0].address"),
         (hr_update(end_date="2026-11-30"), "end_date"),
-        (hr_update(names={"given": "Ada"}), "names.family"),
+        (hr_update(names={"preferred": "Ada"}), "names"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(functions, rt, body, field):
