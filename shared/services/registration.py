@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
+from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
 from shared.services.contention import retrying
-from shared.models.matching import PendingMatch
 from shared.services.matching import person_profile
 from shared.services.screening import screen
 from shared.services.search import person_tokens
-from shared.store.matchindex import MatchIndex
 from shared.store.audit import audit_entity
+from shared.store.matchindex import MatchIndex
 from shared.store.persons import PersonRepository
 
 Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
