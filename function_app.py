@@ -2,9 +2,20 @@
 
 import azure.functions as func
 
-from functions import console, console_matches, groups, matches, notifications, ops, persons, provisioning, requests
+from functions import (
+    console,
+    console_matches,
+    groups,
+    matches,
+    notifications,
+    ops,
+    persons,
+    provisioning,
+    requests,
+)
 
-BLUEPRINTS = (persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, ops.bp, console.bp, console_matches.bp)
+BLUEPRINTS = (persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, ops.bp, console.bp,
+              console_matches.bp)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:

@@ -3,9 +3,15 @@ side, merge a duplicate into a person and split the merge back (docs/matching.md
 
 from __future__ import annotations
 
-from tests.console.test_console_e2e import chromium, console, shoot, sign_in  # noqa: F401 (fixtures)
-from tests.e2e.conftest import auth
+from tests.console import test_console_e2e as browser
+from tests.console.test_console_e2e import shoot, sign_in
 from tests.factories import hr_update
+
+chromium, console = browser.chromium, browser.console  # the browser suite's fixtures: Chromium, devhost, a page
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def ada(client, source_id: str, email: str) -> str:
