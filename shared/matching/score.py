@@ -43,10 +43,16 @@ class Frequencies:
 def score(person_id: str, query: Profile, candidate: Profile, model: Model, freq: Frequencies) -> Scored:
     """The better of the two name orientations (a swap is how some records arrive)."""
     straight = _weighed(person_id, query, candidate, model, freq, False)
-    if not (query.given and query.family):
+    names = {f.field: f.level for f in straight.fields if f.field in ("given", "family")}
+    if not (query.given and query.family) or set(names.values()) == {AGREE} or not _may_be_swapped(query, candidate):
         return straight
     swapped = _weighed(person_id, query, candidate, model, Frequencies(registry=freq.registry), True)
     return swapped if swapped.weight > straight.weight else straight
+
+
+def _may_be_swapped(query: Profile, candidate: Profile) -> bool:
+    """A cheap test before the swapped comparison: a swapped name starts with the same letter."""
+    return query.given[:1] == candidate.family[:1] or query.family[:1] == candidate.given[:1]
 
 
 def _weighed(person_id: str, query: Profile, candidate: Profile, model: Model, freq: Frequencies,
@@ -61,8 +67,8 @@ def _weighed(person_id: str, query: Profile, candidate: Profile, model: Model, f
             weight = model.agreement_weight(name, getattr(freq, name), freq.registry)
         else:
             weight = model.weight(name, level)
-        fields.append(FieldScore(name, level, round(weight, 3)))
-    return Scored(person_id, round(sum(f.weight for f in fields), 3), tuple(fields), swapped)
+        fields.append(FieldScore(name, level, weight))
+    return Scored(person_id, sum(f.weight for f in fields), tuple(fields), swapped)
 
 
 def outcome(ranked: list[Scored], model: Model) -> str:

@@ -42,10 +42,16 @@ class Model:
     lower: float
     margin: float
 
+    def __post_init__(self) -> None:
+        table = {(f, lv): math.log2(max(self.m[f][lv], FLOOR) / max(self.u[f][lv], FLOOR)) for f in FIELDS
+                 for lv in LEVELS}
+        for field in FIELDS:  # a partial agreement never weighs more than a full one
+            table[field, "partial"] = min(table[field, "partial"], table[field, AGREE])
+        object.__setattr__(self, "_weights", table)
+
     def weight(self, field: str, level: str) -> float:
-        """log2(m/u); a partial agreement never weighs more than a full one."""
-        weight = math.log2(max(self.m[field][level], FLOOR) / max(self.u[field][level], FLOOR))
-        return min(weight, self.weight(field, AGREE)) if level == "partial" else weight
+        """log2(m/u) of the field at that level."""
+        return self._weights[field, level]
 
     def agreement_weight(self, field: str, count: int | None, registry: int) -> float:
         """The weight of agreeing on a value held by `count` of `registry` persons."""

@@ -141,8 +141,8 @@ def _registry_size(store: TableStore, index: MatchIndex) -> int:
 
 def _candidate(scored: Scored, model: Model) -> Candidate:
     return Candidate(
-        person_id=scored.person_id, score=round(scored.probability(model), 4), weight=scored.weight,
+        person_id=scored.person_id, score=round(scored.probability(model), 4), weight=round(scored.weight, 3),
         matched=[f.field for f in scored.fields if f.level == "agree"],
-        fields=[FieldExplanation(field=f.field, level=f.level, weight=f.weight) for f in scored.fields],
+        fields=[FieldExplanation(field=f.field, level=f.level, weight=round(f.weight, 3)) for f in scored.fields],
         swapped_names=scored.swapped,
     )
