@@ -136,3 +136,38 @@ def test_comparison_levels():
     assert date_level("19800102", "19810305") == "disagree"
     levels = compare(Profile(given="ada", birth="18151210"), Profile(given="ada", family="lovelace"))
     assert levels["birth_date"] is None and levels["given"] == "agree"
+
+
+def test_agreeing_on_a_common_family_name_weighs_less_than_on_a_rare_one(rt, registry):
+    for n in range(6):
+        person(rt, f"S{n}", f"Given{n}", "Smith", f"19{50 + n}-01-01")
+    common = run(rt, given="John", family="Smith", birth_date="1980-01-02").candidates[0]
+    rare = run(rt, given="Grace", family="Hopper", birth_date="1906-12-09").candidates[0]
+    weight = {c.person_id: {f.field: f.weight for f in c.fields} for c in (common, rare)}
+    assert weight[common.person_id]["family"] < weight[rare.person_id]["family"]
+
+
+def test_em_recovers_m_and_u_from_unlabelled_pairs():
+    from collections import Counter
+
+    from shared.matching.compare import FIELDS
+    from shared.matching.weights import estimate
+
+    agree_all = tuple(0 if f in ("given", "family", "birth_date") else -1 for f in FIELDS)
+    disagree_all = tuple(2 if f in ("given", "family", "birth_date") else -1 for f in FIELDS)
+    only_family = tuple({"family": 0, "given": 2, "birth_date": 2}.get(f, -1) for f in FIELDS)
+    m, u, prior = estimate(Counter({agree_all: 100, disagree_all: 850, only_family: 50}))
+    assert 0.08 < prior < 0.12
+    assert m["birth_date"]["agree"] > 0.95 and u["birth_date"]["agree"] < 0.05
+    assert u["family"]["agree"] > u["given"]["agree"]
+
+
+def test_a_replayed_update_refiles_the_blocking_entries_a_crash_lost(rt, registry):
+    index = rt.store.table("personmatch")
+    for entity in list(index.query(f"d:{'18151210'}")):
+        index.delete(entity.partition_key, entity.row_key)
+    body = hr_update(source_id="E1", names={"given": "Ada", "family": "Lovelace"}, birth_date="1815-12-10",
+                     emails=[{"address": "e1@example.edu"}], national_id="AB 12 34 56",
+                     address={"street": "12 St James's Square", "locality": "London", "postcode": "SW1Y 4JH"})
+    assert register(rt, PersonUpdate.model_validate(body), "hr").outcome == "unchanged"
+    assert [e.row_key for e in index.query("d:18151210")] == [registry["ada"]]

@@ -169,3 +169,27 @@ def test_merging_with_a_suspended_person_is_refused(rt, ada):
 def test_splitting_a_person_never_merged_is_refused(rt, ada):
     with pytest.raises(Conflict):
         merging.split(rt, ada, "staff", "why not")
+
+
+def test_after_a_merge_the_person_has_one_account_per_target_and_the_others_orders_are_superseded(rt):
+    from shared.models.group import GroupIn
+    from shared.models.provisioning import Policy, Target
+    from shared.services import groups
+    from shared.services.chain import run_sync
+    from shared.store.orders import OrderRepository
+    from shared.store.targets import TargetRepository
+
+    rule = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
+    groups.create_group(rt, GroupIn(id="fin", name="Finance", kind="dynamic", rule=rule), "admin")
+    TargetRepository(rt.store).save(Target(id="wiki", name="Wiki"))
+    TargetRepository(rt.store).add_policy("wiki", Policy(group_id="fin", entitlement="account"))
+    survivor = run_sync(rt, PersonUpdate.model_validate(hr_update(birth_date="1815-12-10")), "hr").registration.person
+    crm = hr_update(source_id="C-9", birth_date="1815-12-10", emails=[{"address": "ada@crm.example"}])
+    other = run_sync(rt, record("crm", "C-9", **{k: crm[k] for k in ("affiliations", "emails")}), "crm").registration.person
+    orders = OrderRepository(rt.store)
+    assert [o.action.value for o in orders.of_person(other.id)] == ["create_account"]
+
+    merging.merge(rt, survivor.id, other.id, "staff", "the same human")
+    live = [o for o in orders.of_person(survivor.id) if o.state.value != "Inactive"]
+    assert [(o.action.value, o.target_id) for o in live] == [("create_account", "wiki")]
+    assert [o.state.value for o in orders.of_person(other.id)] == ["Inactive"]
