@@ -190,8 +190,8 @@ var queueSettings = [for q in queues: {
   value: q.name
 }]
 
-// Roster's settings (docs/architecture.md §8). Every connection is identity-based; the one
-// secret is a Key Vault reference resolved by the platform with the app's identity.
+// Roster's settings (docs/architecture.md §8). Every connection is identity-based; the
+// secrets are Key Vault references resolved by the platform with the app's identity.
 var appSettings = concat([
   {
     name: 'ServiceBusConnection__fullyQualifiedNamespace'
@@ -220,6 +220,10 @@ var appSettings = concat([
   {
     name: 'SENDGRID_API_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.sendGridSecretUri})'
+  }
+  {
+    name: 'ROSTER_NATIONAL_ID_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.nationalIdSecretUri})'
   }
   {
     name: 'ROSTER_CHAIN'

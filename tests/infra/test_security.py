@@ -200,8 +200,8 @@ def test_no_setting_holds_a_key_or_a_connection_string():
         if re.search(r"connection_?string|_key$|password|secret", name, re.IGNORECASE):
             # The only exceptions: App Insights' connection string carries an
             # instrumentation key that authorises nothing once local auth is disabled;
-            # the SendGrid key is a Key Vault reference.
-            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY"}, name
+            # the SendGrid key and the national-id key are Key Vault references.
+            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY", "ROSTER_NATIONAL_ID_KEY"}, name
 
 
 def test_no_template_holds_a_key_or_a_connection_string():
@@ -215,6 +215,12 @@ def test_the_sendgrid_key_is_a_key_vault_reference():
     assert value == "@Microsoft.KeyVault(SecretUri=${keyVault.outputs.sendGridSecretUri})"
     site = module("function-app").resource("site")
     assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
+
+
+def test_the_national_id_key_is_a_key_vault_reference():
+    value = app_settings()["ROSTER_NATIONAL_ID_KEY"]
+
+    assert value == "@Microsoft.KeyVault(SecretUri=${keyVault.outputs.nationalIdSecretUri})"
 
 
 def test_rosters_settings_are_those_the_app_reads():
@@ -231,6 +237,7 @@ def test_rosters_settings_are_those_the_app_reads():
         "ROSTER_STAFF_EMAIL",
         "ROSTER_MAIL_FROM",
         "ROSTER_PUBLIC_URL",
+        "ROSTER_NATIONAL_ID_KEY",
     }
     for name in roster | {"SENDGRID_API_KEY", "ServiceBusConnection__fullyQualifiedNamespace"}:
         assert f'"{name}"' in config, f"shared/config.py does not read {name}"
