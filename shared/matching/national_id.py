@@ -15,6 +15,7 @@ import re
 _SEPARATORS = re.compile(r"[\s.\-/]")
 _FORM = re.compile(r"^[0-9A-Z]{4,20}$")
 HASH = re.compile(r"^[0-9a-f]{64}$")
+_IN_JSON = re.compile(rb'("national_id"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
 def normalised(value: str) -> str:
@@ -28,3 +29,8 @@ def normalised(value: str) -> str:
 
 def keyed_hash(value: str, key: str) -> str:
     return hmac.new(key.encode(), normalised(value).encode(), hashlib.sha256).hexdigest()
+
+
+def redacted(body: bytes) -> bytes:
+    """A JSON message body with any clear national id replaced (before it is parked)."""
+    return _IN_JSON.sub(rb'\1"[redacted]"', body)

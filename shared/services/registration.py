@@ -54,8 +54,11 @@ def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: 
     """Bind a source's identifier to an existing person (after a match): that source's
     updates then land on this person. Conflict if another person holds it already."""
     repo = PersonRepository(rt.store)
-    if repo.get(person_id) is None:
+    target = repo.get(person_id)
+    if target is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
+    if target.person.merged_into:
+        raise Conflict(f"{person_id} was merged into {target.person.merged_into}: link to that person")
     owner = repo.claim(identifier.source, identifier.source_id, person_id)
     if owner != person_id:
         raise Conflict(f"{identifier.source}:{identifier.source_id} belongs to another person", person_id=owner)

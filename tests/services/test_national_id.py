@@ -34,3 +34,10 @@ def test_without_a_key_a_national_id_is_refused_and_nothing_is_stored(rt):
         register(rt, PersonUpdate.model_validate(hr_update(national_id="AB123456")), "hr")
     assert refused.value.errors[0].field == "national_id"
     assert PersonRepository(rt.store).owner_of("hr", "E1001") is None
+
+
+def test_a_parked_message_never_keeps_a_clear_national_id():
+    from shared.matching.national_id import redacted
+
+    body = b'{"source": "hr", "national_id": "AB 12 34 56", "national_id_hash": null}'
+    assert redacted(body) == b'{"source": "hr", "national_id": "[redacted]", "national_id_hash": null}'

@@ -193,3 +193,12 @@ def test_after_a_merge_the_person_has_one_account_per_target_and_the_others_orde
     live = [o for o in orders.of_person(survivor.id) if o.state.value != "Inactive"]
     assert [(o.action.value, o.target_id) for o in live] == [("create_account", "wiki")]
     assert [o.state.value for o in orders.of_person(other.id)] == ["Inactive"]
+
+
+def test_a_held_record_cannot_be_linked_to_a_retired_person(rt, ada):
+    other = twin(rt)
+    merging.merge(rt, ada, other, "staff", "the same human")
+    held = register(rt, record("lms"), "lms").pending
+    with pytest.raises(Conflict):
+        pending_matches.resolve(rt, held.id, Resolution(decision="link", person_id=other), "staff")
+    assert [m.id for m in pending_matches.open_matches(rt)] == [held.id]
