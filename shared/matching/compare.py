@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -93,28 +94,25 @@ def _equal_level(a: str, b: str) -> str | None:
     return None if not a or not b else AGREE if a == b else DISAGREE
 
 
-def _place_level(a: str, b: str) -> str | None:
+def _graded(a: str, b: str, close: Callable[[str, str], bool]) -> str | None:
+    """Absent, agree when equal, partial when `close`, else disagree."""
     if not a or not b:
         return None
     if a == b:
         return AGREE
-    return PARTIAL if JaroWinkler.similarity(a, b) >= PLACE_SIMILAR else DISAGREE
+    return PARTIAL if close(a, b) else DISAGREE
 
 
-def _street_level(a: str, b: str) -> str | None:
-    if not a or not b:
-        return None
-    if a == b:
-        return AGREE
-    return PARTIAL if fuzz.token_set_ratio(a, b) >= STREET_SIMILAR else DISAGREE
+def _place_close(a: str, b: str) -> bool:
+    return JaroWinkler.similarity(a, b) >= PLACE_SIMILAR
 
 
-def _postcode_level(a: str, b: str) -> str | None:
-    if not a or not b:
-        return None
-    if a == b:
-        return AGREE
-    return PARTIAL if DamerauLevenshtein.distance(a, b) <= 1 else DISAGREE
+def _street_close(a: str, b: str) -> bool:
+    return fuzz.token_set_ratio(a, b) >= STREET_SIMILAR
+
+
+def _postcode_close(a: str, b: str) -> bool:
+    return DamerauLevenshtein.distance(a, b) <= 1
 
 
 def _emails_level(a: tuple[str, ...], b: tuple[str, ...]) -> str | None:
@@ -133,9 +131,9 @@ def compare(query: Profile, candidate: Profile, swapped: bool = False) -> Levels
         "birth_date": date_level(query.birth, candidate.birth),
         "email": _emails_level(query.emails, candidate.emails),
         "national_id": _equal_level(query.nid, candidate.nid),
-        "street": _street_level(query.street, candidate.street),
-        "locality": _place_level(query.locality, candidate.locality),
-        "postcode": _postcode_level(query.postcode, candidate.postcode),
+        "street": _graded(query.street, candidate.street, _street_close),
+        "locality": _graded(query.locality, candidate.locality, _place_close),
+        "postcode": _graded(query.postcode, candidate.postcode, _postcode_close),
         "region": _equal_level(query.region, candidate.region),
         "country": _equal_level(query.country, candidate.country),
     }
