@@ -159,7 +159,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
             current.sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
             repo.replace(current, stored.etag, None)
         repo.index(person_id, person_tokens(current), set())
-        file_for_matching(rt, current, current)
+        file_for_matching(rt, current, current, heal=True)
         return Registration(current, "unchanged", [], cause)
     details = {"source": update.source, "changes": changes, **matched}
     action = "person.matched" if matched else "person.updated"
@@ -171,13 +171,12 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     return Registration(person, "updated", changes, cause)
 
 
-def file_for_matching(rt: Runtime, before: Person | None, after: Person | None) -> None:
+def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False) -> None:
     """Keep the matcher's blocking entries and name counts in step with the person
-    (rewritten when nothing changed, so a replay heals an interrupted write)."""
+    (`heal`: rewritten although nothing changed, so a replay finishes an interrupted write)."""
     old = person_profile(before) if before else None
     new = person_profile(after) if after else None
-    person_id = (after or before).id
-    MatchIndex(rt.store).file(person_id, old, new, rewrite=before is not None and old == new)
+    MatchIndex(rt.store).file((after or before).id, old, new, rewrite=heal)
 
 
 def _announce(rt: Runtime, result: Registration) -> None:
