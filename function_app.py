@@ -12,10 +12,13 @@ from functions import (
     persons,
     provisioning,
     requests,
+    tickets,
 )
 
-BLUEPRINTS = (persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, ops.bp, console.bp,
-              console_matches.bp)
+BLUEPRINTS = (
+    persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp,
+    console_matches.bp,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:

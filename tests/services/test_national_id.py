@@ -41,3 +41,11 @@ def test_a_parked_message_never_keeps_a_clear_national_id():
 
     body = b'{"source": "hr", "national_id": "AB 12 34 56", "national_id_hash": null}'
     assert redacted(body) == b'{"source": "hr", "national_id": "[redacted]", "national_id_hash": null}'
+
+
+def test_an_unresolved_key_vault_reference_is_no_key():
+    from shared.config import Settings
+
+    unresolved = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/national-id-key)"
+    assert Settings.from_env({"ROSTER_NATIONAL_ID_KEY": unresolved}).national_id_key is None
+    assert Settings.from_env({"ROSTER_NATIONAL_ID_KEY": "k"}).national_id_key == "k"
