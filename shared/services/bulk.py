@@ -42,7 +42,7 @@ class RecordResult:
 
     index: int
     source_id: str | None
-    outcome: str  # created | updated | unchanged | stale | failed
+    outcome: str  # created | updated | unchanged | stale | held | failed
     person_id: str | None = None
     errors: list[dict] = field(default_factory=list)
     lifecycle: str | None = None  # joiner | mover | leaver | None (dry run)
@@ -104,8 +104,9 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
 
 
 def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordResult:
-    result = run_sync(rt, update, actor)
-    return RecordResult(index, update.source_id, result.registration.outcome, result.registration.person.id)
+    registration = run_sync(rt, update, actor).registration
+    person_id = registration.person.id if registration.person else None  # None: held as a pending match
+    return RecordResult(index, update.source_id, registration.outcome, person_id)
 
 
 def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:

@@ -6,6 +6,7 @@ by Fellegi–Sunter weight (never cut alphabetically), and each is explained fie
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import date
 from typing import Annotated, Literal
 
@@ -24,7 +25,8 @@ from shared.store.port import TableStore
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MAX_CANDIDATES = 10
-BLOCK_LIMIT = 1000  # a block larger than this is too common to tell anyone apart: skipped
+BLOCK_LIMIT = 200  # a block larger than this is too common to tell anyone apart: skipped
+HEAVY_TTL = 600.0  # seconds a block found too large is skipped without reading it again
 REGISTRY_TTL = 60.0  # seconds the registry size is reused for frequency adjustment
 
 
@@ -106,7 +108,7 @@ def find(store: TableStore, profile: Profile, exclude_source: str | None = None,
     index = MatchIndex(store)
     candidates, skipped = _candidates(index, profile)
     freq = Frequencies(given=index.frequency("given", profile.given), family=index.frequency("family", profile.family),
-                       registry=_registry_size(store, index))
+                       registry=_registry_size(index))
     ranked = sorted((score(pid, profile, c, model, freq) for pid, c in candidates.items()
                      if not (exclude_source and exclude_source in c.sources)), key=lambda s: (-s.weight, s.person_id))
     shown = [s for s in ranked[:MAX_CANDIDATES] if s.weight >= model.lower]
@@ -115,27 +117,53 @@ def find(store: TableStore, profile: Profile, exclude_source: str | None = None,
 
 
 def _candidates(index: MatchIndex, profile: Profile) -> tuple[dict[str, Profile], int]:
-    found: dict[str, Profile] = {}
+    """The profiles of every block of the query's keys; blocks over BLOCK_LIMIT are skipped
+    (and remembered as such for HEAVY_TTL, so a common key costs one read, not one a query)."""
+    found: dict[str, str] = {}
     skipped = 0
     for key in sorted(query_keys(profile)):
-        rows = list(index.block(key, BLOCK_LIMIT + 1))
-        if len(rows) > BLOCK_LIMIT:
+        if _heavy.known(index, key):
             skipped += 1
             continue
-        for person_id, candidate in rows:
-            found.setdefault(person_id, candidate)
-    return found, skipped
+        rows = list(index.rows(key, BLOCK_LIMIT + 1))
+        if len(rows) > BLOCK_LIMIT:
+            _heavy.remember(index, key)
+            skipped += 1
+            continue
+        for person_id, packed in rows:
+            found.setdefault(person_id, packed)
+    return {person_id: Profile.unpack(packed) for person_id, packed in found.items()}, skipped
 
 
-_sizes: dict[int, tuple[float, int]] = {}
+class _HeavyKeys:
+    """Blocking keys recently found too large, per table, forgotten after HEAVY_TTL."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def known(self, index: MatchIndex, key: str) -> bool:
+        until = self.until.get(index.blocks, {}).get(key)
+        return until is not None and until > time.monotonic()
+
+    def remember(self, index: MatchIndex, key: str) -> None:
+        keys = self.until.setdefault(index.blocks, {})
+        if len(keys) >= self.LIMIT:
+            keys.clear()
+        keys[key] = time.monotonic() + HEAVY_TTL
 
 
-def _registry_size(store: TableStore, index: MatchIndex) -> int:
-    """The registry's size, re-read at most once a REGISTRY_TTL per store."""
+_heavy = _HeavyKeys()
+_sizes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _registry_size(index: MatchIndex) -> int:
+    """The registry's size, re-read at most once a REGISTRY_TTL per table."""
     now = time.monotonic()
-    cached = _sizes.get(id(store))
+    cached = _sizes.get(index.counts)
     if cached is None or now - cached[0] > REGISTRY_TTL:
-        cached = _sizes[id(store)] = (now, index.registry_size())
+        cached = _sizes[index.counts] = (now, index.registry_size())
     return cached[1]
 
 

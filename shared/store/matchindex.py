@@ -41,9 +41,10 @@ class MatchIndex:
             self.blocks.delete(key, person_id)
         self._count(before, after, person_id)
 
-    def block(self, key: str, limit: int) -> Iterator[tuple[str, Profile]]:
+    def rows(self, key: str, limit: int) -> Iterator[tuple[str, str]]:
+        """(person id, packed profile) of one block, at most `limit`."""
         for entity in self.blocks.query(key, limit=limit):
-            yield entity.row_key, Profile.unpack(entity.properties["p"])
+            yield entity.row_key, entity.properties["p"]
 
     def frequency(self, field: str, value: str) -> int:
         entity = self.counts.get(field, value) if value else None

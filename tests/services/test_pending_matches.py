@@ -202,3 +202,12 @@ def test_a_held_record_cannot_be_linked_to_a_retired_person(rt, ada):
     with pytest.raises(Conflict):
         pending_matches.resolve(rt, held.id, Resolution(decision="link", person_id=other), "staff")
     assert [m.id for m in pending_matches.open_matches(rt)] == [held.id]
+
+
+def test_a_bulk_load_answers_held_for_a_record_that_waits_for_staff(rt, ada):
+    from shared.services import bulk
+
+    body = json.loads(record("lms").model_dump_json(exclude_none=True))
+    answer = bulk.load(rt, [body], "lms")
+    assert answer["summary"] == {"held": 1}
+    assert persons(rt) == 1
