@@ -12,12 +12,13 @@ from functions import (
     persons,
     provisioning,
     requests,
+    scim,
     tickets,
 )
 
 BLUEPRINTS = (
     persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp,
-    console_matches.bp,
+    scim.bp, console_matches.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

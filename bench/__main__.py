@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
 
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
-ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons).
+ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons);
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import groups, http, matching, provisioning, registration, rules
+from bench import (
+    dayone,
+    groups,
+    http,
+    matching,
+    provisioning,
+    registration,
+    rules,
+    scim,
+    slowtarget,
+)
 from bench.common import console
 
 
@@ -25,6 +36,9 @@ def main() -> None:
         "groups": groups.run(),
         "provisioning": provisioning.run(),
         "matching": matching.run(),
+        "dayone": dayone.run(),
+        "scim": scim.run(),
+        "slowtarget": slowtarget.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

@@ -29,7 +29,6 @@ from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for 
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
-MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class RouteInfo:
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+    errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
 
 
 ROUTES: list[RouteInfo] = []
@@ -128,7 +128,7 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
             require(principal, info.role)
         call = Call(req, rt, principal, route=dict(req.route_params))
         if info.body is not None:
-            call.body = parse_body(req, info.body)
+            call.body = parse_body(req, info.body, rt.settings.max_message_bytes)
         return respond(handler(call))
     except RosterError as error:
         return problem(error, req)
@@ -139,10 +139,12 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
         return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)
 
 
-def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+def parse_body(req: func.HttpRequest, model: type[BaseModel], limit: int) -> BaseModel:
+    """The JSON body as `model`. `limit` is ROSTER_MAX_MESSAGE_BYTES: what a route takes in
+    fits on the bus, where an async route hands it on."""
     raw = req.get_body() or b""
-    if len(raw) > MAX_BODY:
-        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    if len(raw) > limit:
+        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -183,6 +185,8 @@ def problem(error: RosterError, req: func.HttpRequest, status: int | None = None
         body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
     body.update(getattr(error, "extra", {}))
     headers = {"WWW-Authenticate": 'Bearer realm="roster"'} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": str(body.get("retry_after", 1))}
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False),
         status_code=status,

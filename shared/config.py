@@ -20,6 +20,7 @@ QUEUE_SETTINGS = {
 
 MATCH_POLICIES = ("auto", "review", "never")
 DEFAULT_MATCH_POLICY = "review"
+MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard tier
 
 
 def secret_setting(env, name: str) -> str | None:
@@ -52,7 +53,11 @@ class Settings:
     auth_enabled: bool = False
     national_id_key: str | None = None
     match_policies: dict[str, str] = field(default_factory=dict)
+    bulk_upload_rate: tuple[int, int] = (40, 5)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
+    max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
+    circuit_failures: int = 5  # transient faults in a row that pause a target
+    circuit_cooldown_seconds: int = 60  # how long a paused target waits before a probe
 
     @property
     def tz(self) -> ZoneInfo:
@@ -90,6 +95,10 @@ class Settings:
         return cls(
             national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
             match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
+            bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
+            max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
+            circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
+            circuit_cooldown_seconds=_whole(env, "ROSTER_CIRCUIT_COOLDOWN_SECONDS", 60, 1, 86400),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
@@ -120,3 +129,19 @@ def _match_policies(raw: str) -> dict[str, str]:
     ):
         raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
     return policies
+def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting from `low` to `high`; unset or empty means `default`."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """`calls/seconds`, e.g. `40/5` (Entra's own quota for bulkUpload)."""
+    calls, _, seconds = text.partition("/")
+    if not (calls.strip().isdigit() and seconds.strip().isdigit() and int(calls) > 0 and int(seconds) > 0):
+        raise SettingsError(f"ROSTER_BULKUPLOAD_RATE must be calls/seconds, e.g. 40/5, not {text!r}")
+    return int(calls), int(seconds)
