@@ -107,11 +107,7 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     sources = dict(current.sources) if current else {}
     sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
     base.update(
-        names=update.names or current.names,
-        birth_date=update.birth_date or base.get("birth_date"),
-        address=update.address or base.get("address"),
-        national_id_hash=update.national_id_hash or base.get("national_id_hash"),
-        emails=[e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", []),
+        **_facts(update, base),
         identifiers=identifiers,
         affiliations=others + mine,
         attributes={k: v for k, v in attributes.items() if v is not None},
@@ -120,6 +116,15 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
         version=base["version"] + 1,
     )
     return Person.model_validate(base)
+
+
+def _facts(update: PersonUpdate, base: dict) -> dict:
+    """Names, birth date, address, national id and emails: what the update carries replaces
+    what the person had; what it leaves out stays."""
+    kept = {name: getattr(update, name) or base.get(name) for name in ("names", "birth_date", "address",
+                                                                        "national_id_hash")}
+    emails = [e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", [])
+    return {**kept, "emails": emails}
 
 
 def changed_fields(before: Person, after: Person) -> list[str]:
