@@ -15,7 +15,8 @@ from shared.runtime import runtime
 from shared.services import bulk, search
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery, match
-from shared.services.registration import link_identifier, protected, register
+from shared.services.registration import link_identifier, register
+from shared.services.screening import protected
 from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()

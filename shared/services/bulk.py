@@ -26,6 +26,7 @@ from shared.runtime import Runtime
 from shared.services.chain import run_sync
 from shared.services.registration import apply_update, changed_fields
 from shared.services.rulebook import rulebook
+from shared.services.screening import foreseen
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
@@ -118,6 +119,8 @@ def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
     stamp = current.sources.get(update.source) if current else None
     if stamp is not None and update.as_of < stamp.as_of:
         return RecordResult(index, update.source_id, "stale", person_id)
+    if current is None and foreseen(rt, update) == "held":
+        return RecordResult(index, update.source_id, "held", None)
     now = rt.clock.now()
     after = apply_update(current, update, person_id or "(new)", now)
     outcome = "created" if current is None else ("updated" if changed_fields(current, after) else "unchanged")

@@ -18,7 +18,7 @@ from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, 
 from shared.runtime import Runtime
 from shared.services.contention import retrying
 from shared.services.matching import person_profile
-from shared.services.screening import screen
+from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
 from shared.store.audit import audit_entity
 from shared.store.matchindex import MatchIndex
@@ -78,14 +78,6 @@ def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: 
         return person
 
     return retrying(attach, "the person is being changed by others; retry")
-
-
-def protected(rt: Runtime, update: PersonUpdate) -> PersonUpdate:
-    """The update with its national id as the keyed hash (422 naming it without a key)."""
-    try:
-        return update.protected(rt.settings.national_id_key)
-    except ValueError as error:
-        raise InvalidInput(str(error), [FieldError("national_id", "not accepted by this registry")]) from None
 
 
 def apply_update(current: Person | None, update: PersonUpdate, person_id: str, now) -> Person:

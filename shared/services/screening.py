@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.errors import FieldError, InvalidInput
 from shared.models.matching import PendingMatch
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
@@ -52,6 +53,26 @@ def screen(rt: Runtime, update: PersonUpdate, actor: str) -> Screening:
     if found.outcome == "none":
         return Screening()
     return Screening(held=_hold(rt, pending, update, found, actor), match=found)
+
+
+def protected(rt: Runtime, update: PersonUpdate) -> PersonUpdate:
+    """The update with its national id as the keyed hash (422 naming it without a key)."""
+    try:
+        return update.protected(rt.settings.national_id_key)
+    except ValueError as error:
+        raise InvalidInput(str(error), [FieldError("national_id", "not accepted by this registry")]) from None
+
+
+def foreseen(rt: Runtime, update: PersonUpdate) -> str | None:
+    """What screening would do with a new record, nothing written (a dry run): `held`,
+    `linked`, or None for a new person."""
+    policy = rt.settings.match_policy(update.source)
+    if policy == "never":
+        return None
+    found = find(rt.store, update_profile(protected(rt, update)), exclude_source=update.source)
+    if found.outcome == "exact" and policy == "auto":
+        return "linked"
+    return None if found.outcome == "none" else "held"
 
 
 def _hold(rt: Runtime, pending: PendingRepository, update: PersonUpdate, found: Match, actor: str) -> PendingMatch:

@@ -211,3 +211,12 @@ def test_a_bulk_load_answers_held_for_a_record_that_waits_for_staff(rt, ada):
     answer = bulk.load(rt, [body], "lms")
     assert answer["summary"] == {"held": 1}
     assert persons(rt) == 1
+
+
+def test_a_dry_run_says_a_record_would_be_held_and_holds_nothing(rt, ada):
+    from shared.services import bulk
+
+    body = json.loads(record("lms").model_dump_json(exclude_none=True))
+    answer = bulk.load(rt, [body], "lms", dry_run=True)
+    assert answer["summary"] == {"held": 1}
+    assert pending_matches.open_matches(rt) == []
