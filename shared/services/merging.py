@@ -36,9 +36,14 @@ def merge(rt: Runtime, survivor_id: str, other_id: str, actor: str, reason: str)
     if survivor_id == other_id:
         raise InvalidInput("a person cannot be merged with itself", [FieldError("other", "give another person")])
     repo = PersonRepository(rt.store)
+    retired = repo.get(other_id)
+    if retired is not None and retired.person.merged_into == survivor_id:  # a retried merge: finish it
+        _run_chain(rt, [survivor_id, other_id], f"merge of {other_id} into {survivor_id}", actor)
+        return repo.get(survivor_id).person
     survivor, other = _live(repo, survivor_id, "id"), _live(repo, other_id, "other")
     _refuse_suspended(rt, survivor_id, other_id)
-    shared = {i.source for i in survivor.identifiers} & {i.source for i in other.identifiers}
+    own = [i for i in survivor.identifiers if i not in other.identifiers]  # a retry may have moved some
+    shared = {i.source for i in own} & {i.source for i in other.identifiers}
     if shared:
         raise Conflict(f"both persons hold identifiers of {', '.join(sorted(shared))}: that source says they differ")
     pending = PendingRepository(rt.store)

@@ -220,3 +220,34 @@ def test_a_dry_run_says_a_record_would_be_held_and_holds_nothing(rt, ada):
     answer = bulk.load(rt, [body], "lms", dry_run=True)
     assert answer["summary"] == {"held": 1}
     assert pending_matches.open_matches(rt) == []
+
+
+@pytest.mark.parametrize("crash_at", ["_retire", "_run_chain"])
+def test_a_merge_interrupted_by_a_crash_is_finished_by_trying_again(rt, ada, monkeypatch, crash_at):
+    other = twin(rt)
+    real = getattr(merging, crash_at)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process died")
+
+    monkeypatch.setattr(merging, crash_at, crash)
+    with pytest.raises(RuntimeError):
+        merging.merge(rt, ada, other, "staff", "the same human")
+    monkeypatch.setattr(merging, crash_at, real)
+    survivor = merging.merge(rt, ada, other, "staff", "the same human")
+    assert {i.source for i in survivor.identifiers} == {"hr", "crm"}
+    assert PersonRepository(rt.store).get(other).person.merged_into == ada
+    assert [r["action"] for r in PersonRepository(rt.store).trail(ada)].count("person.merged") == 1
+
+
+def test_a_split_interrupted_by_a_crash_is_finished_by_trying_again(rt, ada, monkeypatch):
+    other = twin(rt)
+    merging.merge(rt, ada, other, "staff", "the same human")
+    real = merging._restore
+    monkeypatch.setattr(merging, "_restore", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died")))
+    with pytest.raises(RuntimeError):
+        merging.split(rt, ada, "staff", "two people")
+    monkeypatch.setattr(merging, "_restore", real)
+    survivor, restored = merging.split(rt, ada, "staff", "two people")
+    assert [i.source for i in survivor.identifiers] == ["hr"] and restored.merged_into is None
+    assert PersonRepository(rt.store).owner_of("crm", "C-9") == other
