@@ -2,7 +2,8 @@
 
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
 ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons);
-ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records).
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
+ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bench import (
     rules,
     scim,
     slowtarget,
+    targets,
 )
 from bench.common import console
 
@@ -39,6 +41,7 @@ def main() -> None:
         "dayone": dayone.run(),
         "scim": scim.run(),
         "slowtarget": slowtarget.run(),
+        "targets": targets.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
