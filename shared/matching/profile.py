@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from anyascii import anyascii
+
 _NOT_LETTER = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
 _ADDRESS_JUNK = re.compile(r"[^0-9a-z ]+")
@@ -28,19 +30,25 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def latin(text: str) -> str:
+    """Folded and transliterated to Latin letters (anyascii): "Мюллер" → "myuller",
+    "Γιώργος" → "giorgos", so a name written in another script still compares."""
+    return anyascii(fold(text)).casefold()
+
+
 def name_form(text: str | None) -> str:
     """A name as compared: folded letters, hyphens and spaces as one space, apostrophes
     and dots dropped ("O'Brien" → "obrien", "Smith-Jones" → "smith jones")."""
     if not text:
         return ""
-    folded = fold(text).replace("-", " ").replace("'", "").replace("’", "").replace(".", "")
+    folded = latin(text).replace("-", " ").replace("'", "").replace("’", "").replace(".", "")
     return _SPACES.sub(" ", _NOT_LETTER.sub("", folded)).strip()
 
 
 def address_form(text: str | None) -> str:
     if not text:
         return ""
-    return _SPACES.sub(" ", _ADDRESS_JUNK.sub(" ", fold(text))).strip()
+    return _SPACES.sub(" ", _ADDRESS_JUNK.sub(" ", latin(text))).strip()
 
 
 def postcode_form(text: str | None) -> str:

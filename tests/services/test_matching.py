@@ -171,3 +171,10 @@ def test_a_replayed_update_refiles_the_blocking_entries_a_crash_lost(rt, registr
                      address={"street": "12 St James's Square", "locality": "London", "postcode": "SW1Y 4JH"})
     assert register(rt, PersonUpdate.model_validate(body), "hr").outcome == "unchanged"
     assert [e.row_key for e in index.query("d:18151210")] == [registry["ada"]]
+
+
+def test_a_name_in_another_script_is_transliterated_and_compared(rt, registry):
+    person(rt, "E7", "Dmitri", "Mueller", "1961-04-12")
+    result = run(rt, given="Дмитрий", family="Мюллер", birth_date="1961-04-12")
+    best = {f.field: f.level for f in result.candidates[0].fields}
+    assert best["family"] in ("agree", "partial") and best["given"] in ("agree", "partial")
