@@ -5,7 +5,9 @@ import azure.functions as func
 from functions import (
     console,
     console_admin,
+    console_matches,
     groups,
+    matches,
     notifications,
     ops,
     persons,
@@ -17,8 +19,8 @@ from functions import (
 )
 
 BLUEPRINTS = (
-    persons.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp, ops.bp,
-    console.bp, console_admin.bp, scim.bp,
+    persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
+    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
