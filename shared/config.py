@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -34,6 +35,41 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
+KEYS_FORMAT = 'ROSTER_API_KEYS must be {"<key>": ["Role", ...]} or {"<key>": {"name": "Holly", "roles": [...]}}'
+
+
+def key_digest(key: str) -> str:
+    """What is kept of an API key instead of the key itself (a browser's sign-in cookie)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_actor(key: str) -> str:
+    """How a key's holder is recorded as an actor: `apikey:` and the digest's first 8 digits."""
+    return f"apikey:{key_digest(key)[:8]}"
+
+
+def parse_api_keys(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Roles and display names per key. A key maps to its roles, or to `{name, roles}`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(KEYS_FORMAT)
+    roles, names = {}, {}
+    for key, value in data.items():
+        if isinstance(value, dict) and set(value) <= {"name", "roles"}:
+            name, value = value.get("name"), value.get("roles", [])
+            if name is not None:
+                if not isinstance(name, str) or not name.strip() or len(name) > 200:
+                    raise SettingsError("ROSTER_API_KEYS: the name of a key must be text of 1 to 200 characters")
+                names[key] = name.strip()
+        if not (isinstance(value, list) and all(isinstance(r, str) for r in value)):
+            raise SettingsError(KEYS_FORMAT)
+        roles[key] = value
+    return roles, names
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = "sqlite:///.roster/roster.db"
@@ -42,6 +78,7 @@ class Settings:
     mail: str = "outbox"
     chain: str = "sync"
     api_keys: dict[str, list[str]] = field(default_factory=dict)
+    key_names: dict[str, str] = field(default_factory=dict)  # key → the display name of who holds it
     staff_email: str = "identity-desk@example.edu"
     mail_from: str = "roster@example.edu"
     teams_webhook: str | None = None
@@ -63,6 +100,15 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def display_name(self, actor: str, unnamed: str | None = None) -> str:
+        """Who an audit record's actor is, in words: a key's display name (ROSTER_API_KEYS),
+        an Entra principal's name; other actors (`roster`, a connector) as they are. A key
+        without a name is `unnamed` when given (what outsiders read), else its actor id."""
+        if actor.startswith("apikey:"):
+            names = {key_actor(key): name for key, name in self.key_names.items()}
+            return names.get(actor, unnamed or actor)
+        return actor.removeprefix("entra:")
+
     def match_policy(self, source: str) -> str:
         """What registration does with a match for `source`'s new records (docs/matching.md)."""
         return self.match_policies.get(source) or self.match_policies.get("*") or DEFAULT_MATCH_POLICY
@@ -74,16 +120,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        keys = env.get("ROSTER_API_KEYS", "") or "{}"
-        try:
-            api_keys = json.loads(keys)
-        except json.JSONDecodeError as exc:
-            raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
-        if not isinstance(api_keys, dict) or not all(
-            isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
-            for k, v in api_keys.items()
-        ):
-            raise SettingsError('ROSTER_API_KEYS must be {"<key>": ["Role", ...]}')
+        api_keys, key_names = parse_api_keys(env.get("ROSTER_API_KEYS", "") or "{}")
         chain = env.get("ROSTER_CHAIN", "sync")
         if chain not in ("sync", "async"):
             raise SettingsError("ROSTER_CHAIN must be sync or async")
@@ -105,6 +142,7 @@ class Settings:
             mail=env.get("ROSTER_MAIL") or "outbox",
             chain=chain,
             api_keys=api_keys,
+            key_names=key_names,
             staff_email=env.get("ROSTER_STAFF_EMAIL") or cls.staff_email,
             mail_from=env.get("ROSTER_MAIL_FROM") or cls.mail_from,
             teams_webhook=secret_setting(env, "ROSTER_TEAMS_WEBHOOK"),

@@ -8,12 +8,15 @@ person is in a `suspend` group every account is suspended first and nothing is g
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.bus import bus_id
 from shared.errors import Busy, Conflict, NotFound, PersonNotFound
-from shared.models.messages import Email, OrderRef, PersonRef
+from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     MANUAL,
     OPEN_STATES,
@@ -26,6 +29,7 @@ from shared.models.provisioning import (
     Target,
 )
 from shared.runtime import Runtime
+from shared.services.consequences import PolicyBook
 from shared.services.contention import retrying
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
@@ -37,7 +41,15 @@ from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
 ATTEMPTS = 8  # transitions of one order
+DIGEST_MINUTES = 5  # queue-driven manual orders: one email per target per window
 GRANTS = {Action.create_account, Action.grant}
+ACTION_WORDS = {
+    Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
+    Action.revoke: "entitlement(s) to revoke", Action.suspend: "account(s) to suspend",
+    Action.restore: "account(s) to restore", Action.disable_account: "account(s) to disable",
+    Action.delete_account: "account(s) to delete", Action.reset_credentials: "credential reset(s)",
+    Action.update_account: "account change(s)",
+}  # fmt: skip
 
 
 @dataclass
@@ -51,20 +63,24 @@ class Plan:
         return [order for order, etag, _ in self.orders if etag is None]
 
 
-def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster") -> list[Order]:
-    """Issue the orders that bring the person's access in line; returns the new ones."""
+def evaluate_provisioning(rt: Runtime, person_id: str, cause: str, actor: str = "roster",
+                          windowed: bool = False) -> list[Order]:
+    """Issue the orders that bring the person's access in line; returns the new ones.
+    `windowed` (queue-driven evaluations): the desk hears of manual orders in one digest per
+    target per DIGEST_WINDOW rather than one email per person."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     plan = retrying(lambda: _plan(rt, person_id, cause, actor),
                     "the person's access is being evaluated by others; retry")
-    return dispatch(rt, plan.new_orders())
+    return dispatch(rt, plan.new_orders(), windowed=windowed)
 
 
-def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
+def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowed: bool = False) -> list[Order]:
     """Pending orders go to their connector: the worklist (manual) or the queue (automatic).
-    Returns the orders as they are now."""
+    The desk gets one digest per target for the batch (`about`: what it came from, e.g. a
+    request number). Returns the orders as they are now."""
     targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    manual: dict[str, int] = {}
+    manual: dict[str, list[Order]] = {}
     result = []
     for order in orders:
         target = targets[order.target_id]
@@ -72,21 +88,22 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
             result.append(order)
         elif target.connector == MANUAL:
             result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
-            manual[target.id] = manual.get(target.id, 0) + 1
+            manual.setdefault(target.id, []).append(order)
         else:
             result.append(order)
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
                            message_id=bus_id(f"order:{order.id}:{order.attempts}"), session_id=order.person_id)
-    for target_id, count in manual.items():
-        _notify_staff(rt, targets[target_id], count)
+    for target_id, batch in manual.items():
+        (_count_for_digest if windowed else _notify_staff)(rt, targets[target_id], batch, about)
     return result
 
 
 def transition(
     rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, **changes,
+    allowed: set[OrderState] | None = None, held: Callable[[Order], list[Assignment]] | None = None, **changes,
 ) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history."""
+    """Move one order to `state` (only from `allowed` states), recorded in its history;
+    `held(order)` gives assignments to write in the same batch (what staff recorded)."""
     repo = OrderRepository(rt.store)
     for _ in range(ATTEMPTS):
         found = repo.get(order_id)
@@ -95,7 +112,8 @@ def transition(
         order, etag = found
         if allowed is not None and order.state not in allowed:
             wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"order {order_id} is {order.state.value}, not {wanted}", current_state=order.state.value)
+            raise Conflict(f"the {order.action.value} order for {order.account or 'the person'} in {order.target_id} "
+                           f"is {order.state.value}, not {wanted}", current_state=order.state.value)
         now = rt.clock.now()
         updated = order.model_copy(update={
             "state": state, "updated_at": now,
@@ -104,11 +122,11 @@ def transition(
         audit = audit_entity(f"person:{order.person_id}", now, by, f"order.{state.value}", note or state.value,
                              {"order_id": order_id, "from": order.state.value}, len(updated.history))
         try:
-            repo.commit(order.person_id, [(updated, etag, order.state)], [], [audit])
+            repo.commit(order.person_id, [(updated, etag, order.state)], held(updated) if held else [], [audit])
             return updated
         except ETagMismatch:
             continue
-    raise Busy(f"order {order_id} is being changed by others; retry")
+    raise Busy("the order is being changed by others; retry")
 
 
 def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
@@ -133,8 +151,9 @@ def suspended_by(rt: Runtime, person_id: str) -> str | None:
 def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     now = rt.clock.now()
     repo = OrderRepository(rt.store)
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    desired = _desired(rt, person_id, targets)
+    book = PolicyBook.load(rt)
+    targets = book.targets
+    desired = book.desired(set(MembershipRepository(rt.store).state(person_id).groups))
     suspension = suspended_by(rt, person_id)
     marker = repo.evaluation_etag(person_id)
     assignments = {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)}
@@ -221,19 +240,6 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     return plan
 
 
-def _desired(rt: Runtime, person_id: str, targets: dict[str, Target]) -> dict[tuple[str, str], str]:
-    """(target, entitlement) → the group that grants it; an entitlement implies the account."""
-    groups = set(MembershipRepository(rt.store).state(person_id).groups)
-    repo = TargetRepository(rt.store)
-    desired: dict[tuple[str, str], str] = {}
-    for target_id in targets:
-        for policy in repo.policies(target_id):
-            if policy.group_id in groups:
-                desired.setdefault((target_id, policy.entitlement), policy.group_id)
-                desired.setdefault((target_id, ACCOUNT), policy.group_id)
-    return desired
-
-
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
     granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action in GRANTS]
     return max(granting, key=lambda o: o.created_at).id if granting else None
@@ -262,13 +268,45 @@ def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[s
         repo.count_removals(target_id, now, count)
 
 
-def _notify_staff(rt: Runtime, target: Target, count: int) -> None:
-    link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
-    email = Email(
-        to=[rt.settings.staff_email],
-        subject=f"{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
-        text=f"{count} new order(s) wait on the worklist of {target.name}.\n\nOpen the worklist: {link}\n",
-    )
-    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(),
-                   message_id=bus_id(f"worklist:{target.id}:{rt.clock.now().isoformat()}"))
+def _notify_staff(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
+    """One digest for the batch, now. Its id comes from the orders, so a retried batch does
+    not send it twice."""
+    email = digest_email(rt, target, dict(Counter(o.action.value for o in batch)), about)
+    digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
+    rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(), message_id=bus_id(f"worklist:{target.id}:{digest}"))
 
+
+def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
+    """Count the batch into the target's digest of this window; the digest's message is
+    scheduled for the window's end (one per window: the bus drops the repeats by id)."""
+    now = rt.clock.now().astimezone(UTC)
+    start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % DIGEST_MINUTES)
+    window = start.strftime("%Y%m%dT%H%M")
+    OrderRepository(rt.store).add_to_digest(target.id, window, dict(Counter(o.action.value for o in batch)))
+    rt.bus.publish(rt.settings.queue("notification"), DigestRef(digest=target.id, window=window).model_dump_json(),
+                   message_id=bus_id(f"digest:{target.id}:{window}"), scheduled_at=start + timedelta(minutes=DIGEST_MINUTES))
+
+
+def send_digest(rt: Runtime, ref: DigestRef) -> None:
+    """A digest is due: its email goes to the mailer, then the counts are forgotten (a crash
+    in between sends it once more, never loses it)."""
+    repo = OrderRepository(rt.store)
+    counts = repo.digest(ref.digest, ref.window)
+    target = TargetRepository(rt.store).get(ref.digest)
+    if counts and target is not None:
+        rt.mail.send(digest_email(rt, target, counts, None))
+    repo.forget_digest(ref.digest, ref.window)
+
+
+def digest_email(rt: Runtime, target: Target, counts: dict[str, int], about: str | None) -> Email:
+    """How many orders wait, of which kind, what they came from, and the worklist's link."""
+    count = sum(counts.values())
+    lines = [f"- {n} {ACTION_WORDS.get(Action(a), a)}" for a, n in sorted(counts.items())]
+    link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
+    prefix = f"{about}: " if about else ""
+    return Email(
+        to=[rt.settings.staff_email],
+        subject=f"{prefix}{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
+        text=(f"{count} new order{'s' if count != 1 else ''} wait on the worklist of {target.name}"
+              f"{' for ' + about if about else ''}:\n" + "\n".join(lines) + f"\n\nOpen the worklist: {link}\n"),
+    )

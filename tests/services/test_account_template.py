@@ -44,8 +44,9 @@ def test_other_placeholders_and_the_preferred_name():
 
 @pytest.mark.parametrize(("template", "problem"), [
     ("static", "names no placeholder, e.g. {given}.{family}"),
-    ("{given}.{surname}", "unknown placeholder {surname}; known: family, given, given_initial, person_id, preferred"),
-    ("{given!r}", "placeholders take no format spec or conversion"),
+    ("{given}.{surname}", "unknown placeholder {surname}; known: display, email, email_local, family, given, "
+                          "given_initial, id, person_id, preferred"),
+    ("{given!r}", "placeholders take no format spec or conversion, only a length such as {given:1}"),
     ("{given", "not a template: expected '}' before end of string"),
 ])
 def test_a_template_that_cannot_work_is_named(template, problem):
