@@ -4,18 +4,23 @@ import azure.functions as func
 
 from functions import (
     console,
+    console_admin,
+    console_matches,
     groups,
+    matches,
     notifications,
     ops,
     persons,
     provisioning,
+    requester,
     requests,
     scim,
     tickets,
 )
 
 BLUEPRINTS = (
-    persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp, scim.bp,
+    persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
+    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

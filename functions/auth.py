@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 
 import azure.functions as func
 
-from shared.config import Settings
+from shared.config import Settings, key_digest
 from shared.errors import NotAllowed, NotAuthenticated
 
 ROLES = (
@@ -29,8 +28,15 @@ NAME_CLAIMS = ("preferred_username", "name", "appid", "azp")
 
 @dataclass(frozen=True)
 class Principal:
+    """`name` is what audit records keep (`apikey:1a2b3c4d`, `entra:holly@…`); `display` what people read."""
+
     name: str
     roles: frozenset[str]
+    display: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.display:
+            object.__setattr__(self, "display", self.name.removeprefix("entra:"))
 
     def has(self, role: str) -> bool:
         return role in self.roles or "Admin" in self.roles
@@ -48,11 +54,6 @@ def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
     return principal_for_key(key.strip(), settings)
 
 
-def key_digest(key: str) -> str:
-    """What a browser keeps instead of the key itself (the console's sign-in cookie)."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def principal_for_key(key: str, settings: Settings) -> Principal:
     """The caller an API key stands for (ROSTER_API_KEYS), or NotAuthenticated."""
     return principal_for_digest(key_digest(key), settings)
@@ -62,7 +63,8 @@ def principal_for_digest(digest: str, settings: Settings) -> Principal:
     """The caller whose API key has this digest, or NotAuthenticated."""
     for known, roles in settings.api_keys.items():
         if hmac.compare_digest(key_digest(known).encode(), digest.encode()):
-            return Principal(f"apikey:{digest[:8]}", frozenset(roles))
+            actor = f"apikey:{digest[:8]}"
+            return Principal(actor, frozenset(roles), settings.key_names.get(known, actor))
     raise NotAuthenticated("the API key is not known")
 
 
@@ -82,4 +84,4 @@ def _from_client_principal(encoded: str) -> Principal:
     except (ValueError, TypeError, KeyError, AttributeError):
         raise NotAuthenticated("the client principal header is malformed") from None
     name = next((names[c] for c in NAME_CLAIMS if names.get(c)), "unknown")
-    return Principal(f"entra:{name}", frozenset(roles))
+    return Principal(f"entra:{name}", frozenset(roles), names.get("name") or name)

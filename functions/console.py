@@ -9,7 +9,6 @@ import secrets
 from urllib.parse import quote, urlencode
 
 import azure.functions as func
-from pydantic import ValidationError
 
 from functions.auth import key_digest, principal_for_key
 from functions.console_web import (
@@ -19,10 +18,11 @@ from functions.console_web import (
     Visit,
     console_path,
     cookie,
+    field_errors,
+    form_model,
     page,
     roles_of,
 )
-from functions.http import invalid
 from shared.console import views
 from shared.console.render import stylesheet
 from shared.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, RosterError
@@ -34,6 +34,7 @@ from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
 PERSONS = "Persons.Read"
+PEOPLE = (PERSONS, "Suspend.Manage")  # officers find the person they suspend
 OPERATE = "Provisioning.Operate"
 WORKLIST = (OPERATE, PERSONS)
 DESK = "Requests.Manage"
@@ -46,6 +47,7 @@ TABS = (
     (OrderState.pending, "Pending"),
 )
 BULK_ACTIONS = {OrderState.transmitted: "confirm", OrderState.awaiting_approval: "approve"}
+HINTED = (OrderState.transmitted, OrderState.awaiting_approval, OrderState.errored)
 
 
 # -- signing in ---------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def sign_in(visit: Visit) -> func.HttpResponse:
         return visit.html("signin.html", 401, next=wanted, errors={"key": "This API key is not known."})
     visit.cookies.append(cookie(visit.req, KEY_COOKIE, key_digest(key), SESSION_SECONDS))
     _renew_csrf(visit)
-    return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.name}.")
+    return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.display}.")
 
 
 @page(bp, "sign-out", name="console_sign_out", methods=("POST",), role=None, public=True, statuses=(303,),
@@ -99,7 +101,7 @@ def css(visit: Visit) -> func.HttpResponse:
 # -- persons ------------------------------------------------------------------------------
 
 
-@page(bp, "persons", name="console_persons", methods=("GET",), role=PERSONS, query=("q", "source", "source_id"),
+@page(bp, "persons", name="console_persons", methods=("GET",), role=PEOPLE, query=("q", "source", "source_id"),
       statuses=(200, 303, 422), summary="Find persons by name, email or source identifier")
 def find_persons(visit: Visit) -> func.HttpResponse:
     repo = PersonRepository(visit.rt.store)
@@ -116,7 +118,7 @@ def find_persons(visit: Visit) -> func.HttpResponse:
         elif q:
             results = _identifier_or_text(repo, q)
     except InvalidInput as error:
-        errors, status = _field_errors(error), 422
+        errors, status = field_errors(error), 422
     return visit.html(
         "persons.html", status, section="persons", q=q, source=source, source_id=source_id, results=results,
         errors=errors, searched=bool(q or (source and source_id)) and not errors, limit=search.MAX_RESULTS,
@@ -124,10 +126,11 @@ def find_persons(visit: Visit) -> func.HttpResponse:
     )  # fmt: skip
 
 
-@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PERSONS, statuses=(200, 404),
+@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PEOPLE, statuses=(200, 404),
       summary="A person: affiliations, groups with reasons, access with order states, upcoming changes, trail")
 def person(visit: Visit) -> func.HttpResponse:
-    return visit.html("person.html", section="persons", **views.person_page(visit.rt, visit.route["id"]))
+    return visit.html("person.html", section="persons", can_suspend=visit.can("Suspend.Manage"),
+                      **views.person_page(visit.rt, visit.route["id"]))
 
 
 # -- provisioning -------------------------------------------------------------------------
@@ -139,10 +142,11 @@ def worklist(visit: Visit) -> func.HttpResponse:
     state = _order_state(visit.query("state") or OrderState.transmitted.value)
     target = visit.query("target", max_length=63)
     data = views.worklist(visit.rt, target, state)
+    data["hints"] = orders.hints(visit.rt, data["orders"]) if state in HINTED else {}
     can_operate = visit.can(OPERATE)
     here = f"{BASE}/worklist?" + urlencode({"target": target or "", "state": state.value})
     return visit.html(
-        "worklist.html", section="worklist", tabs=TABS, state=state.value, state_label=dict(TABS)[state].lower(),
+        "worklist.html", section="approvals" if state == OrderState.awaiting_approval else "worklist", tabs=TABS, state=state.value, state_label=dict(TABS)[state].lower(),
         target=target, target_names=views.target_names(data["targets"]), here=here, can_operate=can_operate,
         bulk_action=BULK_ACTIONS.get(state) if can_operate else None, **data,
     )  # fmt: skip
@@ -152,6 +156,22 @@ def worklist(visit: Visit) -> func.HttpResponse:
       summary="Confirm the selected orders: carried out by hand (Transmitted → Executed)")
 def confirm_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "confirm", "confirmed")
+
+
+@page(bp, "orders/{id}/confirm", name="console_order_confirm", methods=("POST",), role=OPERATE, statuses=(303,),
+      summary="Confirm one order, recording the account id created and a note")
+def confirm_order(visit: Visit) -> func.HttpResponse:
+    back = visit.back(f"{BASE}/worklist")
+    account_id = visit.field("account_id", max_length=256).strip() or None
+    note = visit.field("note", max_length=2000).strip()
+    if any(c in (account_id or "") + note for c in "\r\n\t\x00"):
+        return visit.redirect(back, "Not confirmed: the account id and note are single lines.", error=True)
+    try:
+        order = orders.confirm(visit.rt, visit.route["id"], visit.actor, note, account_id)
+    except RosterError as error:
+        return visit.redirect(back, f"Not confirmed: {error.detail}.", error=True)
+    recorded = f" Account {order.external_id} recorded." if order.external_id else ""
+    return visit.redirect(back, f"Confirmed: the {order.action.value} order in {order.target_id} is Executed.{recorded}")
 
 
 @page(bp, "orders/approve", name="console_orders_approve", methods=("POST",), role=OPERATE, statuses=(303,),
@@ -207,9 +227,9 @@ def change_request(visit: Visit) -> func.HttpResponse:
     body = {"owner": values["owner"] or None}
     body.update({name: values[name] for name in ("state", "note") if values[name]})
     try:
-        changed = requests.change(visit.rt, visit.route["number"], _model(RequestChange, body), visit.actor)
+        changed = requests.change(visit.rt, visit.route["number"], form_model(RequestChange, body), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not saved: {error.detail}.", values=values)
     owner = f"owner {changed.owner}" if changed.owner else "no owner"
@@ -219,15 +239,24 @@ def change_request(visit: Visit) -> func.HttpResponse:
 @page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=DESK,
       statuses=(303, 404, 409, 422), summary="Comment on a request; each @address mentioned is emailed")
 def comment(visit: Visit) -> func.HttpResponse:
-    values = {"text": visit.field("text", max_length=8000)}
+    values = {"text": visit.field("text", max_length=8000), "public": visit.field("public") == "true"}
     try:
-        added = requests.comment(visit.rt, visit.route["number"], _model(CommentIn, values), visit.actor)
+        added = requests.comment(visit.rt, visit.route["number"], form_model(CommentIn, values), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not added: {error.detail}.", values=values)
     emailed = f" Emailed: {', '.join(added.mentions)}." if added.mentions else ""
-    return visit.redirect(_request_url(visit.route["number"]), "Comment added." + emailed)
+    shown = " The requester sees it on their page." if added.public else ""
+    return visit.redirect(_request_url(visit.route["number"]), "Comment added." + emailed + shown)
+
+
+@page(bp, "requests/{number}/link", name="console_request_link", methods=("POST",), role=DESK,
+      statuses=(303, 404), summary="Renew the requester's link: the old one stops opening")
+def renew_link(visit: Visit) -> func.HttpResponse:
+    requests.renew_link(visit.rt, visit.route["number"], visit.actor)
+    return visit.redirect(_request_url(visit.route["number"]),
+                          "A new requester link was made; the old one no longer opens.")
 
 
 @page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=DESK,
@@ -237,9 +266,9 @@ def add_task(visit: Visit) -> func.HttpResponse:
     body = {"title": values["title"], "assignee": values["assignee"] or None,
             "create_orders": visit.field("create_orders") == "true"}
     try:
-        task = requests.create_task(visit.rt, visit.route["number"], _model(TaskIn, body), visit.actor)
+        task = requests.create_task(visit.rt, visit.route["number"], form_model(TaskIn, body), visit.actor)
     except InvalidInput as error:
-        return _request(visit, 422, errors=_field_errors(error), values=values)
+        return _request(visit, 422, errors=field_errors(error), values=values)
     except Conflict as error:
         return _request(visit, 409, problem=f"Not added: {error.detail}.", values=values)
     made = f" with {len(task.order_ids)} orders on the worklist" if task.order_ids else ""
@@ -262,7 +291,7 @@ def complete_task(visit: Visit) -> func.HttpResponse:
 
 @page(bp, "groups", name="console_groups", methods=("GET",), role=GROUPS_READ, summary="Groups")
 def list_groups(visit: Visit) -> func.HttpResponse:
-    return visit.html("groups.html", section="groups", groups=groups.list_groups(visit.rt))
+    return visit.html("groups.html", section="groups", errors={}, values={}, **views.groups_page(visit.rt))
 
 
 @page(bp, "groups/{id}", name="console_group", methods=("GET",), role=GROUPS_READ, statuses=(200, 404),
@@ -293,7 +322,7 @@ def save_rule(visit: Visit) -> func.HttpResponse:
     if rule == group.rule:
         return visit.redirect(here, "The rule is unchanged.")
     try:
-        saved = groups.update_group(visit.rt, group.id, _model(GroupIn, views.changed_group(group, rule)), visit.actor)
+        saved = groups.update_group(visit.rt, group.id, form_model(GroupIn, views.changed_group(group, rule)), visit.actor)
     except InvalidInput:
         return _group(visit, group, rule, preview=True)
     except Conflict as error:
@@ -318,18 +347,6 @@ def _identifier_or_text(repo: PersonRepository, q: str) -> list:
     return search.by_text(repo, q, search.MAX_RESULTS)
 
 
-def _field_errors(error: InvalidInput) -> dict[str, str]:
-    found = {e.field: e.message[:1].upper() + e.message[1:] for e in error.errors}
-    return found or {"_": error.detail}
-
-
-def _model(model: type, data: dict):
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise invalid(error) from None
-
-
 def _order_state(value: str) -> OrderState:
     states = {s.value: s for s, _ in TABS}
     if value not in states:
@@ -342,7 +359,7 @@ def _bulk(visit: Visit, action: str, done: str):
     ids = visit.fields("ids", max_items=orders.BULK_LIMIT)
     if not ids:
         return visit.redirect(back, "Select at least one order first.", error=True)
-    message, failed = views.bulk_summary(orders.bulk(visit.rt, action, ids, visit.actor), done)
+    message, failed = views.bulk_summary(visit.rt, orders.bulk(visit.rt, action, ids, visit.actor), done)
     return visit.redirect(back, message, error=failed)
 
 
@@ -378,8 +395,11 @@ def _group(visit: Visit, group: Group, rule: str, *, preview: bool = False, stat
         except InvalidInput as error:
             problem, status = views.rule_problem(rule, error), 422
     editable = visit.can(GROUPS) and group.kind == "dynamic" and group.id != SUSPEND_IMMEDIATE
+    needed = "Suspend.Manage" if group.policy == "suspend" else GROUPS
     return visit.html(
         "group.html", status, section="groups", rule=rule, preview=result, problem=problem, editable=editable,
+        members_editable=group.kind == "static" and visit.can(needed),
+        deletable=visit.can(GROUPS) and group.id != SUSPEND_IMMEDIATE,
         fingerprint=views.rule_fingerprint(rule), preview_note=note, problem_conflict=conflict,
         **views.group_page(visit.rt, group.id),
     )  # fmt: skip

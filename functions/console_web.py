@@ -8,7 +8,7 @@ the caller is a browser:
   Bearer` key, or the `roster_key` cookie that the sign-in form sets (HttpOnly,
   SameSite=Strict, Path=/api/console) holding the key's SHA-256 digest, never the key.
   Not signed in → 303 to the sign-in page; a missing role → a 403 page.
-- Forms are posted and answered with 303 back to a page (Post/Redirect/Get) carrying a
+- Forms are posted (urlencoded; multipart/form-data for an upload, up to 8 MiB) and answered with 303 back to a page (Post/Redirect/Get) carrying a
   flash message in the query string; a refused form is drawn again with the errors by the
   fields. Every POST carries a CSRF token equal to the `roster_csrf` cookie (double submit;
   the cookie is random, HttpOnly, and renewed at sign-in), else 403.
@@ -23,13 +23,16 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import azure.functions as func
+from pydantic import ValidationError
 
 from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
-from functions.http import RouteInfo, register
+from functions.http import RouteInfo, invalid, register
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
 from shared.runtime import Runtime, runtime
@@ -42,6 +45,8 @@ CSRF_FIELD = "csrf"
 SESSION_SECONDS = 8 * 3600
 MAX_FORM = 256 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+MAX_UPLOAD = 8 * 1024 * 1024  # a reconciliation CSV
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Visit:
     principal: Principal | None = None
     route: dict[str, str] = field(default_factory=dict)
     form: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
     csrf: str = ""
     renew_csrf: bool = False
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(16))
@@ -96,6 +102,7 @@ class Visit:
         body = render(
             template, visit=self, principal=self.principal, base=BASE, csrf=self.csrf, nonce=self.nonce,
             tz=self.rt.settings.tz, auth_enabled=self.rt.settings.auth_enabled, css_version=stylesheet()[1],
+            who=self.rt.settings.display_name,
             flash=(self.req.params.get("flash") or "")[:1000], flash_error=self.req.params.get("flash_kind") == "error",
             **context,
         )  # fmt: skip
@@ -167,7 +174,7 @@ def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], fun
                 return visit.redirect(sign_in_url(req))
             require(visit.principal, info.role)
         if req.method.upper() == "POST":
-            visit.form = parse_form(req)
+            visit.form, visit.files = parse_form(req)
             check_csrf(visit, known)
         return handler(visit)
     except NotAuthenticated as error:
@@ -229,18 +236,45 @@ def is_https(req: func.HttpRequest) -> bool:
     return urlsplit(req.url).scheme == "https" or req.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
-def parse_form(req: func.HttpRequest) -> dict[str, list[str]]:
-    kind = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if kind != FORM_TYPE:
+def parse_form(req: func.HttpRequest) -> tuple[dict[str, list[str]], dict[str, bytes]]:
+    """The form's fields, and its files when it is multipart (an upload)."""
+    content_type = req.headers.get("content-type") or ""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in (FORM_TYPE, MULTIPART):
         raise InvalidInput(f"a console form is sent as {FORM_TYPE}", [FieldError("content-type", FORM_TYPE)])
     raw = req.get_body() or b""
-    if len(raw) > MAX_FORM:
-        raise InvalidInput(f"the form is {len(raw)} bytes; the limit is {MAX_FORM}", [FieldError("body", "too large")])
+    limit = MAX_UPLOAD if kind == MULTIPART else MAX_FORM
+    if len(raw) > limit:
+        raise InvalidInput(f"the form is {len(raw)} bytes; the limit is {limit}", [FieldError("body", "too large")])
+    if kind == MULTIPART:
+        return parse_multipart(content_type, raw)
+    return parse_qs(_utf8(raw, "body"), keep_blank_values=True, max_num_fields=1000), {}
+
+
+def parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, list[str]], dict[str, bytes]]:
+    """multipart/form-data through the standard library's MIME parser: text fields, and files by field name."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+    if not message.is_multipart():
+        raise InvalidInput("the upload is not multipart/form-data", [FieldError("body", "not multipart")])
+    fields: dict[str, list[str]] = {}
+    files: dict[str, bytes] = {}
+    for part in list(message.iter_parts())[:1000]:
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[name] = data
+        else:
+            fields.setdefault(name, []).append(_utf8(data, name))
+    return fields, files
+
+
+def _utf8(raw: bytes, name: str) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the form is not UTF-8", [FieldError("body", "not UTF-8")]) from None
-    return parse_qs(text, keep_blank_values=True, max_num_fields=1000)
+        raise InvalidInput(f"{name} is not UTF-8", [FieldError(name, "not UTF-8")]) from None
 
 
 class FormRefused(NotAllowed):
@@ -277,3 +311,20 @@ def sign_in_url(req: func.HttpRequest) -> str:
     query = urlencode(dict(req.params))
     here = console_path(urlsplit(req.url).path + (f"?{query}" if query else ""))
     return f"{BASE}/" + (f"?{urlencode({'next': here})}" if here and here.rstrip("/") != BASE else "")
+
+
+# -- forms into models --------------------------------------------------------------------
+
+
+def form_model(model: type, data: dict):
+    """`model` from a form's values; InvalidInput naming the fields when they do not fit."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise invalid(error) from None
+
+
+def field_errors(error: RosterError) -> dict[str, str]:
+    """The error by field, as the form shows it beside each; `_` when it names no field."""
+    found = {e.field: e.message[:1].upper() + e.message[1:] for e in error.errors}
+    return found or {"_": error.detail}

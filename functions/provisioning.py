@@ -3,25 +3,25 @@ triggers."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 import azure.functions as func
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from functions.http import Call, endpoint
+from functions.http import Call, endpoint, parse_body
 from functions.queues import consume
-from shared.connectors import check_connector
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.errors import NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
+from shared.models.request import single_line
 from shared.runtime import runtime
-from shared.services import orders, reconciliation
-from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
-from shared.services.rulebook import rulebook
+from shared.services import orders, reconciliation, target_reading, targets
+from shared.services.provisioning import evaluate_provisioning, suspended_by
 from shared.store.persons import PersonRepository
-from shared.store.targets import TargetRepository
 
+log = logging.getLogger("roster.provisioning")
 bp = func.Blueprint()
 OPERATE = "Provisioning.Operate"
 READ = ("Provisioning.Operate", "Persons.Read")
@@ -40,54 +40,55 @@ class Bulk(Model):
     ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(min_length=1, max_length=500)
 
 
+class ConfirmIn(Model):
+    """What staff may record when they confirm: the account id they created, a note."""
+
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(single_line)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), AfterValidator(single_line)] = ""
+
+
 class PersonIn(Model):
     person_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 @endpoint(bp, "targets", name="targets_list", methods=("GET",), role=READ, summary="List targets")
 def list_targets(call: Call):
-    return {"items": TargetRepository(call.rt.store).all(), "next": None}
+    return {"items": targets.list_targets(call.rt), "next": None}
 
 
 @endpoint(bp, "targets", name="targets_create", methods=("POST",), role="Admin", body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
-    check_connector(call.body)
-    repo = TargetRepository(call.rt.store)
-    if repo.get(call.body.id) is not None:
-        raise Conflict(f"target {call.body.id!r} exists already")
-    repo.save(call.body)
-    return 201, call.body
+    return 201, targets.create_target(call.rt, call.body, call.actor)
 
 
 @endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=READ, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
-    target = _target(call)
-    return {**target.model_dump(mode="json"), "policies": TargetRepository(call.rt.store).policies(target.id)}
+    target = targets.get_target(call.rt, call.route["id"])
+    return {**target.model_dump(mode="json"), "policies": targets.policies(call.rt, target.id)}
 
 
 @endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role="Admin", body=TargetIn,
           response=Target, statuses=(200, 404), summary="Change a target")
 def update_target(call: Call):
-    _target(call)
-    if call.body.id not in (None, call.route["id"]):
-        raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
-    target = Target.model_validate({**call.body.model_dump(), "id": call.route["id"]})
-    check_connector(target)
-    TargetRepository(call.rt.store).save(target)
-    return target
+    return targets.update_target(call.rt, call.route["id"], call.body.model_dump(exclude_unset=False), call.actor)
 
 
 @endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role="Admin", body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
-    target = _target(call)
-    if call.body.group_id not in rulebook(call.rt.store, call.rt.clock).groups:
-        raise InvalidInput(f"no group {call.body.group_id!r}", [FieldError("group_id", "unknown group")])
-    TargetRepository(call.rt.store).add_policy(target.id, call.body)
-    announced = announce_members(call.rt, call.body.group_id, f"policy {target.id}/{call.body.entitlement} added")
-    return 201, {**call.body.model_dump(), "members_to_provision": announced}
+    policy, announced = targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
+    return 201, {**policy.model_dump(), "members_to_provision": announced}
+
+
+@endpoint(bp, "targets/{id}/policies/{group_id}", name="targets_policy_remove", methods=("DELETE",), role="Admin",
+          query=("entitlement",), statuses=(200, 404),
+          summary="Withdraw a policy (entitlement defaults to account); the group's members are re-provisioned")
+def remove_policy(call: Call):
+    policy = Policy(group_id=call.route["group_id"], entitlement=call.query("entitlement", max_length=200) or "account")
+    policy, announced = targets.remove_policy(call.rt, call.route["id"], policy, call.actor)
+    return {**policy.model_dump(), "members_to_provision": announced}
 
 
 @endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=OPERATE,
@@ -99,6 +100,22 @@ def reconcile(call: Call):
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
+
+
+@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=OPERATE,
+          query=("create_orders",), statuses=(200, 404, 409, 502),
+          summary="Read the target itself (Graph delta, LDAP or SCIM listing) → Verified orders and drift")
+def reconcile_pull(call: Call):
+    create = (call.query("create_orders") or "false").lower() == "true"
+    return target_reading.pull(call.rt, call.route["id"], call.actor, create)
+
+
+@bp.function_name("targets_reconcile_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
+def targets_reconcile_timer(timer: func.TimerRequest) -> None:
+    """Hourly at :15: every readable target is read and reconciled (docs/targets.md, Reconciliation)."""
+    for target_id, summary in target_reading.pull_all(runtime(), "roster:timer").items():
+        log.info("reconciliation of %s: %s", target_id, summary)
 
 
 @endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=OPERATE,
@@ -122,9 +139,11 @@ def get_order(call: Call):
 
 
 @endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=OPERATE,
-          statuses=(200, 404, 409), summary="Staff carried it out by hand (Transmitted → Executed)")
+          statuses=(200, 404, 409, 422),
+          summary="Staff carried it out by hand (Transmitted → Executed); optional body {account_id, note}")
 def confirm(call: Call):
-    return orders.confirm(call.rt, call.route["id"], call.actor)
+    body = parse_body(call.req, ConfirmIn) if (call.req.get_body() or b"").strip() else ConfirmIn()
+    return orders.confirm(call.rt, call.route["id"], call.actor, body.note, body.account_id)
 
 
 @endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=OPERATE, body=Message,
@@ -174,7 +193,8 @@ def eligibility(call: Call):
                               is_sessions_enabled=True)
 def group_update_queue(msg: func.ServiceBusMessage) -> None:
     """A person's groups changed: bring their access in line."""
-    consume(msg, "group-update", PersonRef, lambda ref: evaluate_provisioning(runtime(), ref.person_id, ref.cause))
+    consume(msg, "group-update", PersonRef,
+            lambda ref: evaluate_provisioning(runtime(), ref.person_id, ref.cause, windowed=True))
 
 
 @bp.function_name("provisioning_order_queue")
@@ -186,9 +206,6 @@ def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
 
 
 def _target(call: Call) -> Target:
-    target = TargetRepository(call.rt.store).get(call.route["id"])
-    if target is None:
-        raise NotFound(f"no target {call.route['id']!r}")
-    return target
+    return targets.get_target(call.rt, call.route["id"])
 
 

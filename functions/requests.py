@@ -22,7 +22,7 @@ from shared.models.request import (
     TaskIn,
 )
 from shared.services import requests
-from shared.services.notifications import request_link
+from shared.services.notifications import request_link, requester_link
 
 bp = func.Blueprint()
 SUBMIT, MANAGE = "Requests.Submit", "Requests.Manage"
@@ -39,7 +39,7 @@ def submit(call: Call):
     request = result.request
     receipt = Receipt(
         number=request.number, state=request.state, link=request_link(call.rt.settings, request.number),
-        form_response_id=request.form_response_id, created_at=request.created_at,
+        requester_link=requester_link(call.rt, request.number), form_response_id=request.form_response_id, created_at=request.created_at,
     )  # fmt: skip
     return (201 if result.created else 200), receipt
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ QUEUE_SETTINGS = {
 }
 
 
+MATCH_POLICIES = ("auto", "review", "never")
+DEFAULT_MATCH_POLICY = "review"
 MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard tier
 
 
@@ -32,6 +35,41 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
+KEYS_FORMAT = 'ROSTER_API_KEYS must be {"<key>": ["Role", ...]} or {"<key>": {"name": "Holly", "roles": [...]}}'
+
+
+def key_digest(key: str) -> str:
+    """What is kept of an API key instead of the key itself (a browser's sign-in cookie)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_actor(key: str) -> str:
+    """How a key's holder is recorded as an actor: `apikey:` and the digest's first 8 digits."""
+    return f"apikey:{key_digest(key)[:8]}"
+
+
+def parse_api_keys(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Roles and display names per key. A key maps to its roles, or to `{name, roles}`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(KEYS_FORMAT)
+    roles, names = {}, {}
+    for key, value in data.items():
+        if isinstance(value, dict) and set(value) <= {"name", "roles"}:
+            name, value = value.get("name"), value.get("roles", [])
+            if name is not None:
+                if not isinstance(name, str) or not name.strip() or len(name) > 200:
+                    raise SettingsError("ROSTER_API_KEYS: the name of a key must be text of 1 to 200 characters")
+                names[key] = name.strip()
+        if not (isinstance(value, list) and all(isinstance(r, str) for r in value)):
+            raise SettingsError(KEYS_FORMAT)
+        roles[key] = value
+    return roles, names
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = "sqlite:///.roster/roster.db"
@@ -40,6 +78,7 @@ class Settings:
     mail: str = "outbox"
     chain: str = "sync"
     api_keys: dict[str, list[str]] = field(default_factory=dict)
+    key_names: dict[str, str] = field(default_factory=dict)  # key → the display name of who holds it
     staff_email: str = "identity-desk@example.edu"
     mail_from: str = "roster@example.edu"
     teams_webhook: str | None = None
@@ -49,6 +88,8 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    national_id_key: str | None = None
+    match_policies: dict[str, str] = field(default_factory=dict)
     bulk_upload_rate: tuple[int, int] = (40, 5)
     sweep_batch: int = 200  # persons the self-healing sweep checks per run (docs/architecture.md §10)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
@@ -60,6 +101,19 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def display_name(self, actor: str, unnamed: str | None = None) -> str:
+        """Who an audit record's actor is, in words: a key's display name (ROSTER_API_KEYS),
+        an Entra principal's name; other actors (`roster`, a connector) as they are. A key
+        without a name is `unnamed` when given (what outsiders read), else its actor id."""
+        if actor.startswith("apikey:"):
+            names = {key_actor(key): name for key, name in self.key_names.items()}
+            return names.get(actor, unnamed or actor)
+        return actor.removeprefix("entra:")
+
+    def match_policy(self, source: str) -> str:
+        """What registration does with a match for `source`'s new records (docs/matching.md)."""
+        return self.match_policies.get(source) or self.match_policies.get("*") or DEFAULT_MATCH_POLICY
+
     def queue(self, name: str) -> str:
         """The configured name of a logical queue of docs/architecture.md §4."""
         return self.queues[name]
@@ -67,16 +121,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        keys = env.get("ROSTER_API_KEYS", "") or "{}"
-        try:
-            api_keys = json.loads(keys)
-        except json.JSONDecodeError as exc:
-            raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
-        if not isinstance(api_keys, dict) or not all(
-            isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
-            for k, v in api_keys.items()
-        ):
-            raise SettingsError('ROSTER_API_KEYS must be {"<key>": ["Role", ...]}')
+        api_keys, key_names = parse_api_keys(env.get("ROSTER_API_KEYS", "") or "{}")
         chain = env.get("ROSTER_CHAIN", "sync")
         if chain not in ("sync", "async"):
             raise SettingsError("ROSTER_CHAIN must be sync or async")
@@ -89,6 +134,8 @@ class Settings:
         if not sweep_batch.isdigit() or not 1 <= int(sweep_batch) <= 100_000:
             raise SettingsError("ROSTER_SWEEP_BATCH must be a whole number from 1 to 100000")
         return cls(
+            national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
+            match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
             bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
             max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
             circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
@@ -99,6 +146,7 @@ class Settings:
             mail=env.get("ROSTER_MAIL") or "outbox",
             chain=chain,
             api_keys=api_keys,
+            key_names=key_names,
             staff_email=env.get("ROSTER_STAFF_EMAIL") or cls.staff_email,
             mail_from=env.get("ROSTER_MAIL_FROM") or cls.mail_from,
             teams_webhook=secret_setting(env, "ROSTER_TEAMS_WEBHOOK"),
@@ -113,6 +161,17 @@ class Settings:
         )
 
 
+def _match_policies(raw: str) -> dict[str, str]:
+    """ROSTER_MATCH_POLICY: {"<source>": "auto" | "review" | "never", "*": <the rest>}."""
+    try:
+        policies = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_MATCH_POLICY is not JSON: {exc.msg}") from None
+    if not isinstance(policies, dict) or not all(
+        isinstance(k, str) and v in MATCH_POLICIES for k, v in policies.items()
+    ):
+        raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
+    return policies
 def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     """A whole-number setting from `low` to `high`; unset or empty means `default`."""
     value = (env.get(name) or "").strip()

@@ -22,6 +22,10 @@ TONES = {
     "New": "info", "InPlanning": "warn", "InProgress": "warn", "Done": "ok", "Closed": "muted",
     "Rejected": "bad", "Open": "warn", "Completed": "ok",
     "active": "ok", "suspended": "bad", "removed": "muted", "inactive": "muted",
+    "pending": "info", "failed": "bad", "removal_pending": "info", "removal_failed": "bad",
+    "suspension_pending": "info", "suspension_failed": "bad",
+    "agree": "ok", "partial": "warn", "disagree": "bad", "exact": "ok", "possible": "warn", "open": "warn",
+    "linked": "ok", "created": "ok",
 }  # fmt: skip
 
 

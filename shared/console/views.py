@@ -10,9 +10,11 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from shared.errors import InvalidInput, PersonNotFound
+from shared.console.history import describe
+from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.mail.outbox import OutboxMailer
 from shared.models.group import Group
 from shared.models.person import Affiliation, Person
@@ -20,8 +22,11 @@ from shared.models.provisioning import Order, OrderState, Target
 from shared.models.request import FINAL, TRANSITIONS, Request, State
 from shared.rules import RuleError, explain_error, parse
 from shared.runtime import Runtime
-from shared.services import groups, orders, requests
+from shared.services import groups, orders, requests, targets
+from shared.services.consequences import PolicyBook
+from shared.services.eligibility import persons_with_email
 from shared.services.membership import memberships_of, upcoming
+from shared.services.notifications import requester_link
 from shared.services.provisioning import suspended_by
 from shared.store.audit import audit_trail
 from shared.store.groups import MembershipRepository, person_partition
@@ -119,13 +124,19 @@ def target_names(targets: list[Target]) -> dict[str, str]:
     return {t.id: t.name for t in targets}
 
 
-def bulk_summary(results: list[dict], done: str) -> tuple[str, bool]:
-    """A flash message for `orders.bulk` results, and whether any failed."""
+def bulk_summary(rt: Runtime, results: list[dict], done: str) -> tuple[str, bool]:
+    """A flash message for `orders.bulk` results, and whether any failed: the ones that
+    failed are named by person and target, never by order id."""
     ok = [r for r in results if r["ok"]]
     failed = [r for r in results if not r["ok"]]
     message = f"{len(ok)} order{'s' if len(ok) != 1 else ''} {done}."
     if failed:
-        reasons = "; ".join(f"{r['id']}: {r['detail']}" for r in failed[:5])
+        found = {o.id: o for o in orders.orders_of(rt, [r["id"] for r in failed[:5]])}
+        names = display_names(rt, {o.person_id for o in found.values()})
+        reasons = "; ".join(
+            f"{order_label(found[r['id']], names)} ({found[r['id']].action.value} in {found[r['id']].target_id}) "
+            f"is {found[r['id']].state.value}" if r["id"] in found else "an order that does not exist"
+            for r in failed[:5])
         message += f" {len(failed)} not: {reasons}" + (" …" if len(failed) > 5 else "")
     return message, bool(failed)
 
@@ -155,7 +166,9 @@ def request_page(rt: Runtime, number: str) -> dict[str, Any]:
         and bool(request.accounts),
         "order_states": orders.order_states(rt, order_ids) if order_ids else {},
         "emails": emails_about(rt, request),
-        "trail": list(reversed(RequestRepository(rt.store).trail(request.number)))[:TIMELINE_LIMIT],
+        "trail": [{**record, "words": describe(record, rt.settings.display_name)}
+                  for record in list(reversed(RequestRepository(rt.store).trail(request.number)))[:TIMELINE_LIMIT]],
+        "requester_link": requester_link(rt, request.number),
     }
 
 
@@ -213,3 +226,113 @@ def changed_group(group: Group, rule: str) -> dict[str, Any]:
 
 def order_label(order: Order, names: dict[str, str]) -> str:
     return names.get(order.person_id) or order.account or order.person_id
+
+
+# -- groups (administration) --------------------------------------------------------------
+
+
+def groups_page(rt: Runtime) -> dict[str, Any]:
+    """Every group with the targets whose policies grant something to its members."""
+    book = PolicyBook.load(rt)
+    granted = {g: sorted({book.targets[t].name for t, _ in pairs if t in book.targets})
+               for g, pairs in book.grants.items()}
+    return {"groups": groups.list_groups(rt), "granted": granted}
+
+
+def person_by_id_or_email(rt: Runtime, value: str) -> str:
+    """A person id as typed, or the id of the one person holding that email address."""
+    if "@" not in value:
+        return value
+    found = persons_with_email(rt, value)
+    if len(found) != 1:
+        why = "nobody has" if not found else f"{len(found)} persons have"
+        raise InvalidInput(f"{why} the address {value}; give the person id",
+                           [FieldError("person_id", f"{why} this address")])
+    return found[0].id
+
+
+def person_name(rt: Runtime, person_id: str) -> str:
+    return display_names(rt, {person_id}).get(person_id, person_id)
+
+
+# -- targets ------------------------------------------------------------------------------
+
+TARGET_FIELDS = ("id", "name", "connector", "url", "on_remove", "approval", "max_percent", "min_size",
+                 "login", "login_max_length", "attributes")
+
+
+def targets_page(rt: Runtime) -> dict[str, Any]:
+    found = targets.list_targets(rt)
+    return {"targets": found, "policies": {t.id: targets.policies(rt, t.id) for t in found}}
+
+
+def target_page(rt: Runtime, target_id: str) -> dict[str, Any]:
+    target = targets.get_target(rt, target_id)
+    return {"target": target, "policies": targets.policies(rt, target.id),
+            "group_names": {g.id: g.name for g in groups.list_groups(rt)}, "shown_url": shown_url(target)}
+
+
+def shown_url(target: Target) -> str | None:
+    """The connector URL as the form may show it: scheme, host and path only — never a
+    query string, user info or any other setting (they may carry secrets)."""
+    url = target.settings.get("url")
+    if not isinstance(url, str) or not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def target_values(target: Target) -> dict[str, str]:
+    """The target as its form shows it (no secret: the URL field starts empty)."""
+    template = target.account_template
+    return {
+        "id": target.id, "name": target.name, "connector": str(target.connector), "url": "",
+        "on_remove": target.on_remove, "approval": target.approval,
+        "max_percent": f"{target.threshold.max_percent:g}", "min_size": str(target.threshold.min_size),
+        "login": template.login if template else "", "login_max_length": str(template.login_max_length) if template else "",
+        "attributes": "\n".join(f"{k} = {v}" for k, v in (template.attributes if template else {}).items()),
+    }  # fmt: skip
+
+
+def target_form(form: dict[str, list[str]]) -> dict[str, str]:
+    return {name: (form.get(name) or [""])[0].strip()[:20_000] for name in TARGET_FIELDS}
+
+
+def target_body(values: dict[str, str], current: Target | None = None) -> dict[str, Any]:
+    """The target model's fields from the form; settings are kept unless a new URL is given."""
+    settings = dict(current.settings) if current else {}
+    if values["url"]:
+        settings["url"] = values["url"]
+    body: dict[str, Any] = {
+        "id": values["id"] or (current.id if current else ""), "name": values["name"],
+        "connector": values["connector"] or "manual", "settings": settings,
+        "on_remove": values["on_remove"] or "disable", "approval": values["approval"] or "none",
+        "threshold": {"max_percent": values["max_percent"] or 10, "min_size": values["min_size"] or 10},
+    }  # fmt: skip
+    if values["login"] or values["attributes"]:
+        body["account_template"] = {"login": values["login"] or "{given}.{family}",
+                                    "attributes": attribute_lines(values["attributes"]),
+                                    **({"login_max_length": values["login_max_length"]}
+                                       if values["login_max_length"] else {})}
+    return body
+
+
+def attribute_lines(text: str) -> dict[str, str]:
+    """`name = template` per line; a line without `=` is refused naming the field."""
+    found = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not name.strip():
+            raise InvalidInput(f"attributes line {n}: write name = template",
+                               [FieldError("attributes", f"line {n}: write name = template")])
+        found[name.strip()] = value.strip()
+    return found
+
+
+def reconciliation_report(rt: Runtime, report: dict, rows: int) -> dict[str, Any]:
+    """The reconciliation result with names instead of ids."""
+    drift = report["drift"]
+    ids = {d["person_id"] for d in drift["unexpected"] + drift["missing"]}
+    return {**report, "rows": rows, "names": display_names(rt, ids)}

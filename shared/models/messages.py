@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator
+from pydantic import EmailStr, Field, RootModel, StringConstraints, field_validator
 
 from shared.models.base import Model
 
@@ -43,3 +43,15 @@ class Email(Model):
         if "\r" in value or "\n" in value:
             raise ValueError("subject must be a single line")
         return value
+
+
+class DigestRef(Model):
+    """A worklist digest due: the manual orders a target received in one window, counted in
+    the store, become one email when this (scheduled) message arrives."""
+
+    digest: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]  # the target id
+    window: Annotated[str, StringConstraints(pattern=r"^\d{8}T\d{4}$")]
+
+
+class Notice(RootModel[Email | DigestRef]):
+    """What the `notification` queue carries: an email, or a digest that is due."""

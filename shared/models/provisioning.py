@@ -6,8 +6,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from shared.models import target_settings
+from shared.models.account_template import AccountTemplateSettings
 from shared.models.base import Model
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -36,6 +45,33 @@ class Target(Model):
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
     threshold: Threshold = Field(default_factory=Threshold)
+    account_template: AccountTemplateSettings | None = None
+
+    @property
+    def template(self) -> AccountTemplateSettings:
+        """The target's account template: its own, else the login template of its directory
+        connector's settings (`settings.account_template`), else `{given}.{family}`."""
+        if self.account_template is not None:
+            return self.account_template
+        login = self.settings.get("account_template")
+        return AccountTemplateSettings(login=login) if isinstance(login, str) and login else AccountTemplateSettings()
+
+    @field_validator("settings")
+    @classmethod
+    def _directory_settings(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An entra or ldap target's settings, checked field by field (`settings.domain`)."""
+        model = {"entra": target_settings.EntraSettings, "ldap": target_settings.LdapSettings}.get(
+            info.data.get("connector", MANUAL))
+        if model is not None:
+            model.model_validate(settings)
+        return settings
+
+    def entitlement_problem(self, entitlement: str) -> str | None:
+        """Why the target's connector cannot hold `entitlement`, or None."""
+        return target_settings.entitlement_problem(self.connector, entitlement)
+
+    def normal_entitlement(self, entitlement: str) -> str:
+        return target_settings.normal_entitlement(self.connector, entitlement)
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
@@ -83,6 +119,14 @@ class Action(StrEnum):
 
 
 REMOVALS = {Action.revoke, Action.disable_account, Action.delete_account}
+DONE = {OrderState.executed, OrderState.verified}
+# What an assignment really is, by its status and where its latest order stands.
+STATE_WORDS = {
+    "active": "active", "pending": "being created", "failed": "not created (errored)",
+    "removed": "removed", "removal_pending": "being removed", "removal_failed": "removal errored (still held)",
+    "suspended": "suspended", "suspension_pending": "being suspended",
+    "suspension_failed": "suspension errored (still active)",
+}  # fmt: skip
 
 
 class OrderEvent(Model):
@@ -123,3 +167,18 @@ class Assignment(Model):
     order_id: str
     since: AwareDatetime
     external_id: str | None = None
+    note: str | None = None  # what staff said when they confirmed it
+
+    def state(self, latest: Order | None) -> str:
+        """The true state (a key of STATE_WORDS): `active` only once its order was carried out."""
+        prefix = {"active": "", "removed": "removal_", "suspended": "suspension_"}[self.status]
+        done = "active" if self.status == "active" else self.status
+        if latest is None or latest.id != self.order_id:
+            return done
+        if latest.state in DONE:
+            return done
+        if latest.state == OrderState.errored:
+            return f"{prefix}failed"
+        if latest.state == OrderState.inactive:
+            return "removed" if self.status == "removed" else done
+        return f"{prefix}pending"

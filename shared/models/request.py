@@ -25,7 +25,7 @@ NUMBER = re.compile(r"^REQ-\d{6,}$")
 _LINE_BREAKS = {"Cc", "Zl", "Zp"}  # control characters, line and paragraph separators
 
 
-def _single_line(value: str) -> str:
+def single_line(value: str) -> str:
     """No CR, LF or other control character: such text may end up near a mail header."""
     if any(unicodedata.category(c) in _LINE_BREAKS for c in value):
         raise ValueError("must be a single line without control characters")
@@ -39,11 +39,11 @@ def _plain_text(value: str) -> str:
     return value
 
 
-Line = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_single_line)]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(single_line)]
 Text = Annotated[str, StringConstraints(max_length=MAX_DETAILS), AfterValidator(_plain_text)]
 Service = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 FormResponseId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_single_line)
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(single_line)
 ]
 Note = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_plain_text)]
 
@@ -141,6 +141,7 @@ class Comment(Model):
     text: str
     mentions: list[EmailStr] = Field(default_factory=list)
     at: AwareDatetime
+    public: bool = False  # shown on the requester's page (and emailed to the requester)
 
 
 class TaskState(StrEnum):
@@ -194,6 +195,7 @@ class Receipt(Model):
     number: str
     state: State
     link: str
+    requester_link: str  # the page the requester can open (no sign-in)
     form_response_id: str
     created_at: AwareDatetime
 
@@ -212,6 +214,7 @@ class CommentIn(Model):
     text: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_COMMENT), AfterValidator(_plain_text)
     ]
+    public: bool = False
 
 
 class TaskIn(Model):

@@ -11,6 +11,8 @@ from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn, MemberIn, Mem
 from shared.models.messages import PersonRef, ReevaluationRef
 from shared.rules import PersonView, Rule, RuleError, parse
 from shared.runtime import Runtime
+from shared.services import consequences
+from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
 from shared.services.relay import committed_with, publish
 from shared.services.rulebook import layer_depths, rulebook
@@ -156,13 +158,14 @@ def repair_group(rt: Runtime, group_id: str) -> dict:
 
 
 def preview(rt: Runtime, group_id: str, text: str) -> dict:
-    """Who would join and who would leave if the rule were saved now (nothing is saved).
+    """Who would join and who would leave if the rule were saved now (nothing is saved), and
+    the provisioning orders that would follow: per person, and counted per target and action.
     Reads every person: for very large registries prefer saving and watching the progress."""
     get_group(rt, group_id)
     rule = check_rule(rt, group_id, text)
     now, tz = rt.clock.now(), rt.settings.tz
     persons, memberships = PersonRepository(rt.store), MembershipRepository(rt.store)
-    join, leave, evaluated = [], [], 0
+    join, leave, evaluated, book, following = [], [], 0, PolicyBook.load(rt), []
     for person_id in persons.all_ids():
         stored = persons.get(person_id)
         if stored is None:
@@ -172,14 +175,15 @@ def preview(rt: Runtime, group_id: str, text: str) -> dict:
         view = PersonView.of(stored.person, now, tz, frozenset(current - {group_id}))
         would = rule.evaluate(view)
         entry = {"person_id": person_id, "display_name": stored.person.names.display}
-        if would and group_id not in current:
-            join.append({**entry, "reason": rule.explain(view).summary()})
-        elif not would and group_id in current:
-            leave.append(entry)
+        if would != (group_id in current):
+            entry["orders"] = consequences.for_person(rt, person_id, current ^ {group_id}, book)
+            following += entry["orders"]
+            (join if would else leave).append({**entry, "reason": rule.explain(view).summary()} if would else entry)
     return {
         "group_id": group_id, "rule": text, "at": now, "evaluated": evaluated,
         "join_count": len(join), "leave_count": len(leave),
         "join": join[:PREVIEW_LIST], "leave": leave[:PREVIEW_LIST],
+        "orders": consequences.per_target(following),
     }
 
 

@@ -84,10 +84,28 @@ def upcoming(rt: Runtime, person_id: str) -> list[dict]:
         then = book.effective(person, statics, instant, tz)
         changes += [{"group_id": g, "change": "join", "at": instant, "reason": then[g]} for g in sorted(then.keys() - current.keys())]
         changes += [{"group_id": g, "change": "leave", "at": instant, "reason": current[g]} for g in sorted(current.keys() - then.keys())]
+        if then.keys() != current.keys():
+            changes.append({"groups": set(then), "at": instant})  # the orders of this instant, below
         current = then
         if len(changes) >= UPCOMING_LIMIT:
             break
-    return changes[:UPCOMING_LIMIT]
+    return _with_orders(rt, person_id, changes)[:UPCOMING_LIMIT]
+
+
+def _with_orders(rt: Runtime, person_id: str, changes: list[dict]) -> list[dict]:
+    """Each change carries `orders`: what provisioning would order at its instant, given the
+    person's access as it is now (the same list for the changes of one instant)."""
+    from shared.services import consequences
+
+    book, result, pending = consequences.PolicyBook.load(rt), [], []
+    for change in changes:
+        if "groups" not in change:
+            pending.append(change)
+            continue
+        orders = consequences.for_person(rt, person_id, change["groups"], book)
+        result += [{**c, "orders": orders} for c in pending]
+        pending = []
+    return result + pending
 
 
 def sweep_due(rt: Runtime) -> int:

@@ -20,7 +20,7 @@ from shared.config import Settings
 from shared.models.messages import Email
 from shared.models.request import AccountAction, Comment, Request, Task
 from shared.runtime import Runtime
-from shared.store.requests import Pending
+from shared.store.requests import Pending, RequestRepository
 from shared.store.targets import TargetRepository
 from shared.store.tickets import Link as TicketLink
 from shared.store.tickets import TicketLinkRepository
@@ -49,8 +49,14 @@ def templates() -> Environment:
 
 
 def request_link(settings: Settings, number: str) -> str:
-    """Where a request is seen: its page in the staff console."""
+    """Where staff see a request: its page in the staff console."""
     return f"{settings.public_url}/api/console/requests/{number}"
+
+
+def requester_link(rt: Runtime, number: str) -> str:
+    """Where the requester sees it: the page behind the request's unguessable link."""
+    token = RequestRepository(rt.store).viewer_token(number)
+    return f"{rt.settings.public_url}/api/track/{number}/{token}"
 
 
 def send(rt: Runtime, email: Email) -> None:
@@ -104,14 +110,21 @@ def owner_assigned(rt: Runtime, request: Request) -> list[Pending]:
     ]  # fmt: skip
 
 
-def mentioned(rt: Runtime, request: Request, comment: Comment) -> list[Pending]:
-    """Each address mentioned in the comment gets it."""
+def commented(rt: Runtime, request: Request, comment: Comment) -> list[Pending]:
+    """Each address mentioned in the comment gets it; a public comment also goes to the
+    requester (once, even when mentioned too)."""
     n = request.number
-    return [
+    pending = [
         _email(rt, f"request:{n}:comment:{comment.id}:{_digest(address)}", "mention", request,
                to=[address], subject=f"{n}: you were mentioned in a comment", comment=comment)
         for address in comment.mentions
+        if not (comment.public and _same(address, request.requester.email))
     ]  # fmt: skip
+    if comment.public:
+        pending.append(_email(rt, f"request:{n}:comment:{comment.id}:requester", "comment", request,
+                              to=[request.requester.email], subject=f"{n}: a new comment on your request",
+                              comment=comment))
+    return pending
 
 
 def task_assigned(rt: Runtime, request: Request, task: Task) -> list[Pending]:
@@ -149,7 +162,7 @@ def teams_card(rt: Runtime, request: Request, ticket: TicketLink | None = None) 
             {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
              "text": f"New request {request.number}"},
             {"type": "FactSet", "facts": [
-                {"title": "Service", "value": _service_name(rt, request.service)},
+                {"title": "Service", "value": service_name(rt, request.service)},
                 {"title": "Category", "value": request.category.value},
                 {"title": "Accounts", "value": str(len(request.accounts))},
             ]},
@@ -204,10 +217,14 @@ def _email(
     reply_to: str | None = None,
     **extra: Any,
 ) -> Pending:
+    for_requester = all(_same(address, request.requester.email) for address in to)
     context = {
         "request": request,
-        "link": request_link(rt.settings, request.number),
-        "service_name": _service_name(rt, request.service),
+        "link": requester_link(rt, request.number) if for_requester else request_link(rt.settings, request.number),
+        "for_requester": for_requester,
+        "who": (lambda actor: rt.settings.display_name(actor, "The request desk")) if for_requester
+        else rt.settings.display_name,
+        "service_name": service_name(rt, request.service),
         "accounts": _by_action(request),
         "desk": rt.settings.staff_email,
         "ticket": TicketLinkRepository(rt.store).work_item(request.number) if rt.tickets.enabled else None,
@@ -233,9 +250,13 @@ def _by_action(request: Request) -> list[tuple[str, list]]:
     return [(ACTION_HEADINGS[a], groups[a]) for a in AccountAction if groups[a]]
 
 
-def _service_name(rt: Runtime, service: str) -> str:
+def service_name(rt: Runtime, service: str) -> str:
     target = TargetRepository(rt.store).get(service)
     return target.name if target else service
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
 
 
 def _cc(owner: str | None) -> list[str]:

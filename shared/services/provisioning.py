@@ -8,11 +8,14 @@ person is in a `suspend` group every account is suspended first and nothing is g
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import Conflict, NotFound, PersonNotFound
-from shared.models.messages import Email, OrderRef, PersonRef
+from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     MANUAL,
     OPEN_STATES,
@@ -25,6 +28,7 @@ from shared.models.provisioning import (
     Target,
 )
 from shared.runtime import Runtime
+from shared.services.consequences import PolicyBook
 from shared.services.contention import retrying
 from shared.services.relay import committed_with, publish
 from shared.services.rulebook import rulebook
@@ -37,6 +41,14 @@ from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
 GRANTS = {Action.create_account, Action.grant}
+DIGEST_MINUTES = 5  # queue-driven manual orders: one email per target per window
+ACTION_WORDS = {
+    Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
+    Action.revoke: "entitlement(s) to revoke", Action.suspend: "account(s) to suspend",
+    Action.restore: "account(s) to restore", Action.disable_account: "account(s) to disable",
+    Action.delete_account: "account(s) to delete", Action.reset_credentials: "credential reset(s)",
+    Action.update_account: "account change(s)",
+}  # fmt: skip
 Key = tuple[str, str]  # (target id, entitlement)
 PlannedOrder = tuple[Order, str | None, OrderState | None]  # the order, its etag as read, its state as read
 
@@ -83,11 +95,11 @@ class Seen:
     def read(cls, rt: Runtime, person_id: str, cause: str, actor: str) -> Seen:
         repo = OrderRepository(rt.store)
         state = MembershipRepository(rt.store).state(person_id)
-        targets = {t.id: t for t in TargetRepository(rt.store).all()}
+        book = PolicyBook.load(rt)
         marker, provisioned = repo.evaluation_marker(person_id)
         read = repo.of_person_with_etags(person_id)
         return cls(
-            person_id, cause, actor, rt.clock.now(), targets, _desired(rt, state.groups, targets),
+            person_id, cause, actor, rt.clock.now(), book.targets, book.desired(set(state.groups)),
             _suspend_group(rt, state.groups), {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)},
             {o.id: o for o, _ in read}, {o.id: etag for o, etag in read}, marker, state.version, provisioned,
         )
@@ -116,20 +128,24 @@ class Seen:
 
 
 def evaluate_provisioning(
-    rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True, windowed: bool = False
 ) -> list[Order]:
     """Issue the orders that bring the person's access in line; returns the new ones, as
     they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
     AwaitingApproval under the guard). `resume`: older Pending orders move on too (a
-    redelivery finishes what an interrupted run began)."""
+    redelivery finishes what an interrupted run began). `windowed` (queue-driven
+    evaluations): the desk hears of manual orders in one digest per target per
+    DIGEST_MINUTES rather than one email per person."""
     if PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
-    plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor),
+    plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor, windowed),
                     "the person's access is being evaluated by others; retry")
     for target_id, count in plan.removals.items():
-        retrying(lambda t=target_id, c=count: OrderRepository(rt.store).count_removals(t, rt.clock.now(), c),
-                 "the removal count is being changed by others; retry")
+        OrderRepository(rt.store).count_removals(target_id, rt.clock.now(), count)
     new = plan.new_orders()
+    if windowed:
+        for target_id, batch in _manual(new).items():
+            _count_for_digest(rt, PolicyBook.load(rt).targets[target_id], batch, None)
     if resume:
         resume_pending(rt, person_id, skip={o.id for o in new})
     return new
@@ -160,12 +176,12 @@ def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), be
     return count
 
 
-def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
+def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, windowed: bool) -> Plan:
     """Read → suspension orders → access orders → guard → dispatch → one batch."""
     seen = Seen.read(rt, person_id, cause, actor)
     plan = suspension_orders(seen).then(access_orders(seen))
     plan = guarded(seen, plan, _over_limit(rt, seen, plan.removals))
-    plan, messages = dispatched(rt, seen, plan)
+    plan, messages = dispatched(rt, seen, plan, notify=not windowed)
     if plan.orders or plan.assignments or seen.groups_version > seen.provisioned_version:
         audits = [
             audit_entity(f"person:{person_id}", seen.now, actor, f"order.{o.action.value}", o.reason,
@@ -267,19 +283,50 @@ def _over_limit(rt: Runtime, seen: Seen, removals: dict[str, int]) -> dict[str, 
     return over
 
 
-def dispatched(rt: Runtime, seen: Seen, plan: Plan) -> tuple[Plan, list[Outgoing]]:
+def dispatched(rt: Runtime, seen: Seen, plan: Plan, notify: bool = True) -> tuple[Plan, list[Outgoing]]:
     """New Pending orders go where they wait, in the same batch: a manual target's onto the
-    worklist (Transmitted, staff told), an automatic one's onto the queue (a message)."""
-    orders, messages, manual = [], [], {}
+    worklist (Transmitted; staff told, `notify`), an automatic one's onto the queue (a message)."""
+    orders, messages = [], []
     for o, etag, previous in plan.orders:
         if etag is None and o.state == OrderState.pending:
             o, message = _released(seen.targets[o.target_id], o, seen.now)
             messages += message
-            if o.state == OrderState.transmitted:
-                manual.setdefault(o.target_id, []).append(o.id)
         orders.append((o, etag, previous))
-    messages += [_staff_notice(rt, seen.targets[t], ids) for t, ids in manual.items()]
-    return Plan(orders, plan.assignments, plan.removals), messages
+    released = Plan(orders, plan.assignments, plan.removals)
+    if notify:
+        messages += [_staff_notice(rt, seen.targets[t], batch, None) for t, batch in _manual(released.new_orders()).items()]
+    return released, messages
+
+
+def _manual(orders: list[Order]) -> dict[str, list[Order]]:
+    """The orders put on a worklist, per target."""
+    found: dict[str, list[Order]] = {}
+    for o in orders:
+        if o.state == OrderState.transmitted:
+            found.setdefault(o.target_id, []).append(o)
+    return found
+
+
+def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowed: bool = False) -> list[Order]:
+    """Pending orders (approved, or made by the request desk) go where they wait, each in
+    one write (`release`); the desk gets one digest per target for the batch (`about`: what
+    it came from, e.g. a request number). Returns the orders as they are now."""
+    result = []
+    for order in orders:
+        if order.state != OrderState.pending:
+            result.append(order)
+            continue
+        try:
+            result.append(release(rt, order.id, "roster", "on the staff worklist", {OrderState.pending}, notify=False))
+        except Conflict:  # moved on meanwhile (a sweep, another call)
+            result.append(order)
+    targets = PolicyBook.load(rt).targets
+    for target_id, batch in _manual(result).items():
+        if windowed:
+            _count_for_digest(rt, targets[target_id], batch, about)
+        else:
+            publish(rt, _staff_notice(rt, targets[target_id], batch, about))
+    return result
 
 
 def _released(target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
@@ -302,10 +349,11 @@ def order_message(order: Order) -> Outgoing:
                     session_id=order.person_id, scheduled_at=order.next_attempt_at)
 
 
-def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderState], retry: bool = False) -> Order:
+def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderState], retry: bool = False,
+            notify: bool = True) -> Order:
     """Move an order (from `allowed`) to where it waits next — Pending with its queue
-    message, or on the worklist — in one write (approve, retry, a stuck Pending order).
-    `retry` counts a new attempt (a new message id) and clears the error."""
+    message, or on the worklist (staff told, `notify`) — in one write (approve, retry, a
+    stuck Pending order). `retry` counts a new attempt (a new message id) and clears the error."""
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
         now = rt.clock.now()
         target = TargetRepository(rt.store).get(order.target_id)
@@ -316,7 +364,8 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
         if target is None:
             return pending, []
         released, messages = _released(target, pending, now)
-        notices = [_staff_notice(rt, target, [order.id])] if released.state == OrderState.transmitted else []
+        notices = [_staff_notice(rt, target, [released], None)] if notify and released.state == OrderState.transmitted \
+            else []
         return released, messages + notices
 
     return _change(rt, order_id, allowed, step)
@@ -324,19 +373,22 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
 
 def transition(
     rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, announce: bool = False, **changes,
+    allowed: set[OrderState] | None = None, announce: bool = False,
+    held: Callable[[Order], list[Assignment]] | None = None, **changes,
 ) -> Order:
     """Move one order to `state` (only from `allowed` states), recorded in its history. An
-    `external_id` among the changes is kept on the account's assignment in the same write;
-    `announce`: the order's queue message (scheduled when it waits) goes in the same batch."""
+    `external_id` among the changes is kept on the account's assignment in the same write,
+    as are `held(order)`'s assignments (what staff recorded); `announce`: the order's queue
+    message (scheduled when it waits) goes in the same batch."""
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
         updated = moved(order, state, rt.clock.now(), by, note, **changes)
         return updated, [order_message(updated)] if announce else []
 
-    return _change(rt, order_id, allowed, step)
+    return _change(rt, order_id, allowed, step, held)
 
 
-def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -> Order:
+def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step,
+            held: Callable[[Order], list[Assignment]] | None = None) -> Order:
     """Read the order, check its state, write `step(order)` with its messages and the
     account's external id (If-Match on the order)."""
     repo = OrderRepository(rt.store)
@@ -348,14 +400,16 @@ def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step) -
         order, etag = found
         if allowed is not None and order.state not in allowed:
             wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"order {order_id} is {order.state.value}, not {wanted}", current_state=order.state.value)
+            raise Conflict(f"the {order.action.value} order for {order.account or 'the person'} in {order.target_id} "
+                           f"is {order.state.value}, not {wanted}", current_state=order.state.value)
         updated, messages = step(order)
         audits = [
             audit_entity(f"person:{order.person_id}", e.at, e.by, f"order.{e.state.value}", e.note or e.state.value,
                          {"order_id": order_id, "from": order.state.value}, n)
             for n, e in enumerate(updated.history[len(order.history):], start=len(order.history) + 1)
         ]
-        accounts = _external_id_kept(repo, updated)
+        recorded = held(updated) if held else []
+        accounts = list({(a.target_id, a.entitlement): a for a in _external_id_kept(repo, updated) + recorded}.values())
         committed_with(rt, "orders", f"person:{order.person_id}", messages,
                        lambda outbox: repo.commit(order.person_id, [(updated, etag, order.state)], accounts, audits,
                                                   outbox=outbox))
@@ -403,31 +457,50 @@ def _suspend_group(rt: Runtime, groups: list[str]) -> str | None:
     return next((g for g in groups if g in book and book[g].policy == "suspend"), None)
 
 
-def _desired(rt: Runtime, member_of: list[str], targets: dict[str, Target]) -> dict[Key, str]:
-    """(target, entitlement) → the group that grants it; an entitlement implies the account."""
-    groups = set(member_of)
-    repo = TargetRepository(rt.store)
-    desired: dict[tuple[str, str], str] = {}
-    for target_id in targets:
-        for policy in repo.policies(target_id):
-            if policy.group_id in groups:
-                desired.setdefault((target_id, policy.entitlement), policy.group_id)
-                desired.setdefault((target_id, ACCOUNT), policy.group_id)
-    return desired
-
-
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
     granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action in GRANTS]
     return max(granting, key=lambda o: o.created_at).id if granting else None
 
 
-def _staff_notice(rt: Runtime, target: Target, order_ids: list[str]) -> Outgoing:
-    """The email telling staff that orders wait on a target's worklist."""
-    count = len(order_ids)
+def _staff_notice(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> Outgoing:
+    """One digest email for a batch of worklist orders; its id comes from the orders, so a
+    retried batch does not send it twice."""
+    email = digest_email(rt, target, dict(Counter(o.action.value for o in batch)), about)
+    digest = hashlib.sha256("|".join(sorted(o.id for o in batch)).encode()).hexdigest()[:24]
+    return Outgoing("notification", email.model_dump_json(), message_id("worklist", target.id, digest))
+
+
+def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
+    """Count the batch into the target's digest of this window; the digest's message is
+    scheduled for the window's end (one per window: the bus drops the repeats by id)."""
+    now = rt.clock.now().astimezone(UTC)
+    start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % DIGEST_MINUTES)
+    window = start.strftime("%Y%m%dT%H%M")
+    OrderRepository(rt.store).add_to_digest(target.id, window, dict(Counter(o.action.value for o in batch)))
+    publish(rt, Outgoing("notification", DigestRef(digest=target.id, window=window).model_dump_json(),
+                         message_id("digest", target.id, window), scheduled_at=start + timedelta(minutes=DIGEST_MINUTES)))
+
+
+def send_digest(rt: Runtime, ref: DigestRef) -> None:
+    """A digest is due: its email goes to the mailer, then the counts are forgotten (a crash
+    in between sends it once more, never loses it)."""
+    repo = OrderRepository(rt.store)
+    counts = repo.digest(ref.digest, ref.window)
+    target = TargetRepository(rt.store).get(ref.digest)
+    if counts and target is not None:
+        rt.mail.send(digest_email(rt, target, counts, None))
+    repo.forget_digest(ref.digest, ref.window)
+
+
+def digest_email(rt: Runtime, target: Target, counts: dict[str, int], about: str | None) -> Email:
+    """How many orders wait, of which kind, what they came from, and the worklist's link."""
+    count = sum(counts.values())
+    lines = [f"- {n} {ACTION_WORDS.get(Action(a), a)}" for a, n in sorted(counts.items())]
     link = f"{rt.settings.public_url}/api/console/worklist?target={target.id}"
-    email = Email(
+    prefix = f"{about}: " if about else ""
+    return Email(
         to=[rt.settings.staff_email],
-        subject=f"{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
-        text=f"{count} new order(s) wait on the worklist of {target.name}.\n\nOpen the worklist: {link}\n",
+        subject=f"{prefix}{count} new manual provisioning order{'s' if count != 1 else ''} for {target.name}",
+        text=(f"{count} new order{'s' if count != 1 else ''} wait on the worklist of {target.name}"
+              f"{' for ' + about if about else ''}:\n" + "\n".join(lines) + f"\n\nOpen the worklist: {link}\n"),
     )
-    return Outgoing("notification", email.model_dump_json(), message_id("worklist", target.id, order_ids[0]))

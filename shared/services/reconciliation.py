@@ -21,6 +21,7 @@ from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 
 MAX_ROWS = 100_000
+KEY_COLUMNS = ("person_id", "email", "account")
 CONFIRMED_BY_PRESENCE = {Action.create_account, Action.grant, Action.restore, Action.reset_credentials,
                          Action.update_account}
 
@@ -28,13 +29,15 @@ CONFIRMED_BY_PRESENCE = {Action.create_account, Action.grant, Action.restore, Ac
 class ActualAccount(BaseModel):
     person_id: str | None = None
     email: str | None = None
+    account: str | None = None  # the account id in the target, as staff recorded it on confirmation
     entitlements: list[str] = Field(default_factory=list)
     active: bool = True
 
 
 def parse_accounts(body: bytes, content_type: str) -> list[ActualAccount]:
-    """JSON `{"accounts": [...]}` or the CSV a manual system exports (person_id or email,
-    entitlement, active): 400 naming the problem when it does not parse."""
+    """JSON `{"accounts": [...]}` or the CSV a manual system exports (person_id, email or
+    account — the account id recorded on confirmation —, entitlement, active): 400 naming
+    the problem when it does not parse."""
     try:
         if "csv" in content_type:
             return _from_csv(body.decode("utf-8-sig"))
@@ -58,10 +61,11 @@ def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor:
     repo = OrderRepository(rt.store)
     actual: dict[tuple[str, str], bool] = {}
     unknown = []
+    recorded = repo.accounts(target_id)
     for row in accounts:
-        person_id = row.person_id or next((p.id for p in persons_with_email(rt, row.email or "")), None)
+        person_id = _person_of(rt, row, recorded)
         if person_id is None:
-            unknown.append(row.email or "")
+            unknown.append(row.email or row.account or "")
             continue
         actual[(person_id, "account")] = row.active
         for entitlement in row.entitlements:
@@ -91,6 +95,13 @@ def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor:
     if create_orders:
         result["orders"] = _drift_orders(rt, target_id, unexpected, missing, actor)
     return result
+
+
+def _person_of(rt: Runtime, row: ActualAccount, recorded: dict[str, str]) -> str | None:
+    """Whose account a row is: by person id, by the account id recorded on confirmation, by email."""
+    if row.person_id or (row.account and row.account in recorded):
+        return row.person_id or recorded[row.account]
+    return next((p.id for p in persons_with_email(rt, row.email)), None) if row.email else None
 
 
 def _confirms(action: Action, present: bool | None) -> bool:
@@ -130,16 +141,18 @@ def _drift_orders(rt: Runtime, target_id: str, unexpected, missing, actor: str) 
 
 def _from_csv(text: str) -> list[ActualAccount]:
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not ({"person_id", "email"} & set(reader.fieldnames)):
-        raise MalformedBody("the CSV needs a person_id or email column", [FieldError("csv", "person_id or email")])
+    if not reader.fieldnames or not (set(KEY_COLUMNS) & set(reader.fieldnames)):
+        raise MalformedBody("the CSV needs a person_id, email or account column",
+                            [FieldError("csv", "person_id, email or account")])
     merged: dict[str, ActualAccount] = {}
     for n, row in enumerate(reader, start=2):
-        key = (row.get("person_id") or "").strip() or (row.get("email") or "").strip()
-        if not key:
-            raise MalformedBody(f"CSV line {n} names no person_id or email", [FieldError(f"csv line {n}", "empty")])
+        cells = {column: (row.get(column) or "").strip() or None for column in KEY_COLUMNS}
+        key = next((f"{column}:{cells[column]}" for column in KEY_COLUMNS if cells[column]), None)
+        if key is None:
+            raise MalformedBody(f"CSV line {n} names no person_id, email or account",
+                                [FieldError(f"csv line {n}", "empty")])
         active = (row.get("active") or "true").strip().lower() not in ("false", "0", "no", "disabled")
-        account = merged.setdefault(key, ActualAccount(person_id=(row.get("person_id") or "").strip() or None,
-                                                       email=(row.get("email") or "").strip() or None, active=active))
+        account = merged.setdefault(key, ActualAccount(**cells, active=active))
         entitlement = (row.get("entitlement") or "").strip()
         if entitlement and entitlement != "account":
             account.entitlements.append(entitlement)

@@ -8,6 +8,7 @@ and the notifications it causes in one batch, then the notifications leave (`flu
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import uuid
@@ -25,6 +26,7 @@ from shared.models.request import (
     MAX_MENTIONS,
     NUMBER,
     TRANSITIONS,
+    Account,
     Category,
     Comment,
     CommentIn,
@@ -210,7 +212,9 @@ def change(rt: Runtime, number: str, body: RequestChange, actor: str) -> Request
                 pending += notifications.state_changed(rt, saved, body.note)
             return pending
 
-        details = {k: {"from": a, "to": b} for k, (a, b) in changes.items()}
+        details: dict[str, object] = {k: {"from": a, "to": b} for k, (a, b) in changes.items()}
+        if body.note:
+            details["note"] = body.note
         return _Change(action, body.note or _describe(changes), details, notices)
 
     return _update(rt, number, actor, apply)
@@ -226,13 +230,13 @@ def comment(rt: Runtime, number: str, body: CommentIn, actor: str) -> Comment:
             raise Conflict(f"{request.number} has {MAX_COMMENTS} comments, the most it can hold")
         note = Comment(
             id=uuid.uuid4().hex[:12], author=actor, text=body.text, mentions=mentions,
-            at=rt.clock.now(),
+            at=rt.clock.now(), public=body.public,
         )  # fmt: skip
         request.comments.append(note)
         added[:] = [note]
         return _Change(
-            "request.commented", "comment", {"comment": note.id, "mentions": len(mentions)},
-            lambda saved: notifications.mentioned(rt, saved, note), comment=note,
+            "request.commented", "comment", {"comment": note.id, "mentions": len(mentions), "public": body.public},
+            lambda saved: notifications.commented(rt, saved, note), comment=note,
         )  # fmt: skip
 
     _update(rt, number, actor, apply)
@@ -328,7 +332,7 @@ def complete_task(rt: Runtime, number: str, task_id: str, actor: str) -> Task:
         task.state = TaskState.completed
         task.completed_at = rt.clock.now()
         return _Change(
-            "request.task_completed", f"task {task.id}", {"task": task.id},
+            "request.task_completed", f"task {task.id}", {"task": task.id, "title": task.title},
             lambda saved: notifications.task_completed(rt, saved, saved.task(task_id)),
         )  # fmt: skip
 
@@ -355,6 +359,46 @@ def mentioned_addresses(text: str) -> list[str]:
             [FieldError("text", f"mentions {len(found)} addresses; at most {MAX_MENTIONS}")],
         )
     return list(found.values())
+
+
+# -- the requester's view -----------------------------------------------------------------
+
+
+def requester_view(rt: Runtime, number: str, token: str) -> dict:
+    """What the requester's link shows: the number, state, public comments, the accounts done.
+    A wrong number or secret is the same 404, so the link reveals nothing else."""
+    repo = RequestRepository(rt.store)
+    stored = repo.get(number) if NUMBER.match(number) and token else None
+    if stored is None or not hmac.compare_digest(repo.viewer_token(number).encode(), token.encode()):
+        raise RequestNotFound("this link does not open a request: it may have been replaced by a newer one")
+    request = stored.request
+    return {
+        "request": request,
+        "comments": [c for c in request.comments if c.public],
+        "done": accounts_done(rt, request),
+        "service_name": notifications.service_name(rt, request.service),
+    }
+
+
+def accounts_done(rt: Runtime, request: Request) -> list[Account]:
+    """The request's accounts whose worklist order was carried out; all of them once the
+    request is Done or Closed (tasks without orders are done by hand)."""
+    if request.state in (State.done, State.closed):
+        return list(request.accounts)
+    from shared.services import orders
+
+    ids = [i for task in request.tasks for i in task.order_ids]
+    done = {(o.account or "").casefold() for o in orders.orders_of(rt, ids) if o.state.value in DONE_ORDER_STATES}
+    return [a for a in request.accounts if a.email.casefold() in done]
+
+
+def renew_link(rt: Runtime, number: str, actor: str) -> str:
+    """Replace the requester's link: the old one stops opening (revoked). Returns the new one."""
+    get(rt, number)
+    audit = audit_entity(number, rt.clock.now(), actor, "request.link_renewed",
+                         "a new requester link; the old one no longer opens", {})
+    RequestRepository(rt.store).renew_viewer_token(number, audit)
+    return notifications.requester_link(rt, number)
 
 
 # -- notifications ------------------------------------------------------------------------
@@ -425,8 +469,8 @@ def _check_transition(request: Request, target: State) -> None:
             f"from {request.state.value} it can go to {options}"
         )
     if target == State.done and request.open_tasks():
-        open_ids = ", ".join(t.id for t in request.open_tasks())
-        raise InvalidTransition(f"{request.number} still has open tasks: {open_ids}")
+        titles = ", ".join(f"“{t.title}”" for t in request.open_tasks())
+        raise InvalidTransition(f"{request.number} still has open tasks: {titles}")
 
 
 def _check_open(request: Request) -> None:
@@ -450,17 +494,20 @@ def _create_orders(rt: Runtime, request: Request, task_id: str, body: TaskIn, ac
     from shared.services import orders
 
     reason = f"request {request.number}, task {task_id}: {body.title}"
-    return list(orders.create_manual_orders(rt, request.service, request.accounts, reason, actor))
+    return list(orders.create_manual_orders(rt, request.service, request.accounts, reason, actor, request.number))
 
 
 def _check_orders_done(rt: Runtime, task: Task) -> None:
+    """Conflict, in words (whose account, where, in which state), while an order is not done."""
     from shared.services import orders
 
-    states = orders.order_states(rt, task.order_ids)
-    waiting = {i: states.get(i, "unknown") for i in task.order_ids if states.get(i) not in DONE_ORDER_STATES}
+    found = {o.id: o for o in orders.orders_of(rt, task.order_ids)}
+    waiting = [found.get(i) for i in task.order_ids if i not in found or found[i].state.value not in DONE_ORDER_STATES]
     if waiting:
-        summary = ", ".join(f"{i}: {s}" for i, s in sorted(waiting.items())[:10])
-        raise Conflict(f"task {task.id} has orders not yet carried out ({summary})")
+        summary = "; ".join(f"{o.account or 'an account'} is {o.state.value}" if o else "one order no longer exists"
+                            for o in waiting[:10])
+        raise Conflict(f"“{task.title}” cannot be completed yet: {len(waiting)} of its {len(task.order_ids)} "
+                       f"worklist orders are not carried out ({summary})")
 
 
 def _describe(changes: dict) -> str:

@@ -5,21 +5,25 @@
   another, `groups_version` says which memberships it saw), `audit|…` and `outbox|…`; one
   person's evaluation commits in one batch.
 - `orders`, partition `queue:<target>:<state>`: the worklist, rows `<created>|<order id>`.
-- `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>`, what Roster
-  believes the target holds (reconciliation, the mass-change guard).
+- `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>` {status,
+  external_id?}, what Roster believes the target holds (reconciliation, the mass-change
+  guard, the logins already taken).
 - `orders`, partition `guard:<target>`: removal counts per hour.
+- `orders`, partition `digest:<target>`: rows `<window>` {counts by action}: manual orders
+  from queue-driven evaluations, told to the desk in one email per window.
 An order id starts with its person's id, so an order is found without an index.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
 from shared.models.provisioning import Assignment, Order, OrderState
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import BatchFailed, Entity, Op, TableStore
+from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch, Op, TableStore
 
 MAX_BATCH = 100
 EVALUATED = "evaluated"
@@ -82,6 +86,15 @@ class OrderRepository:
         for entity in self.table.query(f"queue:{target_id}:{state.value}", limit=limit):
             yield entity.properties["order_id"]
 
+    def accounts(self, target_id: str) -> dict[str, str]:
+        """Account id (as recorded on confirmation or by a connector) → person id, in the target."""
+        found = {}
+        for entity in self.table.query(f"assigned:{target_id}"):
+            person_id, entitlement = entity.row_key.split("|", 1)
+            if entitlement == "account" and entity.properties.get("external_id"):
+                found[entity.properties["external_id"]] = person_id
+        return found
+
     def assigned(self, target_id: str) -> Iterator[tuple[str, str]]:
         """(person id, entitlement) pairs Roster believes the target holds."""
         for entity in self.table.query(f"assigned:{target_id}"):
@@ -130,7 +143,8 @@ class OrderRepository:
         if a.status == "removed":
             self.table.delete(f"assigned:{a.target_id}", key)
         else:
-            self.table.upsert(Entity(f"assigned:{a.target_id}", key, {"status": a.status}))
+            props = {"status": a.status, **({"external_id": a.external_id} if a.external_id else {})}
+            self.table.upsert(Entity(f"assigned:{a.target_id}", key, props))
 
     def _requeue(self, order: Order, previous: OrderState | None) -> None:
         """The new state's listing first, then the old one's removed: a crash in between
@@ -157,17 +171,44 @@ class OrderRepository:
         entity = self.table.get(f"assigned:{target_id}", f"{person_id}|{entitlement}")
         return None if entity is None else entity.properties["status"]
 
+    def add_to_digest(self, target_id: str, window: str, counts: dict[str, int]) -> None:
+        """Add order counts (by action) to the target's digest of `window`."""
+
+        def merged(entity: Entity | None) -> dict:
+            held = json.loads(entity.properties["counts"]) if entity else {}
+            return {"counts": json.dumps({a: held.get(a, 0) + counts.get(a, 0) for a in sorted({*held, *counts})})}
+
+        if not self._read_modify_write((f"digest:{target_id}", window), merged):
+            raise ETagMismatch(f"the digest of {target_id} is being counted by many at once")
+
+    def digest(self, target_id: str, window: str) -> dict[str, int]:
+        entity = self.table.get(f"digest:{target_id}", window)
+        return json.loads(entity.properties["counts"]) if entity else {}
+
+    def forget_digest(self, target_id: str, window: str) -> None:
+        self.table.delete(f"digest:{target_id}", window)
+
     def removals_in_hour(self, target_id: str, at: datetime) -> int:
         entity = self.table.get(f"guard:{target_id}", at.strftime("%Y%m%dT%H"))
         return entity.properties["count"] if entity else 0
 
     def count_removals(self, target_id: str, at: datetime, add: int) -> None:
-        """Add `add` removals to the hour of `at`, If-Match: EntityExists/ETagMismatch when
-        another writer counted first (the caller retries; a lost count only loosens the guard)."""
-        key = (f"guard:{target_id}", at.strftime("%Y%m%dT%H"))
-        entity = self.table.get(*key)
-        row = Entity(*key, {"count": (entity.properties["count"] if entity else 0) + add})
-        if entity is None:
-            self.table.insert(row)
-        else:
-            self.table.replace(row, entity.etag)
+        """Add `add` removals to the hour of `at` (a lost count only loosens the guard)."""
+        self._read_modify_write((f"guard:{target_id}", at.strftime("%Y%m%dT%H")),
+                                lambda entity: {"count": (entity.properties["count"] if entity else 0) + add})
+
+    def _read_modify_write(self, key: tuple[str, str], change, attempts: int = 20) -> bool:
+        """Write `change(row or None)` to the row with its ETag, retrying when someone else
+        wrote first; False if they always did."""
+        for _ in range(attempts):
+            entity = self.table.get(*key)
+            row = Entity(*key, change(entity))
+            try:
+                if entity is None:
+                    self.table.insert(row)
+                else:
+                    self.table.replace(row, entity.etag)
+                return True
+            except (EntityExists, ETagMismatch):
+                continue
+        return False

@@ -5,6 +5,7 @@
   batch that bumps the counter (ETag) *and* inserts the claim, so a number exists exactly
   when a form response holds it: no gaps, no duplicates, and a retry finds its number.
 - `requests`, partition = the number: row `request` (the document, without comments),
+  row `viewer` {token}: the secret of the requester's link (docs/request-desk.md),
   rows `comment|<seq>`, `audit|…` (the trail) and `pending|<version>|<n>`: notifications
   written in the same batch as the change that caused them, sent afterwards and then
   deleted (a transactional outbox: a crash in between leaves them to be sent next time).
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +24,21 @@ from typing import Any, Literal
 from shared.models.request import Comment, Request, RequestSubmission
 from shared.store.audit import audit_trail
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import BatchFailed, Entity, EntityNotFound, ETagMismatch, Op, TableStore
+from shared.store.port import (
+    BatchFailed,
+    Entity,
+    EntityExists,
+    EntityNotFound,
+    ETagMismatch,
+    Op,
+    TableStore,
+)
 
 INTAKE = "intake"
 COUNTER_ROW = "counter"
 REQUEST_ROW = "request"
+VIEWER_ROW = "viewer"
+TOKEN_BYTES = 32
 INDEX = "requests"
 COMMENT = "comment|"
 PENDING = "pending|"
@@ -161,6 +173,24 @@ class RequestRepository:
         except (EntityNotFound, ETagMismatch):
             return False
         return True
+
+    def viewer_token(self, number: str) -> str:
+        """The secret of the request's requester link, made on first use (a retry reads it)."""
+        entity = self.requests.get(number, VIEWER_ROW)
+        if entity is not None:
+            return entity.properties["token"]
+        try:
+            self.requests.insert(Entity(number, VIEWER_ROW, {"token": secrets.token_urlsafe(TOKEN_BYTES)}))
+        except EntityExists:
+            pass
+        return self.requests.get(number, VIEWER_ROW).properties["token"]
+
+    def renew_viewer_token(self, number: str, audit: Entity) -> str:
+        """A new secret (the old link stops opening), with its audit record, in one batch."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        self._batch(self.requests, number, [Op("upsert", Entity(number, VIEWER_ROW, {"token": token})),
+                                            Op("insert", audit)])
+        return token
 
     def trail(self, number: str) -> list[dict]:
         return list(audit_trail(self.requests, number))

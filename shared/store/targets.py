@@ -1,11 +1,13 @@
 """Targets and their policies: partition `targets`, rows by target id; policies in the
-target's own partition so a target and its policies read in one query."""
+partition `policy:<target>`, rows `<group>|<entitlement>`. Audit records (`audit|…`) sit
+beside what they describe and are written in the same batch."""
 
 from __future__ import annotations
 
 from shared.models.provisioning import Policy, Target
+from shared.store.audit import PREFIX
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import Entity, TableStore
+from shared.store.port import BatchFailed, Entity, Op, TableStore
 
 TARGETS = "targets"
 
@@ -19,15 +21,35 @@ class TargetRepository:
         return None if entity is None else Target.model_validate(unpack_json(entity.properties))
 
     def all(self) -> list[Target]:
-        return [Target.model_validate(unpack_json(e.properties)) for e in self.table.query(TARGETS)]
+        rows = self.table.query(TARGETS)
+        return [Target.model_validate(unpack_json(e.properties)) for e in rows if not e.row_key.startswith(PREFIX)]
 
-    def save(self, target: Target) -> None:
-        self.table.upsert(Entity(TARGETS, target.id, pack_json(target.model_dump(mode="json"))))
+    def save(self, target: Target, audit: Entity | None = None) -> None:
+        """Write the target (and, in the same batch, its audit record in partition `targets`)."""
+        entity = Entity(TARGETS, target.id, pack_json(target.model_dump(mode="json")))
+        self._write(TARGETS, Op("upsert", entity), audit)
 
     def policies(self, target_id: str) -> list[Policy]:
-        rows = self.table.query(f"policy:{target_id}")
-        return [Policy.model_validate(unpack_json(e.properties)) for e in rows]
+        rows = self.table.query(_policies(target_id))
+        return [Policy.model_validate(unpack_json(e.properties)) for e in rows if "doc" in e.properties]
 
-    def add_policy(self, target_id: str, policy: Policy) -> None:
-        key = f"{policy.group_id}|{policy.entitlement}"
-        self.table.upsert(Entity(f"policy:{target_id}", key, pack_json(policy.model_dump(mode="json"))))
+    def add_policy(self, target_id: str, policy: Policy, audit: Entity | None = None) -> None:
+        entity = Entity(_policies(target_id), _policy_key(policy), pack_json(policy.model_dump(mode="json")))
+        self._write(entity.partition_key, Op("upsert", entity), audit)
+
+    def remove_policy(self, target_id: str, policy: Policy, audit: Entity) -> None:
+        self._write(_policies(target_id), Op("delete", Entity(_policies(target_id), _policy_key(policy), {})), audit)
+
+    def _write(self, partition: str, op: Op, audit: Entity | None) -> None:
+        try:
+            self.table.batch(partition, [op] + ([Op("insert", audit)] if audit is not None else []))
+        except BatchFailed as failure:
+            raise failure.cause from None
+
+
+def _policies(target_id: str) -> str:
+    return f"policy:{target_id}"
+
+
+def _policy_key(policy: Policy) -> str:
+    return f"{policy.group_id}|{policy.entitlement}"

@@ -18,7 +18,7 @@ from tests.conftest import KEYS as BASE_KEYS
 
 KEYS = {
     **BASE_KEYS,
-    "desk-key": ["Requests.Manage"],
+    "desk-key": {"name": "Holly", "roles": ["Requests.Manage"]},  # the named format of ROSTER_API_KEYS
     "staff-key": ["Provisioning.Operate", "Persons.Read"],
     "groups-key": ["Groups.Manage", "Persons.Read"],
     "flow-key": ["Requests.Submit"],

@@ -30,7 +30,7 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("ROSTER_SCREENSHOTS")
          else Path(tempfile.gettempdir()) / "roster-screenshots")
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
-KEYS = {**e2e.KEYS, "desk-key": ["Requests.Manage"], "flow-key": ["Requests.Submit"]}
+KEYS = {**e2e.KEYS, "desk-key": {"name": "Holly", "roles": ["Requests.Manage"]}, "flow-key": ["Requests.Submit"]}
 WAIT = 15_000  # ms
 
 
@@ -67,7 +67,7 @@ def sign_in(page, key: str) -> None:
     page.goto("/api/console/")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as apikey:").first.wait_for()
+    page.get_by_text("Signed in as ").first.wait_for()
 
 
 def shoot(page, name: str) -> None:
@@ -202,3 +202,171 @@ def test_an_administrator_edits_a_rule_after_previewing_it(console):
     host.drain(timeout=30)  # the re-evaluation batches: Ada leaves
     members = client.get("/api/groups/fin-employees/members", headers=auth("groups-key")).json()["items"]
     assert [m["person_id"] for m in members] == [alan]
+
+
+# -- staff never need curl (docs/console.md) ------------------------------------------------
+
+
+def open_person(page, query: str, name: str) -> None:
+    page.goto(f"/api/console/persons?q={query}")
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=name).wait_for()
+
+
+def test_an_officer_suspends_a_person_with_a_reason_and_lifts_it(console):
+    client, host, page = console
+    setup_finance(client, host)
+    ada = hire(client, "E1", "Ada", "Lovelace")
+
+    sign_in(page, "officer-key")
+    open_person(page, "lovelace", "Ada Lovelace")
+    suspension = page.get_by_role("region", name="Suspension")
+    suspension.get_by_label("Reason").fill("laptop stolen")
+    suspension.get_by_role("button", name="Suspend now").click()
+    page.get_by_role("status").get_by_text("Suspended: 1 suspend order issued. Reason: laptop stolen").wait_for()
+    page.get_by_text("Suspended: a member of").wait_for()
+    shoot(page, "suspend.png")
+    groups = client.get(f"/api/persons/{ada}/groups", headers=auth("admin-key")).json()["items"]
+    [suspended] = [g for g in groups if g["group_id"] == "suspend-immediate"]
+    assert "laptop stolen" in suspended["reason"]
+
+    page.get_by_role("region", name="Suspension").get_by_label("Why lift it").fill("laptop found")
+    page.get_by_role("button", name="Lift suspension").click()
+    page.get_by_role("status").get_by_text("Suspension lifted").wait_for()
+    eligibility = client.get(f"/api/persons/{ada}/eligibility", headers=auth("admin-key")).json()
+    assert eligibility["can_request"] is True
+
+
+def test_an_administrator_creates_a_static_group_with_a_dated_member_and_deletes_it(console):
+    client, host, page = console
+    ada = hire(client, "E1", "Ada", "Lovelace")
+
+    sign_in(page, "groups-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Groups").click()
+    new = page.get_by_role("region", name="New group")
+    new.get_by_label("Id").fill("visitors")
+    new.get_by_label("Name").fill("Visitors")
+    new.get_by_role("button", name="Create group").click()
+    page.get_by_role("status").get_by_text("Created: Visitors.").wait_for()
+
+    page.get_by_label("Person id or email").fill("ada.lovelace@example.edu")  # an address only she holds
+    page.get_by_label("From (optional)").fill("2026-11-01")
+    page.get_by_label("Until, inclusive (optional)").fill("2026-12-31")
+    page.get_by_label("Reason").fill("visiting researcher")
+    page.get_by_role("button", name="Add member").click()
+    page.get_by_role("status").get_by_text("Added Ada Lovelace").wait_for()
+    members = page.get_by_role("region", name="Members")
+    assert "visiting researcher" in members.get_by_role("row").filter(has_text="Ada Lovelace").inner_text()
+    shoot(page, "group-members.png")
+    stored = client.get("/api/groups/visitors/members", headers=auth("groups-key")).json()["items"]
+    assert [(m["person_id"], m["end"]) for m in stored] == [(ada, "2027-01-01T00:00:00+01:00")]  # through Dec 31
+
+    page.get_by_label("Type visitors to confirm").fill("visitors")
+    page.get_by_role("button", name="Delete group").click()
+    page.get_by_role("status").get_by_text("Deleted: visitors").wait_for()
+    assert client.get("/api/groups/visitors", headers=auth("groups-key")).status_code == 404
+
+
+def test_an_administrator_registers_a_target_and_policy_and_the_worklist_suggests_the_login(console):
+    client, host, page = console
+    assert client.post("/api/groups", headers=auth("groups-key"), json={
+        "id": "fin-employees", "name": "Finance employees", "kind": "dynamic", "rule": FIN_RULE}).status_code == 201
+    host.drain(timeout=20)
+
+    sign_in(page, "admin-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Targets").click()
+    new = page.get_by_role("region", name="New target")
+    new.get_by_label("Id").fill("lms")
+    new.get_by_label("Name").fill("Learning platform")
+    new.get_by_label("Login", exact=True).fill("{given:1}{family}")
+    new.get_by_label("Attributes to set, one per line").fill("displayName = {given} {family}")
+    new.get_by_role("button", name="Register target").click()
+    page.get_by_role("status").get_by_text("Registered: Learning platform.").wait_for()
+    page.get_by_label("Group").select_option("fin-employees")
+    page.get_by_role("button", name="Grant").click()
+    page.get_by_role("status").get_by_text("Granted: account for members of fin-employees").wait_for()
+    shoot(page, "target.png")
+
+    hire(client, "E1", "Zoë", "Ørsted")
+    page.goto("/api/console/worklist?target=lms")
+    row = page.get_by_role("row").filter(has_text="Zoë Ørsted")
+    assert "zorsted" in row.inner_text() and "displayname" in row.inner_text().lower()
+    assert row.get_by_label("Account id").input_value() == "zorsted"
+    shoot(page, "worklist-suggestion.png")
+    row.get_by_label("Note").fill("created by hand")
+    row.get_by_role("button", name="Confirm create_account for Zoë Ørsted").click()
+    page.get_by_role("status").get_by_text("Account zorsted recorded.").wait_for()
+
+
+def test_staff_approve_a_held_order_from_the_approvals_page(console):
+    client, host, page = console
+    assert client.post("/api/targets", headers=auth("admin-key"), json={
+        "id": "payroll", "name": "Payroll", "approval": "always"}).status_code == 201
+    assert client.post("/api/groups", headers=auth("groups-key"), json={
+        "id": "fin-employees", "name": "Finance employees", "kind": "dynamic", "rule": FIN_RULE}).status_code == 201
+    assert client.post("/api/targets/payroll/policies", headers=auth("admin-key"),
+                       json={"group_id": "fin-employees"}).status_code == 201
+    host.drain(timeout=20)
+    hire(client, "E1", "Ada", "Lovelace")
+
+    sign_in(page, "staff-key")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Approvals").click()
+    row = page.get_by_role("row").filter(has_text="Ada Lovelace")
+    assert "Held: approval: always" in row.inner_text()
+    shoot(page, "approvals.png")
+    row.get_by_role("button", name="Approve").click()
+    page.get_by_role("status").get_by_text("1 order approved.").wait_for()
+    orders = client.get("/api/orders", params={"target": "payroll"}, headers=auth("staff-key")).json()["items"]
+    assert [o["state"] for o in orders] == ["Transmitted"]
+
+
+def test_staff_upload_the_targets_accounts_and_the_confirmed_order_is_verified(console):
+    client, host, page = console
+    setup_finance(client, host)
+    hire(client, "E1", "Ada", "Lovelace")
+
+    sign_in(page, "staff-key")
+    page.goto("/api/console/worklist?target=wiki")
+    row = page.get_by_role("row").filter(has_text="Ada Lovelace")
+    row.get_by_label("Account id").fill("ada.l")
+    row.get_by_role("button", name="Confirm create_account for Ada Lovelace").click()
+    page.get_by_role("status").get_by_text("Account ada.l recorded.").wait_for()
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Targets").click()
+    page.get_by_role("link", name="Team wiki").click()
+    page.get_by_label("The target's accounts (CSV)").set_input_files(
+        files=[{"name": "wiki.csv", "mimeType": "text/csv", "buffer": b"account,active\nada.l,true\n"}])
+    page.get_by_role("button", name="Reconcile").click()
+    page.get_by_text("Reconciled 1 account").wait_for()
+    page.get_by_text("1 order verified").wait_for()
+    shoot(page, "reconcile.png")
+    verified = client.get("/api/orders", params={"target": "wiki", "state": "Verified"}, headers=auth("staff-key"))
+    assert len(verified.json()["items"]) == 1
+
+
+def test_the_requester_opens_their_page_from_the_email_link_and_sees_a_public_comment(console):
+    client, host, page = console
+    client.post("/api/targets", headers=auth("admin-key"), json={"id": "wiki", "name": "Team wiki"})
+    receipt = client.post("/api/requests", json=form(), headers=auth("flow-key")).json()
+    host.drain(timeout=20)
+    emails = client.get("/api/outbox", headers=auth("admin-key")).json()["items"]
+    [confirmation] = [e for e in emails if e["subject"] == "REQ-000001: we have received your request"]
+    link = next(word for word in confirmation["text"].split() if "/api/track/" in word)
+    assert link == receipt["requester_link"] and "/api/console/" not in confirmation["text"]
+
+    sign_in(page, "desk-key")
+    page.goto("/api/console/requests/REQ-000001")
+    page.get_by_label("Add a comment").fill("Both accounts will be ready on Monday.")
+    page.get_by_label("Visible to the requester").check()
+    page.get_by_role("button", name="Comment").click()
+    page.get_by_role("status").get_by_text("The requester sees it on their page.").wait_for()
+
+    requester = page.context.browser.new_context(base_url=str(client.base_url))  # no staff cookie
+    theirs = requester.new_page()
+    theirs.goto(link.replace("http://127.0.0.1:7071", str(client.base_url).rstrip("/")))
+    theirs.get_by_role("heading", name="Your request REQ-000001").wait_for()
+    assert theirs.locator("#state").inner_text() == "New"
+    theirs.get_by_text("Both accounts will be ready on Monday.").wait_for()
+    theirs.get_by_text("Holly, 2026-11-02 10:00 CET").wait_for()  # the desk by name, never a key id
+    shoot(theirs, "requester.png")
+    requester.close()

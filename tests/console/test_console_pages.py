@@ -61,7 +61,7 @@ def test_a_person_page_shows_affiliations_groups_with_reasons_access_upcoming_an
     assert "Future (1)" in page and "faculty CS — hr 2027-01-01 open" in page
     assert "Past (1)" in page and "student MATH" in page
     assert re.search(r"Finance fin-employees by rule active .*employee", page)
-    assert "wiki account active create_account Transmitted" in page
+    assert "wiki account being created — create_account Transmitted" in page  # not active before it is done
     assert "2026-12-01 00:00 CET Finance leaves" in page
     assert "person.created by source:hr" in page and "membership.joined" in page
     body = html(response)
@@ -119,8 +119,11 @@ def test_the_worklist_confirms_in_bulk_and_says_what_could_not_be(rt, browser, f
     done = staff.post("console_orders_confirm", "orders/confirm",
                       [("ids", ids[0]), ("ids", ids[1]), ("ids", "nobody.x"), ("back", "/api/console/worklist?target=wiki")])
     back = location(done)
-    assert back.startswith("/api/console/worklist?target=wiki&flash=2+orders+confirmed.+1+not%3A+nobody.x")
+    assert back.startswith("/api/console/worklist?target=wiki&flash=2+orders+confirmed.+1+not%3A+an+order+that+does+not+exist")
     assert "flash_kind=error" in back
+    again = staff.post("console_orders_confirm", "orders/confirm", [("ids", ids[0])])
+    assert "1+not%3A+Alan+Turing+%28create_account+in+wiki%29+is+Executed" in location(again) \
+        or "1+not%3A+Ethel+Turing+%28create_account+in+wiki%29+is+Executed" in location(again)  # names, not ids
     assert {orders.get_order(rt, i).state for i in ids} == {OrderState.executed}
     assert "Nothing here" in text(staff.get("console_worklist", "worklist", params={"target": "wiki"}))
     assert names
@@ -207,14 +210,17 @@ def test_triage_a_request_with_an_owner_a_comment_mentioning_the_client_and_a_ta
     assert "@grace.hopper@example.edu do both start on Monday?" in page
     assert "Invite both linus@example.edu Open Transmitted Transmitted" in page
     assert "REQ-000001: you were mentioned in a comment" in page
-    assert "REQ-000001: your request is being planned" in page and "Emails sent (6)" in page
-    assert "request.state_changed" in page
+    assert "REQ-000001: your request is being planned" in page and "Emails sent (7)" in page
+    assert "REQ-000001: 2 new manual provisioning orders for Team wiki" in page  # one digest, not one per order
+    assert "Moved from New to In Planning by Holly; owner set to margaret@example.edu" in page
     assert '<strong class="mention">@grace.hopper@example.edu</strong>' in html(response)
 
     [task_id] = re.findall(r"/tasks/([0-9a-f]+)/complete", html(response))
     early = desk.post("console_request_task_complete", f"requests/{request_number}/tasks/{task_id}/complete",
                       route={**route, "id": task_id})
-    assert early.status_code == 409 and "has orders not yet carried out" in text(early)
+    refusal = text(early)
+    assert early.status_code == 409 and "“Invite both” cannot be completed yet: 2 of its 2 worklist orders" in refusal
+    assert "alan.turing@example.edu is Transmitted" in refusal and "ext-" not in refusal  # no internal order ids
 
 
 def test_refused_triage_keeps_what_was_typed_beside_the_field(rt, browser, request_number):
@@ -252,7 +258,7 @@ HR_ONLY = 'person.affiliations -any (affiliation.type -eq "employee" -and affili
 
 def test_groups_are_listed_with_their_rules(rt, browser, finance):
     page = text(browser("reader-key").get("console_groups", "groups"))
-    assert "Finance fin-employees dynamic none person.affiliations -any" in page
+    assert "Finance fin-employees dynamic — Team wiki person.affiliations -any" in page  # what it provisions
     assert "Suspend immediately suspend-immediate static suspend" in page
 
 
@@ -280,7 +286,8 @@ def test_preview_then_save_a_rule(rt, browser, finance):
     assert shown.status_code == 200
     page = text(shown)
     assert "0 would join and 1 would leave, of 2 persons evaluated" in page
-    assert "Would leave (1) Person Ada Lovelace" in page
+    assert "Would leave (1) Person Orders Ada Lovelace disable_account in Team wiki" in page
+    assert "Orders that would follow Team wiki : 1 disable_account" in page
     fingerprint = re.search(r'name="previewed" value="([0-9a-f]+)"', html(shown)).group(1)
 
     unpreviewed = editor.post("console_group_save", "groups/fin-employees",

@@ -57,7 +57,7 @@ def test_an_employee_whose_job_ends_keeps_the_group_until_the_end_instant_and_lo
     assert "affiliation.organization" in result.groups.added[0]["reason"]
 
     assert upcoming(rt, person_id) == [
-        {"group_id": "fin-employees", "change": "leave", "at": END, "reason": result.groups.added[0]["reason"]}
+        {"group_id": "fin-employees", "change": "leave", "at": END, "reason": result.groups.added[0]["reason"], "orders": []}
     ]
     rt.clock.set(LAST_SECOND)
     assert pump_person_changed(rt) == 0  # the scheduled re-evaluation is not due yet

@@ -48,7 +48,7 @@ def test_reconciliation_that_does_not_parse_is_a_400(functions, rt, finance):
     assert response.status_code == 400
     csv = call(functions, "targets_reconcile", "POST", "targets/wiki/reconcile", raw=b"who,what\n1,2\n",
                headers={"content-type": "text/csv"}, id="wiki")
-    assert csv.status_code == 400 and "person_id or email" in payload(csv)["detail"]
+    assert csv.status_code == 400 and "person_id, email or account" in payload(csv)["detail"]
     assert payload(call(functions, "orders_get", "GET", f"orders/{order.id}", id=order.id))["state"] == "Executed"
 
 

@@ -34,7 +34,10 @@ def test_a_form_response_becomes_a_numbered_request_and_both_sides_are_emailed(r
     [notice] = [e for e in emails if e["to"] == [STAFF]]
     assert confirmation["to"] == ["grace.hopper@example.edu"] and confirmation["cc"] == []
     assert confirmation["subject"] == "REQ-000001: we have received your request"
-    assert f"{LINK}REQ-000001" in confirmation["text"] and f'href="{LINK}REQ-000001"' in confirmation["html"]
+    token = RequestRepository(rt.store).viewer_token("REQ-000001")
+    mine = f"https://roster.example.edu/api/track/REQ-000001/{token}"
+    assert mine in confirmation["text"] and f'href="{mine}"' in confirmation["html"]
+    assert "/api/console/" not in confirmation["text"] + confirmation["html"]
     assert "Team wiki" in confirmation["text"] and "Alan Turing <alan.turing@example.edu>" in confirmation["text"]
     assert notice["to"] == [STAFF] and notice["reply_to"] == "grace.hopper@example.edu"
     assert notice["subject"] == "REQ-000001: new invite request for wiki"

@@ -41,7 +41,7 @@ def test_a_request_from_form_to_closed_keeps_everyone_informed(desk):
     task_id = task.json()["id"]
     assert client.patch(base, json={"state": "InProgress"}, headers=staff).status_code == 200
     early = client.patch(base, json={"state": "Done"}, headers=staff)
-    assert early.status_code == 409 and task_id in early.json()["detail"]
+    assert early.status_code == 409 and "“Invite both to the wiki”" in early.json()["detail"]
 
     completed = client.post(f"{base}/tasks/{task_id}/complete", headers=staff)
     assert completed.status_code == 200 and completed.json()["state"] == "Completed"
@@ -65,11 +65,14 @@ def test_a_request_from_form_to_closed_keeps_everyone_informed(desk):
         ([CLIENT], [OWNER], "REQ-000001: work on your request has been completed"),
         ([CLIENT], [OWNER], "REQ-000001: your request has been completed"),
     ])  # fmt: skip
+    mine = submitted.json()["requester_link"]
+    assert mine.startswith("https://roster.example.edu/api/track/REQ-000001/")
     for email in emails:
         assert email["from"] == "roster@example.edu"
+        link = mine if email["to"] == [CLIENT] else LINK  # the client never gets the staff console
         for body in (email["text"], email["html"]):
-            assert "REQ-000001" in body and LINK in body, email["subject"]
-        assert f'href="{LINK}"' in email["html"]
+            assert "REQ-000001" in body and link in body, email["subject"]
+        assert f'href="{link}"' in email["html"]
 
     by_subject = {e["subject"]: e for e in emails}
     assert by_subject["REQ-000001: new invite request for wiki"]["reply_to"] == CLIENT

@@ -1,0 +1,36 @@
+"""Manual-order notices people read: one digest per target per batch, with counts and a link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.models.person import PersonUpdate
+from shared.services.membership import evaluate_person
+from shared.services.provisioning import DIGEST_MINUTES, evaluate_provisioning
+from shared.services.registration import register
+from tests.factories import hr_update
+from tests.people.helpers import deliver, finance_wiki
+
+
+def test_queue_driven_evaluations_tell_the_desk_once_per_target_per_window(rt):
+    finance_wiki(rt)
+    for n in range(3):  # HR updates through the queue: registration and groups, then provisioning
+        update = PersonUpdate.model_validate(hr_update(source_id=f"E{n}", names={"given": "Ada", "family": f"L{n}"}))
+        person_id = register(rt, update, "hr", announce=False).person.id
+        evaluate_person(rt, person_id, "hr update", announce=False)
+        evaluate_provisioning(rt, person_id, "hr update", windowed=True)  # as the group-update trigger does
+    assert deliver(rt) == []  # nothing yet: the window is open
+    rt.clock.advance(timedelta(minutes=DIGEST_MINUTES))
+    [digest] = deliver(rt)
+    assert digest.subject == "3 new manual provisioning orders for Wiki"
+    assert "- 3 account(s) to create" in digest.text and "/api/console/worklist?target=wiki" in digest.text
+    assert deliver(rt) == []  # sent once; the counts are forgotten
+
+
+def test_a_digest_without_counts_sends_nothing(rt):
+    from shared.models.messages import DigestRef
+    from shared.services.provisioning import send_digest
+
+    finance_wiki(rt)
+    send_digest(rt, DigestRef(digest="wiki", window="20261102T0900"))
+    assert list(rt.mail.sent()) == []
