@@ -8,14 +8,8 @@ import pytest
 from shared.connectors import ConnectorError, Outcome, connector_for
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
-from tests.connectors.conftest import (
-    SCIM_TOKEN,
-    SCIM_TOKEN_ENV,
-    ScimServer,
-    a_person,
-    a_target,
-    an_order,
-)
+from tests.factories import a_person, a_target, an_order
+from tests.helpers.servers import SCIM_TOKEN, SCIM_TOKEN_ENV, ScimServer
 
 
 class Scim:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from devhost.__main__ import parser
-from tests.devhost.conftest import APP, ROOT, write_sample
+from tests.devhost.hosts import APP, ROOT, write_sample
 
 
 def test_defaults() -> None:
