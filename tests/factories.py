@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.models.person import EmailAddress, Names, Person, PersonUpdate
-from shared.models.provisioning import Action, Order, OrderState, Policy, Target
+from shared.models.provisioning import Action, Order, Policy, Target
 from shared.store.targets import TargetRepository
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -58,17 +58,8 @@ def a_person(pid: str = "p-ada", email: str | None = "ada.lovelace@example.edu")
 def an_order(action: Action, entitlement: str = "account", person_id: str = "p-ada",
              target_id: str = "app", order_id: str = "o-1") -> Order:  # fmt: skip
     """A pending order for Ada on target `app`."""
-    return Order(
-        id=order_id,
-        person_id=person_id,
-        target_id=target_id,
-        entitlement=entitlement,
-        action=action,
-        state=OrderState.pending,
-        reason="policy fin-employees → account",
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return Order.new(id=order_id, person_id=person_id, target_id=target_id, entitlement=entitlement,
+                     action=action, reason="policy fin-employees → account", at=NOW, by="roster")
 
 
 def a_target(connector: str, **settings: Any) -> Target:

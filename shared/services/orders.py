@@ -7,7 +7,7 @@ import hashlib
 import logging
 
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
-from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
+from shared.models.provisioning import Action, Connector, Move, Order, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
 from shared.services.provisioning import dispatch, transition
@@ -28,6 +28,7 @@ def get_order(rt: Runtime, order_id: str) -> Order:
 
 
 def list_orders(rt: Runtime, target: str | None, state: str | None, person: str | None, limit: int = 500) -> list[Order]:
+    """Orders of one person, or of the targets' queues, filtered by target and state."""
     repo = OrderRepository(rt.store)
     wanted = _state(state) if state else None
     if person:
@@ -38,34 +39,35 @@ def list_orders(rt: Runtime, target: str | None, state: str | None, person: str 
     found: list[Order] = []
     for target_id in targets:
         for s in states:
-            for order_id in repo.queue(target_id, s, limit=limit - len(found)):
-                order = repo.get(order_id)
-                if order is not None and order[0].state == s:
-                    found.append(order[0])
+            found += _queued(repo, target_id, s, limit - len(found))
             if len(found) >= limit:
                 return found
     return found
 
 
+def _queued(repo: OrderRepository, target_id: str, state: OrderState, limit: int) -> list[Order]:
+    """Up to `limit` orders on the target's queue of `state` that are still in it."""
+    found = (repo.get(order_id) for order_id in repo.queue(target_id, state, limit=limit))
+    return [order for order, _ in (f for f in found if f is not None) if order.state == state]
+
+
 def confirm(rt: Runtime, order_id: str, actor: str, note: str = "") -> Order:
-    return transition(rt, order_id, OrderState.executed, actor, note or "carried out by hand",
-                      allowed={OrderState.transmitted})
+    return transition(rt, order_id, Move.confirm, OrderState.executed, actor, note or "carried out by hand")
 
 
 def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
-    return transition(rt, order_id, OrderState.errored, actor, message,
-                      allowed={OrderState.transmitted, OrderState.pending}, error=message)
+    return transition(rt, order_id, Move.fail, OrderState.errored, actor, message, error=message)
 
 
 def approve(rt: Runtime, order_id: str, actor: str) -> Order:
-    order = transition(rt, order_id, OrderState.pending, actor, "approved", allowed={OrderState.awaiting_approval})
+    order = transition(rt, order_id, Move.approve, OrderState.pending, actor, "approved")
     dispatch(rt, [order])
     return get_order(rt, order_id)
 
 
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
     order = get_order(rt, order_id)
-    order = transition(rt, order_id, OrderState.pending, actor, "retry", allowed={OrderState.errored},
+    order = transition(rt, order_id, Move.retry, OrderState.pending, actor, "retry",
                        attempts=order.attempts + 1, error=None)
     dispatch(rt, [order])
     return get_order(rt, order_id)
@@ -102,16 +104,16 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
         return None
     person = PersonRepository(rt.store).get(order.person_id)
     if person is None:
-        return transition(rt, order_id, OrderState.errored, "roster", "the person is no longer registered",
-                          allowed={OrderState.pending}, error="person not found")
+        return transition(rt, order_id, Move.fail, OrderState.errored, "roster",
+                          "the person is no longer registered", error="person not found")
     assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
     outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
-    updated = transition(rt, order_id, outcome.state, f"connector:{target.connector.value}", outcome.note,
-                         allowed={OrderState.pending}, **changes)
+    updated = transition(rt, order_id, Move.carry_out, outcome.state, f"connector:{target.connector.value}",
+                         outcome.note, **changes)
     if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
         OrderRepository(rt.store).commit(
             order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
@@ -150,10 +152,6 @@ def _state(value: str) -> OrderState:
 
 
 
-
-REQUEST_ACTIONS = {"add": "create_account", "reset": "reset_credentials", "change": "update_account"}
-
-
 def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: str, actor: str) -> list[str]:
     """Orders for the accounts a request names (a request desk task), on the worklist of the
     target. Idempotent on `reason`: asking again returns the orders made the first time."""
@@ -168,12 +166,10 @@ def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: st
         if existing:
             created.extend(o.id for o in existing)
             continue
-        action = Action(REQUEST_ACTIONS.get(account.action) or (
-            "delete_account" if target.on_remove == "delete" else "disable_account"))
-        order = Order(id=new_order_id(person_id), person_id=person_id, target_id=target_id, entitlement="account",
-                      action=action, state=OrderState.pending, reason=reason, created_at=now, updated_at=now,
-                      account=account.email,
-                      history=[OrderEvent(state=OrderState.pending, at=now, by=actor, note=reason)])
+        action = Action.for_request(account.action, target.on_remove)
+        order = Order.new(id=new_order_id(person_id), person_id=person_id, target_id=target_id,
+                          entitlement="account", action=action, reason=reason, at=now, by=actor,
+                          account=account.email)
         audit = audit_entity(f"person:{person_id}", now, actor, f"order.{action.value}", reason,
                              {"order_id": order.id, "target_id": target_id})
         repo.commit(person_id, [(order, None, None)], [], [audit])

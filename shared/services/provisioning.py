@@ -11,16 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.errors import Busy, Conflict, NotFound, PersonNotFound
+from shared.errors import Busy, NotFound, PersonNotFound
 from shared.models.messages import Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     OPEN_STATES,
-    REMOVALS,
     Action,
     Assignment,
     Connector,
+    Move,
     Order,
-    OrderEvent,
     OrderState,
     Target,
 )
@@ -36,7 +35,6 @@ from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
 ATTEMPTS = 8  # transitions of one order
-GRANTS = {Action.create_account, Action.grant}
 
 
 @dataclass
@@ -70,7 +68,8 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
         if order.state != OrderState.pending:
             result.append(order)
         elif target.connector == Connector.manual:
-            result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
+            result.append(transition(rt, order.id, Move.dispatch, OrderState.transmitted, "roster",
+                                     "on the staff worklist"))
             manual[target.id] = manual.get(target.id, 0) + 1
         else:
             result.append(order)
@@ -81,25 +80,16 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
     return result
 
 
-def transition(
-    rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, **changes,
-) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history."""
+def transition(rt: Runtime, order_id: str, move: Move, state: OrderState, by: str, note: str = "", **changes) -> Order:
+    """Store one order after `move` to `state` (Order.moved_to: 409 when its state does not allow it)."""
     repo = OrderRepository(rt.store)
     for _ in range(ATTEMPTS):
         found = repo.get(order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}")
         order, etag = found
-        if allowed is not None and order.state not in allowed:
-            wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"order {order_id} is {order.state.value}, not {wanted}", current_state=order.state.value)
         now = rt.clock.now()
-        updated = order.model_copy(update={
-            "state": state, "updated_at": now,
-            "history": [*order.history, OrderEvent(state=state, at=now, by=by, note=note)], **changes,
-        })
+        updated = order.moved_to(state, by, note, at=now, move=move, **changes)
         audit = audit_entity(f"person:{order.person_id}", now, by, f"order.{state.value}", note or state.value,
                              {"order_id": order_id, "from": order.state.value}, len(updated.history))
         try:
@@ -144,9 +134,8 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     removals: dict[str, int] = {}
 
     def order(target: Target, entitlement: str, action: Action, reason: str) -> Order:
-        o = Order(id=new_order_id(person_id), person_id=person_id, target_id=target.id, entitlement=entitlement,
-                  action=action, state=OrderState.pending, reason=reason, created_at=now, updated_at=now,
-                  history=[OrderEvent(state=OrderState.pending, at=now, by=actor, note=reason)])
+        o = Order.new(id=new_order_id(person_id), person_id=person_id, target_id=target.id,
+                      entitlement=entitlement, action=action, reason=reason, at=now, by=actor)
         plan.orders.append((o, None, None))
         return o
 
@@ -163,8 +152,7 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         o = orders.get(order_id or "")
         if o is None or o.state not in OPEN_STATES:
             return False
-        inactive = o.model_copy(update={"state": OrderState.inactive, "updated_at": now, "history": [
-            *o.history, OrderEvent(state=OrderState.inactive, at=now, by=actor, note=why)]})
+        inactive = o.moved_to(OrderState.inactive, actor, why, at=now, move=Move.supersede)
         plan.orders.append((inactive, etags[o.id], o.state))
         return True
 
@@ -194,14 +182,14 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         if key in desired and not held:
             if suspension:
                 continue
-            if latest and latest.action in REMOVALS and supersede(latest.id, "wanted again before removal was carried out"):
+            if latest and latest.action.removes and supersede(latest.id, "wanted again before removal was carried out"):
                 assign(key, "active", _granting_order(orders, key) or latest.id)
                 continue
             action = Action.create_account if key[1] == ACCOUNT else Action.grant
             o = order(target, key[1], action, f"member of {desired[key]}: {cause}")
             assign(key, "active", o.id)
         elif key not in desired and held:
-            if latest and latest.action in GRANTS and supersede(latest.id, f"no longer wanted: {cause}"):
+            if latest and latest.action.grants and supersede(latest.id, f"no longer wanted: {cause}"):
                 assign(key, "removed", latest.id)
                 continue
             action = Action.revoke if key[1] != ACCOUNT else (
@@ -234,7 +222,7 @@ def _desired(rt: Runtime, person_id: str, targets: dict[str, Target]) -> dict[tu
 
 
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
-    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action in GRANTS]
+    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action.grants]
     return max(granting, key=lambda o: o.created_at).id if granting else None
 
 
@@ -252,10 +240,9 @@ def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[s
         if etag is not None:
             continue
         target = targets[o.target_id]
-        if target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id, False)):
-            waiting = o.model_copy(update={"state": OrderState.awaiting_approval, "history": [
-                *o.history, OrderEvent(state=OrderState.awaiting_approval, at=now, by="roster",
-                                       note=f"approval: {target.approval}")]})
+        if target.approval == "always" or (o.action.removes and over_limit.get(target.id, False)):
+            waiting = o.moved_to(OrderState.awaiting_approval, "roster", f"approval: {target.approval}",
+                                 at=now, move=Move.hold)
             plan.orders[index] = (waiting, None, None)
     for target_id, count in removals.items():
         repo.count_removals(target_id, now, count)
