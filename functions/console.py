@@ -29,16 +29,11 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, 
 from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn
 from shared.models.provisioning import OrderState
 from shared.models.request import CommentIn, RequestChange, TaskIn
+from shared.models.role import Role
 from shared.services import groups, orders, requests, search
 from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
-PERSONS = "Persons.Read"
-OPERATE = "Provisioning.Operate"
-WORKLIST = (OPERATE, PERSONS)
-DESK = "Requests.Manage"
-GROUPS = "Groups.Manage"
-GROUPS_READ = (GROUPS, PERSONS)
 TABS = (
     (OrderState.transmitted, "To do by hand"),
     (OrderState.awaiting_approval, "Awaiting approval"),
@@ -99,7 +94,7 @@ def css(visit: Visit) -> func.HttpResponse:
 # -- persons ------------------------------------------------------------------------------
 
 
-@page(bp, "persons", name="console_persons", methods=("GET",), role=PERSONS, query=("q", "source", "source_id"),
+@page(bp, "persons", name="console_persons", methods=("GET",), role=Role.persons_read, query=("q", "source", "source_id"),
       statuses=(200, 303, 422), summary="Find persons by name, email or source identifier")
 def find_persons(visit: Visit) -> func.HttpResponse:
     repo = PersonRepository(visit.rt.store)
@@ -124,7 +119,7 @@ def find_persons(visit: Visit) -> func.HttpResponse:
     )  # fmt: skip
 
 
-@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PERSONS, statuses=(200, 404),
+@page(bp, "persons/{id}", name="console_person", methods=("GET",), role=Role.persons_read, statuses=(200, 404),
       summary="A person: affiliations, groups with reasons, access with order states, upcoming changes, trail")
 def person(visit: Visit) -> func.HttpResponse:
     return visit.html("person.html", section="persons", **views.person_page(visit.rt, visit.route["id"]))
@@ -133,13 +128,13 @@ def person(visit: Visit) -> func.HttpResponse:
 # -- provisioning -------------------------------------------------------------------------
 
 
-@page(bp, "worklist", name="console_worklist", methods=("GET",), role=WORKLIST, query=("target", "state"),
+@page(bp, "worklist", name="console_worklist", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), query=("target", "state"),
       statuses=(200, 422), summary="Orders per target and state: the manual worklist and the approval queue")
 def worklist(visit: Visit) -> func.HttpResponse:
     state = _order_state(visit.query("state") or OrderState.transmitted.value)
     target = visit.query("target", max_length=63)
     data = views.worklist(visit.rt, target, state)
-    can_operate = visit.can(OPERATE)
+    can_operate = visit.can(Role.provisioning_operate)
     here = f"{BASE}/worklist?" + urlencode({"target": target or "", "state": state.value})
     return visit.html(
         "worklist.html", section="worklist", tabs=TABS, state=state.value, state_label=dict(TABS)[state].lower(),
@@ -148,19 +143,19 @@ def worklist(visit: Visit) -> func.HttpResponse:
     )  # fmt: skip
 
 
-@page(bp, "orders/confirm", name="console_orders_confirm", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/confirm", name="console_orders_confirm", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Confirm the selected orders: carried out by hand (Transmitted → Executed)")
 def confirm_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "confirm", "confirmed")
 
 
-@page(bp, "orders/approve", name="console_orders_approve", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/approve", name="console_orders_approve", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Approve the selected orders waiting for approval")
 def approve_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "approve", "approved")
 
 
-@page(bp, "orders/{id}/error", name="console_order_error", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/{id}/error", name="console_order_error", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Report that an order could not be carried out, with a message (→ Errored)")
 def report_error(visit: Visit) -> func.HttpResponse:
     back = visit.back(f"{BASE}/worklist")
@@ -174,7 +169,7 @@ def report_error(visit: Visit) -> func.HttpResponse:
     return visit.redirect(back, f"Reported: the {order.action.value} order in {order.target_id} is Errored.")
 
 
-@page(bp, "orders/{id}/retry", name="console_order_retry", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/{id}/retry", name="console_order_retry", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Try an errored order again")
 def retry_order(visit: Visit) -> func.HttpResponse:
     back = visit.back(f"{BASE}/worklist?state=Errored")
@@ -188,19 +183,19 @@ def retry_order(visit: Visit) -> func.HttpResponse:
 # -- requests -----------------------------------------------------------------------------
 
 
-@page(bp, "requests", name="console_requests", methods=("GET",), role=DESK,
+@page(bp, "requests", name="console_requests", methods=("GET",), role=Role.requests_manage,
       summary="The request desk's board, one column per state")
 def board(visit: Visit) -> func.HttpResponse:
     return visit.html("requests.html", section="requests", columns=views.board(visit.rt))
 
 
-@page(bp, "requests/{number}", name="console_request", methods=("GET",), role=DESK, statuses=(200, 404),
+@page(bp, "requests/{number}", name="console_request", methods=("GET",), role=Role.requests_manage, statuses=(200, 404),
       summary="A request: details, triage, comments with mentions, tasks, the emails sent, its history")
 def request_page(visit: Visit) -> func.HttpResponse:
     return _request(visit)
 
 
-@page(bp, "requests/{number}", name="console_request_change", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}", name="console_request_change", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Triage a request: move it to another state, give it an owner")
 def change_request(visit: Visit) -> func.HttpResponse:
     values = {name: visit.field(name, max_length=2000).strip() for name in ("state", "owner", "note")}
@@ -216,7 +211,7 @@ def change_request(visit: Visit) -> func.HttpResponse:
     return visit.redirect(_request_url(changed.number), f"Saved: {changed.number} is {changed.state.value}, {owner}.")
 
 
-@page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Comment on a request; each @address mentioned is emailed")
 def comment(visit: Visit) -> func.HttpResponse:
     values = {"text": visit.field("text", max_length=8000)}
@@ -230,7 +225,7 @@ def comment(visit: Visit) -> func.HttpResponse:
     return visit.redirect(_request_url(visit.route["number"]), "Comment added." + emailed)
 
 
-@page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Add a task to a request, optionally with manual provisioning orders")
 def add_task(visit: Visit) -> func.HttpResponse:
     values = {name: visit.field(name, max_length=320).strip() for name in ("title", "assignee")}
@@ -247,7 +242,7 @@ def add_task(visit: Visit) -> func.HttpResponse:
 
 
 @page(bp, "requests/{number}/tasks/{id}/complete", name="console_request_task_complete", methods=("POST",),
-      role=DESK, statuses=(303, 404, 409), summary="Complete a task (its orders carried out); emails the requester")
+      role=Role.requests_manage, statuses=(303, 404, 409), summary="Complete a task (its orders carried out); emails the requester")
 def complete_task(visit: Visit) -> func.HttpResponse:
     number = visit.route["number"]
     try:
@@ -260,26 +255,26 @@ def complete_task(visit: Visit) -> func.HttpResponse:
 # -- groups -------------------------------------------------------------------------------
 
 
-@page(bp, "groups", name="console_groups", methods=("GET",), role=GROUPS_READ, summary="Groups")
+@page(bp, "groups", name="console_groups", methods=("GET",), role=(Role.groups_manage, Role.persons_read), summary="Groups")
 def list_groups(visit: Visit) -> func.HttpResponse:
     return visit.html("groups.html", section="groups", groups=groups.list_groups(visit.rt))
 
 
-@page(bp, "groups/{id}", name="console_group", methods=("GET",), role=GROUPS_READ, statuses=(200, 404),
+@page(bp, "groups/{id}", name="console_group", methods=("GET",), role=(Role.groups_manage, Role.persons_read), statuses=(200, 404),
       summary="A group: its members with reasons, and the rule editor")
 def group_page(visit: Visit) -> func.HttpResponse:
     group = groups.get_group(visit.rt, visit.route["id"])
     return _group(visit, group, group.rule or "")
 
 
-@page(bp, "groups/{id}/preview", name="console_group_preview", methods=("POST",), role=GROUPS,
+@page(bp, "groups/{id}/preview", name="console_group_preview", methods=("POST",), role=Role.groups_manage,
       statuses=(200, 404, 409, 422), summary="Preview a rule in the editor: who would join and leave (nothing saved)")
 def preview_rule(visit: Visit) -> func.HttpResponse:
     group = _dynamic(visit)
     return _group(visit, group, _rule(visit), preview=True)
 
 
-@page(bp, "groups/{id}", name="console_group_save", methods=("POST",), role=GROUPS,
+@page(bp, "groups/{id}", name="console_group_save", methods=("POST",), role=Role.groups_manage,
       statuses=(200, 303, 404, 409, 422), summary="Save the rule of the editor (after previewing it)")
 def save_rule(visit: Visit) -> func.HttpResponse:
     group, rule = _dynamic(visit), _rule(visit)
@@ -377,7 +372,7 @@ def _group(visit: Visit, group: Group, rule: str, *, preview: bool = False, stat
             result = groups.preview(visit.rt, group.id, rule)
         except InvalidInput as error:
             problem, status = views.rule_problem(rule, error), 422
-    editable = visit.can(GROUPS) and group.kind == "dynamic" and group.id != SUSPEND_IMMEDIATE
+    editable = visit.can(Role.groups_manage) and group.kind == "dynamic" and group.id != SUSPEND_IMMEDIATE
     return visit.html(
         "group.html", status, section="groups", rule=rule, preview=result, problem=problem, editable=editable,
         fingerprint=views.rule_fingerprint(rule), preview_note=note, problem_conflict=conflict,

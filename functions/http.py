@@ -18,6 +18,7 @@ from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
 from shared.errors import BodyTooLarge, FieldError, InvalidInput, MalformedBody, RosterError
+from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
@@ -32,13 +33,16 @@ class RouteInfo:
     name: str
     route: str
     methods: tuple[str, ...]
-    role: str | tuple[str, ...] | None
+    role: Roles
     summary: str
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", needed(self.role))  # a typo fails here, at import
 
 
 ROUTES: list[RouteInfo] = []
@@ -79,7 +83,7 @@ def endpoint(
     *,
     name: str,
     methods: tuple[str, ...],
-    role: str | tuple[str, ...] | None,
+    role: Role | tuple[Role, ...] | None,
     summary: str,
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,

@@ -8,6 +8,7 @@ from functions.http import Call, endpoint
 from functions.openapi import describe
 from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
+from shared.models.role import Role
 from shared.store.deadletters import DeadLetterRepository
 
 VERSION = "0.1.0"
@@ -35,7 +36,7 @@ def openapi(call: Call):
     return describe(VERSION)
 
 
-@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role="Admin", query=("limit",),
+@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role=Role.admin, query=("limit",),
           summary="Emails the outbox mailer stored (when ROSTER_MAIL=outbox)")
 def outbox(call: Call):
     from shared.mail.outbox import OutboxMailer
@@ -46,7 +47,7 @@ def outbox(call: Call):
     return {"items": list(mailer.sent(limit=500)), "next": None}
 
 
-@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role="Admin", query=("queue",),
+@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role=Role.admin, query=("queue",),
           summary="Messages refused as malformed, with the reason, per queue")
 def deadletters(call: Call):
     queue = call.query("queue", required=True)

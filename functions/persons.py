@@ -11,6 +11,7 @@ from functions.http import Call, endpoint
 from functions.queues import consume
 from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.models.person import Identifier, Person, PersonUpdate
+from shared.models.role import Role
 from shared.runtime import runtime
 from shared.services import search
 from shared.services.chain import enqueue, run_sync
@@ -22,7 +23,7 @@ bp = func.Blueprint()
 
 
 @endpoint(
-    bp, "persons", name="persons_register", methods=("POST",), role="Persons.Write",
+    bp, "persons", name="persons_register", methods=("POST",), role=Role.persons_write,
     summary="Register or update a person from a source (sync: the whole chain's outcome)",
     body=PersonUpdate, query=("mode",), statuses=(200, 201, 202),
 )
@@ -37,7 +38,7 @@ def register_person(call: Call):
 
 
 @endpoint(
-    bp, "persons", name="persons_search", methods=("GET",), role="Persons.Read",
+    bp, "persons", name="persons_search", methods=("GET",), role=Role.persons_read,
     summary="Find persons by source identifier (source, source_id) or by name/email text (q)",
     query=("source", "source_id", "q", "limit"),
 )
@@ -56,7 +57,7 @@ def search_persons(call: Call):
 
 
 @endpoint(
-    bp, "persons/match", name="persons_match", methods=("POST",), role=("Persons.Read", "Persons.Write"),
+    bp, "persons/match", name="persons_match", methods=("POST",), role=(Role.persons_read, Role.persons_write),
     body=MatchQuery, response=Match,
     summary="Attribute matching: who might this source record already be? (exact | possible | none)",
 )
@@ -69,7 +70,7 @@ class LinkIn(Identifier):
 
 
 @endpoint(
-    bp, "persons/{id}/identifiers", name="persons_link", methods=("POST",), role="Persons.Write", body=LinkIn,
+    bp, "persons/{id}/identifiers", name="persons_link", methods=("POST",), role=Role.persons_write, body=LinkIn,
     response=Person, statuses=(200, 404, 409),
     summary="Link a source's identifier to this person (after a match): its updates land here",
 )
@@ -79,7 +80,7 @@ def link(call: Call):
 
 
 @endpoint(
-    bp, "persons/{id}", name="persons_get", methods=("GET",), role="Persons.Read",
+    bp, "persons/{id}", name="persons_get", methods=("GET",), role=Role.persons_read,
     summary="Read one person", response=Person, statuses=(200, 404),
 )
 def get_person(call: Call):

@@ -14,6 +14,7 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
+from shared.models.role import Role
 from shared.runtime import runtime
 from shared.services import orders, reconciliation
 from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
@@ -22,8 +23,6 @@ from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
 
 bp = func.Blueprint()
-OPERATE = "Provisioning.Operate"
-READ = ("Provisioning.Operate", "Persons.Read")
 
 
 class TargetIn(Target):
@@ -43,12 +42,12 @@ class PersonIn(Model):
     person_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=READ, summary="List targets")
+@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=Role.provisioning_operate, summary="List targets")
 def list_targets(call: Call):
     return {"items": TargetRepository(call.rt.store).all(), "next": None}
 
 
-@endpoint(bp, "targets", name="targets_create", methods=("POST",), role="Admin", body=Target, response=Target,
+@endpoint(bp, "targets", name="targets_create", methods=("POST",), role=Role.admin, body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
     repo = TargetRepository(call.rt.store)
@@ -58,14 +57,14 @@ def create_target(call: Call):
     return 201, call.body
 
 
-@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=READ, response=Target,
+@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=Role.provisioning_operate, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
     target = _target(call)
     return {**target.model_dump(mode="json"), "policies": TargetRepository(call.rt.store).policies(target.id)}
 
 
-@endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role="Admin", body=TargetIn,
+@endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role=Role.admin, body=TargetIn,
           response=Target, statuses=(200, 404), summary="Change a target")
 def update_target(call: Call):
     _target(call)
@@ -76,7 +75,7 @@ def update_target(call: Call):
     return target
 
 
-@endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role="Admin", body=Policy,
+@endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role=Role.admin, body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
     target = _target(call)
@@ -87,7 +86,7 @@ def add_policy(call: Call):
     return 201, {**call.body.model_dump(), "members_to_provision": announced}
 
 
-@endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=OPERATE,
+@endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=Role.provisioning_operate,
           query=("create_orders",), statuses=(200, 400, 404),
           summary="The target's actual accounts (JSON or CSV) → Verified orders and drift")
 def reconcile(call: Call):
@@ -98,64 +97,64 @@ def reconcile(call: Call):
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
 
 
-@endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=OPERATE,
+@endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=Role.provisioning_operate,
           body=PersonIn, statuses=(200, 404), summary="Provisioning for one person now")
 def evaluate(call: Call):
     created = evaluate_provisioning(call.rt, call.body.person_id, f"evaluation asked by {call.actor}", call.actor)
     return {"person_id": call.body.person_id, "orders": created}
 
 
-@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=READ, query=("target", "state", "person"),
+@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=Role.provisioning_operate, query=("target", "state", "person"),
           summary="Orders; the manual worklist is state=Transmitted")
 def list_orders(call: Call):
     found = orders.list_orders(call.rt, call.query("target"), call.query("state"), call.query("person"))
     return {"items": found, "next": None}
 
 
-@endpoint(bp, "orders/{id}", name="orders_get", methods=("GET",), role=READ, statuses=(200, 404),
+@endpoint(bp, "orders/{id}", name="orders_get", methods=("GET",), role=Role.provisioning_operate, statuses=(200, 404),
           summary="One order with its history")
 def get_order(call: Call):
     return orders.get_order(call.rt, call.route["id"])
 
 
-@endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409), summary="Staff carried it out by hand (Transmitted → Executed)")
 def confirm(call: Call):
     return orders.confirm(call.rt, call.route["id"], call.actor)
 
 
-@endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=OPERATE, body=Message,
+@endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=Role.provisioning_operate, body=Message,
           statuses=(200, 404, 409), summary="Staff could not carry it out (→ Errored)")
 def error(call: Call):
     return orders.report_error(call.rt, call.route["id"], call.body.message, call.actor)
 
 
-@endpoint(bp, "orders/{id}/approve", name="orders_approve", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/approve", name="orders_approve", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409), summary="Approve an order waiting for approval")
 def approve(call: Call):
     return orders.approve(call.rt, call.route["id"], call.actor)
 
 
-@endpoint(bp, "orders/{id}/retry", name="orders_retry", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/retry", name="orders_retry", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409), summary="Try an errored order again")
 def retry(call: Call):
     return orders.retry(call.rt, call.route["id"], call.actor)
 
 
-@endpoint(bp, "orders/bulk", name="orders_bulk", methods=("POST",), role=OPERATE, body=Bulk,
+@endpoint(bp, "orders/bulk", name="orders_bulk", methods=("POST",), role=Role.provisioning_operate, body=Bulk,
           summary="Confirm or approve many orders; reported per id")
 def bulk(call: Call):
     return {"results": orders.bulk(call.rt, call.body.action, call.body.ids, call.actor)}
 
 
-@endpoint(bp, "persons/{id}/access", name="persons_access", methods=("GET",), role=READ, statuses=(200, 404),
+@endpoint(bp, "persons/{id}/access", name="persons_access", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), statuses=(200, 404),
           summary="Per target and entitlement: the assignment, its latest order and state")
 def access(call: Call):
     return {"items": orders.access(call.rt, call.route["id"]), "next": None}
 
 
 @endpoint(bp, "persons/{id}/eligibility", name="persons_eligibility", methods=("GET",),
-          role=("Persons.Read", "Requests.Manage"), statuses=(200, 404),
+          role=(Role.persons_read, Role.requests_manage), statuses=(200, 404),
           summary="May the person make requests and recover accounts?")
 def eligibility(call: Call):
     if PersonRepository(call.rt.store).get(call.route["id"]) is None:
