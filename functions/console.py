@@ -31,7 +31,6 @@ from shared.models.provisioning import OrderState
 from shared.models.request import CommentIn, RequestChange, TaskIn
 from shared.models.role import Role
 from shared.services import groups, orders, requests, search
-from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
 TABS = (
@@ -97,19 +96,13 @@ def css(visit: Visit) -> func.HttpResponse:
 @page(bp, "persons", name="console_persons", methods=("GET",), role=Role.persons_read, query=("q", "source", "source_id"),
       statuses=(200, 303, 422), summary="Find persons by name, email or source identifier")
 def find_persons(visit: Visit) -> func.HttpResponse:
-    repo = PersonRepository(visit.rt.store)
     q, source, source_id = visit.query("q", max_length=200), visit.query("source"), visit.query("source_id")
     results, errors, status = [], {}, 200
     try:
-        if source or source_id:
-            if not (source and source_id):
-                missing = "source_id" if source else "source"
-                raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "Give both.")])
-            found = search.by_identifier(repo, source, source_id)
-            if found is not None:
-                return visit.redirect(f"{BASE}/persons/{quote(found.id)}")
-        elif q:
-            results = _identifier_or_text(repo, q)
+        if source or source_id or q:
+            results = search.find_persons(visit.rt, source=source, source_id=source_id, q=q, limit=search.MAX_RESULTS)
+        if (source or source_id) and results:
+            return visit.redirect(f"{BASE}/persons/{quote(results[0].id)}")
     except InvalidInput as error:
         errors, status = _field_errors(error), 422
     return visit.html(
@@ -301,16 +294,6 @@ def save_rule(visit: Visit) -> func.HttpResponse:
 
 def _renew_csrf(visit: Visit) -> None:
     visit.csrf, visit.renew_csrf = secrets.token_urlsafe(32), True
-
-
-def _identifier_or_text(repo: PersonRepository, q: str) -> list:
-    """`source:id` finds by identifier when such a person exists; anything else is text."""
-    source, colon, source_id = q.partition(":")
-    if colon and source and source_id and " " not in q and "@" not in q:
-        found = search.by_identifier(repo, source, source_id)
-        if found is not None:
-            return [found]
-    return search.by_text(repo, q, search.MAX_RESULTS)
 
 
 def _field_errors(error: InvalidInput) -> dict[str, str]:

@@ -6,10 +6,8 @@ import azure.functions as func
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
-from shared.config import QUEUE_SETTINGS
-from shared.errors import FieldError, InvalidInput
 from shared.models.role import Role
-from shared.store.deadletters import DeadLetterRepository
+from shared.services import deadletters, notifications
 
 VERSION = "0.1.0"
 bp = func.Blueprint()
@@ -39,18 +37,10 @@ def openapi(call: Call):
 @endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role=Role.admin, query=("limit",),
           summary="Emails the outbox mailer stored (when ROSTER_MAIL=outbox)")
 def outbox(call: Call):
-    from shared.mail.outbox import OutboxMailer
-
-    mailer = call.rt.mail
-    if not isinstance(mailer, OutboxMailer):
-        raise InvalidInput("the outbox is not in use", [FieldError("ROSTER_MAIL", "is not outbox")])
-    return {"items": list(mailer.sent(limit=500)), "next": None}
+    return {"items": notifications.stored_emails(call.rt), "next": None}
 
 
 @endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role=Role.admin, query=("queue",),
           summary="Messages refused as malformed, with the reason, per queue")
-def deadletters(call: Call):
-    queue = call.query("queue", required=True)
-    if queue not in QUEUE_SETTINGS:
-        raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
-    return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
+def list_deadletters(call: Call):
+    return {"items": deadletters.parked(call.rt, call.query("queue", required=True)), "next": None}

@@ -9,15 +9,14 @@ from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
-from shared.errors import FieldError, InvalidInput, PersonNotFound
+from shared.errors import FieldError, InvalidInput
 from shared.models.person import Identifier, Person, PersonUpdate
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import search
+from shared.services import matching, search
 from shared.services.chain import enqueue, run_sync
-from shared.services.matching import Match, MatchQuery, match
+from shared.services.matching import Match, MatchQuery
 from shared.services.registration import link_identifier, register
-from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
 
@@ -43,17 +42,9 @@ def register_person(call: Call):
     query=("source", "source_id", "q", "limit"),
 )
 def search_persons(call: Call):
-    repo = PersonRepository(call.rt.store)
-    source, source_id, q = call.query("source"), call.query("source_id"), call.query("q", max_length=200)
-    if source or source_id:
-        if not (source and source_id):
-            missing = "source_id" if source else "source"
-            raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "required")])
-        person = search.by_identifier(repo, source, source_id)
-        return {"items": [person] if person else [], "next": None}
-    if q:
-        return {"items": search.by_text(repo, q, _limit(call)), "next": None}
-    raise InvalidInput("give source and source_id, or q", [FieldError("q", "required")])
+    found = search.find_persons(call.rt, source=call.query("source"), source_id=call.query("source_id"),
+                                q=call.query("q", max_length=200), limit=_limit(call))
+    return {"items": found, "next": None}
 
 
 @endpoint(
@@ -62,7 +53,7 @@ def search_persons(call: Call):
     summary="Attribute matching: who might this source record already be? (exact | possible | none)",
 )
 def match_person(call: Call):
-    return match(PersonRepository(call.rt.store), call.body)
+    return matching.match_person(call.rt, call.body)
 
 
 class LinkIn(Identifier):
@@ -84,10 +75,7 @@ def link(call: Call):
     summary="Read one person", response=Person, statuses=(200, 404),
 )
 def get_person(call: Call):
-    stored = PersonRepository(call.rt.store).get(call.route["id"])
-    if stored is None:
-        raise PersonNotFound(f"no person with id {call.route['id']!r}")
-    return stored.person
+    return search.get_person(call.rt, call.route["id"])
 
 
 @bp.function_name("person_update_queue")

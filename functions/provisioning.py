@@ -10,17 +10,14 @@ from pydantic import Field, StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import orders, reconciliation
-from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
-from shared.services.rulebook import rulebook
-from shared.store.persons import PersonRepository
-from shared.store.targets import TargetRepository
+from shared.services import orders, reconciliation, targets
+from shared.services.eligibility import eligibility as eligibility_of
+from shared.services.provisioning import evaluate_provisioning
 
 bp = func.Blueprint()
 
@@ -44,53 +41,38 @@ class PersonIn(Model):
 
 @endpoint(bp, "targets", name="targets_list", methods=("GET",), role=Role.provisioning_operate, summary="List targets")
 def list_targets(call: Call):
-    return {"items": TargetRepository(call.rt.store).all(), "next": None}
+    return {"items": targets.list_targets(call.rt), "next": None}
 
 
 @endpoint(bp, "targets", name="targets_create", methods=("POST",), role=Role.admin, body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
-    repo = TargetRepository(call.rt.store)
-    if repo.get(call.body.id) is not None:
-        raise Conflict(f"target {call.body.id!r} exists already")
-    repo.save(call.body)
-    return 201, call.body
+    return 201, targets.create_target(call.rt, call.body, call.actor)
 
 
 @endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=Role.provisioning_operate, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
-    target = _target(call)
-    return {**target.model_dump(mode="json"), "policies": TargetRepository(call.rt.store).policies(target.id)}
+    return targets.target_with_policies(call.rt, call.route["id"])
 
 
 @endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role=Role.admin, body=TargetIn,
           response=Target, statuses=(200, 404), summary="Change a target")
 def update_target(call: Call):
-    _target(call)
-    if call.body.id not in (None, call.route["id"]):
-        raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
-    target = Target.model_validate({**call.body.model_dump(), "id": call.route["id"]})
-    TargetRepository(call.rt.store).save(target)
-    return target
+    return targets.update_target(call.rt, call.route["id"], call.body.model_dump(), call.body.id, call.actor)
 
 
 @endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role=Role.admin, body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
-    target = _target(call)
-    if call.body.group_id not in rulebook(call.rt.store, call.rt.clock).groups:
-        raise InvalidInput(f"no group {call.body.group_id!r}", [FieldError("group_id", "unknown group")])
-    TargetRepository(call.rt.store).add_policy(target.id, call.body)
-    announced = announce_members(call.rt, call.body.group_id, f"policy {target.id}/{call.body.entitlement} added")
-    return 201, {**call.body.model_dump(), "members_to_provision": announced}
+    return 201, targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
 
 
 @endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=Role.provisioning_operate,
           query=("create_orders",), statuses=(200, 400, 404),
           summary="The target's actual accounts (JSON or CSV) → Verified orders and drift")
 def reconcile(call: Call):
-    target = _target(call)
+    target = targets.get_target(call.rt, call.route["id"])
     raw = call.req.get_body() or b""
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
@@ -157,12 +139,7 @@ def access(call: Call):
           role=(Role.persons_read, Role.requests_manage), statuses=(200, 404),
           summary="May the person make requests and recover accounts?")
 def eligibility(call: Call):
-    if PersonRepository(call.rt.store).get(call.route["id"]) is None:
-        raise NotFound(f"no person with id {call.route['id']!r}")
-    group = suspended_by(call.rt, call.route["id"])
-    if group:
-        return {"can_request": False, "can_recover": False, "reason": f"suspended: a member of {group}"}
-    return {"can_request": True, "can_recover": True, "reason": "no suspension applies"}
+    return eligibility_of(call.rt, call.route["id"]).as_dict()
 
 
 @bp.function_name("group_update_queue")
@@ -179,12 +156,5 @@ def group_update_queue(msg: func.ServiceBusMessage) -> None:
 def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
     """An order for an automatic connector: carry it out."""
     consume(msg, "provisioning-order", OrderRef, lambda ref: orders.execute(runtime(), ref.order_id))
-
-
-def _target(call: Call) -> Target:
-    target = TargetRepository(call.rt.store).get(call.route["id"])
-    if target is None:
-        raise NotFound(f"no target {call.route['id']!r}")
-    return target
 
 

@@ -21,6 +21,7 @@ from shared.runtime import Runtime, use_runtime
 from shared.store.sqlite import SqliteStore
 from shared.store.targets import TargetRepository
 from tests.helpers.app import user_functions
+from tests.helpers.console import Browser
 from tests.helpers.keys import KEYS
 from tests.helpers.servers import (
     SCIM_TOKEN,
@@ -83,6 +84,13 @@ def rt(settings, clock, tmp_path):
 def functions() -> dict[str, Any]:
     """Name → user function of the real app."""
     return user_functions()
+
+
+@pytest.fixture
+def browser(functions, rt):
+    """browser(key) → a Browser calling the console's functions signed in with that key
+    (None: not signed in)."""
+    return lambda key="admin-key": Browser(functions, key)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, StringConstraints, model_validator
 
 from shared.models.base import Model
 from shared.models.person import Person
+from shared.runtime import Runtime
 from shared.services.search import by_text, fold
 from shared.store.persons import PersonRepository
 
@@ -71,3 +72,8 @@ def _score(person: Person, query: MatchQuery) -> Candidate:
         matched.append("birth_date" if query.birth_date == person.birth_date else "birth_date_differs")
     score = sum(WEIGHTS.get(m, 0.0) for m in matched) - (0.5 if "birth_date_differs" in matched else 0.0)
     return Candidate(person_id=person.id, score=round(max(0.0, min(1.0, score)), 2), matched=matched)
+
+
+def match_person(rt: Runtime, query: MatchQuery) -> Match:
+    """`match` against the registered persons of the runtime's store."""
+    return match(PersonRepository(rt.store), query)
