@@ -44,18 +44,6 @@ class Connector(Protocol):
         """Carry out one order; `external_id` is what an earlier order of this person and
         target returned, or None."""
 
-    def accounts(self, target: Target) -> list[dict]:
-        """The target's accounts for reconciliation:
-        `[{"person_id", "email", "entitlements", "active", "external_id"}]`."""
-
-
-class ConnectorError(Exception):
-    """A target that could not be read (from `accounts`); `note` is safe to show and log."""
-
-    def __init__(self, note: str):
-        super().__init__(note)
-        self.note = note
-
 
 class Transient(Exception):
     """A fault worth another attempt; `retry_after` is the target's own wish, in seconds."""

@@ -120,11 +120,6 @@ class WebhookConnector:
             log.warning("webhook order %s errored: %s", order.id, outcome.note)
         return outcome
 
-    def accounts(self, target: Target) -> list[dict]:
-        raise NotImplementedError(
-            "a webhook target cannot be listed: its reconciliation data is posted to Roster"
-        )
-
 
 def _secret(settings: dict[str, Any]) -> str:
     name = settings.get("secret_env")

@@ -16,7 +16,7 @@ from shared.errors import InvalidInput, PersonNotFound
 from shared.mail.outbox import OutboxMailer
 from shared.models.group import Group
 from shared.models.person import Affiliation, Person
-from shared.models.provisioning import Order, OrderState, Target
+from shared.models.provisioning import OrderState, Target
 from shared.models.request import FINAL, TRANSITIONS, Request, State
 from shared.rules import RuleError, explain_error, parse
 from shared.runtime import Runtime
@@ -35,7 +35,6 @@ BOARD_LIMIT = 30
 FINAL_LIMIT = 10
 TIMELINE_LIMIT = 200
 OUTBOX_SCAN = 10_000
-WORKLIST_STATES = (OrderState.transmitted, OrderState.awaiting_approval, OrderState.errored, OrderState.pending)
 
 
 # -- persons ------------------------------------------------------------------------------
@@ -209,7 +208,3 @@ def changed_group(group: Group, rule: str) -> dict[str, Any]:
     """The group as `update_group` takes it, with the new rule."""
     return {"name": group.name, "description": group.description, "kind": group.kind, "rule": rule,
             "policy": group.policy}
-
-
-def order_label(order: Order, names: dict[str, str]) -> str:
-    return names.get(order.person_id) or order.account or order.person_id

@@ -106,7 +106,6 @@ TRANSITIONS: dict[Move, tuple[frozenset[OrderState], frozenset[OrderState]]] = {
     ),
 }
 OPEN_STATES = TRANSITIONS[Move.supersede][0]  # not yet carried out: a newer order may cancel it
-FINAL_STATES = frozenset({_S.verified, _S.inactive})
 
 
 class InvalidOrderTransition(Conflict):

@@ -177,13 +177,6 @@ def test_notes_carry_no_personal_data(receiver, sleeps):
     assert "Ada" not in note and "example.edu" not in note and "p-ada" not in note
 
 
-def test_a_webhook_target_cannot_be_listed(receiver):
-    target = a_target("webhook", url=receiver.url, secret_env=SECRET_ENV)
-
-    with pytest.raises(NotImplementedError):
-        connector_for(target).accounts(target)
-
-
 def test_a_manual_target_has_no_connector():
     with pytest.raises(ValueError, match="manual"):
         connector_for(a_target("manual"))
