@@ -17,13 +17,20 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
-from shared.errors import BodyTooLarge, FieldError, InvalidInput, MalformedBody, RosterError
+from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for queues and console)
+    BodyTooLarge,
+    FieldError,
+    InvalidInput,
+    MalformedBody,
+    RosterError,
+    field_path,
+    invalid,
+)
 from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
 MAX_BODY = 1024 * 1024
-_TYPE_TAGS = {"constrained-str", "str", "int", "float", "bool", "date", "datetime", "none"}
 
 
 @dataclass(frozen=True)
@@ -149,28 +156,6 @@ def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
     if not isinstance(data, dict):
         raise MalformedBody("the body must be a JSON object")
     return model.model_validate(data)
-
-
-def invalid(error: ValidationError) -> InvalidInput:
-    """Pydantic's errors as problem fields, e.g. `affiliations[0].end`."""
-    seen: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        path = field_path(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        seen.setdefault(path, message)
-    errors = [FieldError(f, m) for f, m in seen.items()]
-    first = errors[0]
-    return InvalidInput(f"{first.field}: {first.message}", errors)
-
-
-def field_path(loc: tuple) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part not in _TYPE_TAGS and "[" not in str(part):
-            path += f".{part}" if path else str(part)
-    return path or "body"
 
 
 def respond(result: Any) -> func.HttpResponse:

@@ -13,7 +13,7 @@ from shared.errors import FieldError, InvalidInput
 from shared.models.person import Identifier, Person, PersonUpdate
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import matching, search
+from shared.services import bulk, matching, search
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery
 from shared.services.registration import link_identifier, register
@@ -34,6 +34,17 @@ def register_person(call: Call):
         return 202, {"message_id": enqueue(call.rt, call.body)}
     result = run_sync(call.rt, call.body, call.actor)
     return (201 if result.registration.outcome == "created" else 200), result.as_response()
+
+
+@endpoint(
+    bp, "persons/bulk", name="persons_bulk", methods=("POST",), role=Role.persons_write,
+    summary="Register or update up to 1,000 persons (a JSON array or NDJSON), each answered on its own;"
+            " ?dry_run=true says what would change without writing",
+    query=("dry_run",), statuses=(200, 400, 413),
+)
+def bulk_load(call: Call):
+    records = bulk.parse_records(call.req.get_body() or b"", call.req.headers.get("content-type") or "")
+    return bulk.load(call.rt, records, call.actor, dry_run=_flag(call, "dry_run"))
 
 
 @endpoint(
@@ -86,6 +97,13 @@ def get_person(call: Call):
 def person_update_queue(msg: func.ServiceBusMessage) -> None:
     """An HR update from the queue: registration, then `person-changed` downstream."""
     consume(msg, "person-update", PersonUpdate, lambda update: register(runtime(), update, f"source:{update.source}"))
+
+
+def _flag(call: Call, name: str) -> bool:
+    raw = (call.query(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false", [FieldError(name, "true or false")])
+    return raw == "true"
 
 
 def _limit(call: Call) -> int:

@@ -1,5 +1,6 @@
 """Roles are one list: every route and page names roles of the `Role` enum, the Entra app
-registration declares exactly them, and the README's role tables say what the code does."""
+registration declares exactly them, and the role tables of the README and the documents it
+links (docs/api.md, docs/console.md, docs/request-desk.md) say what the code does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shared.models.role import Role, any_of
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 PUBLIC = "public"
+DOCS = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
 
 
 def test_every_route_and_page_names_roles_of_the_enum():
@@ -65,9 +67,10 @@ def _routes_of(cell: str) -> list[tuple[tuple[str, ...], str]]:
 
 
 def _roles_of(piece: str, method: str) -> str | frozenset[str]:
-    """`A or B (read: C); words` → the roles for `method` (reads add C); `—` public; `any`."""
+    """`A or B (read: C); words` → the roles for `method` (reads add C); `any`: any caller
+    with a key; no role at all (`—`, `shared secret`): public, the route checks for itself."""
     piece = piece.split(";")[0].strip()
-    if piece in ("—", "-"):
+    if piece != "any" and not any(role.value in piece for role in Role):
         return PUBLIC
     base, _, read = piece.partition("(")
     roles = {r.strip() for r in base.split(" or ") if r.strip() and r.strip() != "any"}
@@ -77,9 +80,11 @@ def _roles_of(piece: str, method: str) -> str | frozenset[str]:
 
 
 def _role_table_rows() -> list[list[str]]:
-    """The rows of the README's tables headed `| route | role |` or `| page | role |`."""
+    """The rows of the tables headed `| route | role |` or `| page | role |` in the README and
+    the documents it links."""
     rows, inside = [], False
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+    lines = [line for doc in DOCS for line in ["", *(ROOT / doc).read_text(encoding="utf-8").splitlines()]]
+    for line in lines:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         if cells[:2] in (["route", "role"], ["page", "role"]):
             inside = True
@@ -102,16 +107,16 @@ def _readme_roles() -> dict[tuple[str, str], str | frozenset[str]]:
     return table
 
 
-def test_the_readme_role_tables_say_what_the_code_does():
+def test_the_documented_role_tables_say_what_the_code_does():
     code, readme = _code_roles(), _readme_roles()
-    assert len(readme) > 40, "the README's route tables were not found"
+    assert len(readme) > 40, "the role tables were not found"
     unknown = sorted(set(readme) - set(code))
-    assert unknown == [], f"README rows for routes the code does not have: {unknown}"
-    differ = {route: (sorted(readme[route]), sorted(code[route])) for route in readme if readme[route] != code[route]}
-    assert differ == {}, "README role ≠ code role (README, code)"
+    assert unknown == [], f"role table rows for routes the code does not have: {unknown}"
+    differ = {route: (readme[route], code[route]) for route in readme if readme[route] != code[route]}
+    assert differ == {}, "documented role ≠ code role (documented, code)"
 
 
-def test_every_api_route_has_a_row_in_the_readme():
+def test_every_api_route_has_a_row_in_a_role_table():
     """Console forms are described with their pages; every API operation has its own row."""
     missing = sorted(route for route in set(_code_roles()) - set(_readme_roles())
                      if not route[1].startswith("/console"))
