@@ -143,30 +143,33 @@ def _syntax_error(text: str, tokens: list[Token], error: UnexpectedToken) -> Rul
     expected.discard("$END")
     at_end = token.type == "$END"
     position = tokens[-1].end_pos if at_end else token.start_pos
-    previous = _previous(tokens, position)
+    want = _wanted(expected, may_end, _previous(tokens, position))
     hint = ""
-    if expected and expected <= _VALUE_TOKENS:
-        after = f" after {_show(previous)}" if previous is not None else ""
-        want = f"a value{after}: text in double quotes, a number, true, false, null or a [list]"
-        if token.type == "PROPERTY":
-            hint = f' (to compare with the text {token}, write "{token}")'
-    elif "OPERATOR" in expected:
-        subject = f" after {previous}" if previous is not None and previous.type == "PROPERTY" else ""
-        want = f"an operator{subject}, such as -eq, -startsWith or -in (-any/-all for a list)"
-    elif "PROPERTY" in expected:
-        want = 'a condition such as person.givenName -eq "Ada"'
-    elif expected and expected <= {"AND", "OR", "RPAR"}:
-        options = ["-and", "-or"] + ([")"] if "RPAR" in expected else [])
-        options += ["the end of the rule"] if may_end else []
-        want = ", ".join(options[:-1]) + " or " + options[-1]
-    else:
-        options = sorted(_WHAT.get(name, name) for name in expected) + (["the end"] if may_end else [])
-        want = " or ".join(options) or "nothing more"
+    if expected and expected <= _VALUE_TOKENS and token.type == "PROPERTY":
+        hint = f' (to compare with the text {token}, write "{token}")'
     if token.type == "RPAR" and "RPAR" not in expected and "PROPERTY" not in expected:
         return RuleError("unexpected ): there is no ( left to close", text, position)
     if at_end:
         return RuleError(f"the rule ends too early: expected {want}", text, position)
     return RuleError(f"unexpected {_show(token)}: expected {want}{hint}", text, position)
+
+
+def _wanted(expected: set[str], may_end: bool, previous: Token | None) -> str:
+    """What the parser wanted where it stopped, in words."""
+    if expected and expected <= _VALUE_TOKENS:
+        after = f" after {_show(previous)}" if previous is not None else ""
+        return f"a value{after}: text in double quotes, a number, true, false, null or a [list]"
+    if "OPERATOR" in expected:
+        subject = f" after {previous}" if previous is not None and previous.type == "PROPERTY" else ""
+        return f"an operator{subject}, such as -eq, -startsWith or -in (-any/-all for a list)"
+    if "PROPERTY" in expected:
+        return 'a condition such as person.givenName -eq "Ada"'
+    if expected and expected <= {"AND", "OR", "RPAR"}:
+        options = ["-and", "-or"] + ([")"] if "RPAR" in expected else [])
+        options += ["the end of the rule"] if may_end else []
+        return ", ".join(options[:-1]) + " or " + options[-1]
+    options = sorted(_WHAT.get(name, name) for name in expected) + (["the end"] if may_end else [])
+    return " or ".join(options) or "nothing more"
 
 
 def _previous(tokens: list[Token], position: int) -> Token | None:

@@ -19,7 +19,6 @@ KNOWN = {
     "shared/services/provisioning.py _plan": "the chain stream's outbox rewrite (#15 item 3)",
     "shared/services/membership.py _evaluate_once": "the chain stream's outbox rewrite (#15 item 3)",
     "shared/config.py Settings.from_env": "one validator per setting group",
-    "shared/rules/parser.py _syntax_error": "the rule language's error messages",
     "shared/rules/parser.py _Checker.check": "the rule language's checker",
     "shared/services/registration.py apply_update": "registration's update steps",
 }
