@@ -6,6 +6,7 @@ function in shared/ grows above complexity 15."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_the_import_contract_is_kept():
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "4 kept, 0 broken" in run.stdout
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken", run.stdout)
+    assert kept and int(kept.group(1)) >= 4, run.stdout[-3000:]
 
 
 def test_shared_never_imports_azure_functions():
