@@ -30,7 +30,6 @@ from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
-MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
             require(principal, info.role)
         call = Call(req, rt, principal, route=dict(req.route_params))
         if info.body is not None:
-            call.body = parse_body(req, info.body)
+            call.body = parse_body(req, info.body, rt.settings.max_message_bytes)
         return respond(handler(call))
     except RosterError as error:
         return problem(error, req)
@@ -143,10 +142,12 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
         return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)
 
 
-def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+def parse_body(req: func.HttpRequest, model: type[BaseModel], limit: int) -> BaseModel:
+    """The JSON body as `model`. `limit` is ROSTER_MAX_MESSAGE_BYTES: what a route takes in
+    fits on the bus, where an async route hands it on."""
     raw = req.get_body() or b""
-    if len(raw) > MAX_BODY:
-        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    if len(raw) > limit:
+        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -1,13 +1,18 @@
-"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages."""
+"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages, the
+operations view of the chain and the replay of a dead letter (docs/operations.md)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import azure.functions as func
+from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
+from shared.models.base import Model
 from shared.models.role import Role
-from shared.services import deadletters, notifications
+from shared.services import deadletters, notifications, operations
 
 VERSION = "0.1.0"
 bp = func.Blueprint()
@@ -44,3 +49,20 @@ def outbox(call: Call):
           summary="Messages refused as malformed, with the reason, per queue")
 def list_deadletters(call: Call):
     return {"items": deadletters.parked(call.rt, call.query("queue", required=True)), "next": None}
+
+
+class ReplayIn(Model):
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    message_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+@endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role=Role.admin,
+          summary="The chain at a glance: queue depths, dead letters, paused targets")
+def chain(call: Call):
+    return operations.chain_view(call.rt)
+
+
+@endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role=Role.admin, body=ReplayIn,
+          statuses=(200, 404, 422, 503), summary="Send a dead letter of the bus back to its queue (audited)")
+def replay(call: Call):
+    return operations.replay(call.rt, call.body.queue, call.body.message_id, call.actor)

@@ -18,6 +18,9 @@ QUEUE_SETTINGS = {
 }
 
 
+MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard tier
+
+
 def secret_setting(env, name: str) -> str | None:
     """A secret's value, or None when unset — or when Azure left a Key Vault reference
     unresolved (the secret not set yet): the reference text itself is never a secret."""
@@ -47,6 +50,9 @@ class Settings:
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
+    max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
+    circuit_failures: int = 5  # transient faults in a row that pause a target
+    circuit_cooldown_seconds: int = 60  # how long a paused target waits before a probe
 
     @property
     def tz(self) -> ZoneInfo:
@@ -78,6 +84,9 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         return cls(
+            max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
+            circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
+            circuit_cooldown_seconds=_whole(env, "ROSTER_CIRCUIT_COOLDOWN_SECONDS", 60, 1, 86400),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
@@ -95,3 +104,13 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )
+
+
+def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting from `low` to `high`; unset or empty means `default`."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,13 +53,12 @@ from shared.connectors.base import (
     HttpSettings,
     Outcome,
     Refused,
-    Sleep,
     Transient,
     errored,
     is_transient_status,
+    once,
     retry_after,
     transport_fault,
-    with_retries,
 )
 from shared.models.person import Person
 from shared.models.provisioning import Order, OrderState, ScimStep, Target
@@ -89,8 +87,9 @@ class HttpxScimClient(BaseSyncSCIMClient):
 
 
 class ScimConnector:
-    def __init__(self, *, sleep: Sleep = time.sleep, transport: httpx.BaseTransport | None = None):
-        self.sleep = sleep
+    """One attempt per order."""
+
+    def __init__(self, *, clock: Any = None, transport: httpx.BaseTransport | None = None):
         self.transport = transport
 
     def execute(
@@ -110,9 +109,9 @@ class ScimConnector:
                 with _faults():
                     return step(account)
 
-            outcome = with_retries(attempt, retries=settings.retries, sleep=self.sleep)
-        if outcome.state == OrderState.errored:
-            log.warning("scim order %s errored: %s", order.id, outcome.note)
+            outcome = once(attempt)
+        if outcome.state in (OrderState.errored, OrderState.pending):
+            log.warning("scim order %s: %s", order.id, outcome.note)
         return outcome
 
     @contextmanager

@@ -22,10 +22,10 @@ from shared.models.request import AccountAction
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-class Connector(StrEnum):
-    manual = "manual"
-    webhook = "webhook"
-    scim = "scim"
+MANUAL = "manual"  # a target whose orders staff carry out from the worklist
+# The name of a target's connector: `manual`, or one of shared.connectors.registry's names
+# (checked there, so that adding a connector is one registration).
+ConnectorName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 
 
 class Threshold(Model):
@@ -40,7 +40,7 @@ class Threshold(Model):
 class Target(Model):
     id: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    connector: Connector = Connector.manual
+    connector: ConnectorName = MANUAL
     settings: dict[str, Any] = Field(default_factory=dict)
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
@@ -48,10 +48,10 @@ class Target(Model):
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
-        if self.connector in (Connector.webhook, Connector.scim):
+        if self.connector in ("webhook", "scim"):
             url = self.settings.get("url")
             if not isinstance(url, str) or not url:
-                raise ValueError(f"settings.url is required for a {self.connector.value} target")
+                raise ValueError(f"settings.url is required for a {self.connector} target")
             parts = urlsplit(url)
             loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
             if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
@@ -83,6 +83,7 @@ class Move(StrEnum):
     approve = "approve"  # staff approve it
     dispatch = "dispatch"  # a manual order goes on the staff worklist
     carry_out = "carry_out"  # an automatic connector reports its outcome
+    defer = "defer"  # an automatic order waits: a transient fault, or its target paused
     confirm = "confirm"  # staff carried it out by hand
     fail = "fail"  # staff (or Roster) report that it could not be carried out
     retry = "retry"  # staff send an errored order again
@@ -97,6 +98,7 @@ TRANSITIONS: dict[Move, tuple[frozenset[OrderState], frozenset[OrderState]]] = {
     Move.approve: (frozenset({_S.awaiting_approval}), frozenset({_S.pending})),
     Move.dispatch: (frozenset({_S.pending}), frozenset({_S.transmitted})),
     Move.carry_out: (frozenset({_S.pending}), frozenset({_S.executed, _S.verified, _S.errored})),
+    Move.defer: (frozenset({_S.pending}), frozenset({_S.pending})),
     Move.confirm: (frozenset({_S.transmitted}), frozenset({_S.executed})),
     Move.fail: (frozenset({_S.pending, _S.transmitted}), frozenset({_S.errored})),
     Move.retry: (frozenset({_S.errored}), frozenset({_S.pending})),
@@ -226,7 +228,9 @@ class Order(Model):
     history: list[OrderEvent] = Field(default_factory=list)
     created_at: AwareDatetime
     updated_at: AwareDatetime
-    attempts: int = 0
+    attempts: int = 0  # dispatches so far: each one's message id is `order:<id>:<attempts>`
+    failures: int = 0  # transient faults in a row since the last dispatch by staff or Roster
+    next_attempt_at: AwareDatetime | None = None  # when a waiting order is tried again
     external_id: str | None = None
     error: str | None = None
     account: str | None = None  # the address a request named, when no registered person holds it

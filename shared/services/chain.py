@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from shared.bus import bus_id
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
 from shared.services.membership import GroupChange, evaluate_person
@@ -51,6 +52,6 @@ def enqueue(rt: Runtime, update: PersonUpdate) -> str:
         rt.settings.queue("person-update"),
         update.model_dump_json(),
         message_id=message_id,
-        session_id=update.session_id,
+        session_id=bus_id(update.session_id),
     )
     return message_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.connectors import check_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.provisioning import Policy, Target
 from shared.runtime import Runtime
@@ -38,9 +39,11 @@ def target_with_policies(rt: Runtime, target_id: str) -> dict[str, Any]:
 
 
 def create_target(rt: Runtime, target: Target, actor: str) -> Target:
-    """Register a new target; Conflict (409) when the id is taken."""
+    """Register a new target; Conflict (409) when the id is taken, InvalidInput (422) when
+    its connector is not one Roster has."""
+    check_connector(target)
     audit = audit_entity(TARGETS, rt.clock.now(), actor, "target.created", f"created {target.id}",
-                         {"target_id": target.id, "connector": target.connector.value})
+                         {"target_id": target.id, "connector": target.connector})
     try:
         TargetRepository(rt.store).save(target, audit, create=True)
     except EntityExists:
@@ -54,8 +57,9 @@ def update_target(rt: Runtime, target_id: str, changes: dict[str, Any], body_id:
     if body_id not in (None, target_id):
         raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
     target = Target.model_validate({**changes, "id": target_id})
+    check_connector(target)
     audit = audit_entity(TARGETS, rt.clock.now(), actor, "target.updated", f"updated {target_id}",
-                         {"target_id": target_id, "connector": target.connector.value})
+                         {"target_id": target_id, "connector": target.connector})
     TargetRepository(rt.store).save(target, audit)
     return target
 

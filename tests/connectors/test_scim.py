@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.connectors import Outcome, connector_for
+from shared.connectors import Outcome, open_connector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
 from tests.factories import a_person, a_target, an_order
@@ -23,7 +23,7 @@ class Scim:
         self.external_id: str | None = None
 
     def do(self, action: Action, entitlement: str = "account") -> Outcome:
-        connector = connector_for(self.target, sleep=self.sleeps)
+        connector = open_connector(self.target)
         order = an_order(action, entitlement, person_id=self.person.id)
         outcome = connector.execute(self.target, order, self.person, self.external_id)
         self.external_id = outcome.external_id or self.external_id
@@ -320,44 +320,43 @@ def test_a_missing_token_errors_the_order_and_sends_nothing(scim, monkeypatch):
     assert scim.server.requests == []
 
 
-def test_a_passing_5xx_is_retried_and_the_order_still_verified(scim):
+def test_a_passing_5xx_is_a_transient_outcome_and_the_next_attempt_verifies(scim):
     scim.do(Action.create_account)
-    scim.server.fail_next(503, 502)
+    scim.server.fail_next(503)
 
-    outcome = scim.do(Action.suspend)
+    first = scim.do(Action.suspend)
+    second = scim.do(Action.suspend)
 
-    assert outcome.state == OrderState.verified
-    assert scim.sleeps == [0.5, 1.0]
+    assert first == Outcome(OrderState.pending, "SCIM 503")
+    assert first.transient
+    assert second.state == OrderState.verified
+    assert scim.sleeps == []  # nothing waits inside an attempt
 
 
-def test_a_server_that_answers_500_errors_the_order_after_the_retries(scim):
+def test_a_server_that_answers_500_makes_one_request_per_attempt(scim):
     scim.server.fail_next(*[500] * 10)
 
     outcome = scim.do(Action.create_account)
 
-    assert outcome == Outcome(OrderState.errored, "SCIM 500 after 3 attempts")
-    assert len(scim.server.requests) == 3
-    assert scim.sleeps == [0.5, 1.0]
+    assert outcome == Outcome(OrderState.pending, "SCIM 500")
+    assert len(scim.server.requests) == 1
 
 
-def test_a_server_gone_away_errors_the_order_after_the_retries(scim):
+def test_a_server_gone_away_is_a_transient_outcome(scim):
     scim.do(Action.create_account)
     scim.server.stop()
 
     outcome = scim.do(Action.suspend)
 
-    assert outcome == Outcome(
-        OrderState.errored, "SCIM connection failed (ConnectError) after 3 attempts"
-    )
-    assert scim.sleeps == [0.5, 1.0]
+    assert outcome == Outcome(OrderState.pending, "SCIM connection failed (ConnectError)")
 
 
-def test_a_server_too_slow_errors_the_order_as_timed_out(scim_server, sleeps):
+def test_a_server_too_slow_is_a_transient_outcome_after_one_timeout(scim_server, sleeps):
     scim = Scim(scim_server, sleeps, timeout_seconds=0.2, retries=2)
     scim.server.app.check_auth = lambda request: __import__("time").sleep(1.0)
 
     outcome = scim.do(Action.create_account)
 
-    assert outcome == Outcome(OrderState.errored, "SCIM timed out after 2 attempts")
-    assert sleeps == [0.5]
+    assert outcome == Outcome(OrderState.pending, "SCIM timed out")
+    assert sleeps == []
 

@@ -165,7 +165,7 @@ def test_match_over_http_returns_the_outcome_and_candidates(functions, rt):
 
 
 def test_deeply_nested_json_is_a_400_not_a_500(functions, rt):
-    response = post_person(functions, None, raw=b"[" * 200_000 + b"]" * 200_000)
+    response = post_person(functions, None, raw=b"[" * 100_000 + b"]" * 100_000)
     assert response.status_code == 400
     assert "nested" in payload(response)["detail"]
 
