@@ -46,6 +46,7 @@ class RouteInfo:
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+    errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", needed(self.role))  # a typo fails here, at import
@@ -188,6 +189,8 @@ def problem(error: RosterError, req: func.HttpRequest, status: int | None = None
         body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
     body.update(getattr(error, "extra", {}))
     headers = {"WWW-Authenticate": 'Bearer realm="roster"'} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": str(body.get("retry_after", 1))}
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False),
         status_code=status,

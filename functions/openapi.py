@@ -29,6 +29,18 @@ PROBLEM = {
 }
 
 
+SCIM_ERROR = {
+    "type": "object",
+    "description": "SCIM error (RFC 7644 §3.12), answered by the SCIM service under /api/scim/v2",
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+
+
 def describe(version: str) -> dict[str, Any]:
     models = _models()
     refs, defs = models_json_schema(
@@ -36,11 +48,12 @@ def describe(version: str) -> dict[str, Any]:
     )
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM
+    schemas["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in ROUTES:
-        item = paths.setdefault("/api/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/api/" + _template(info.route), {})
         for method in info.methods:
-            item[method.lower()] = _operation(info, refs)
+            item[method.lower()] = _operation(info, refs, method)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Roster", "version": version},
@@ -62,8 +75,10 @@ def _models() -> list[type[BaseModel]]:
     return seen
 
 
-def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
+def _operation(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if info.errors == "scim":
+        problem = {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
     responses: dict[str, Any] = {}
     for status in info.statuses:
         content = {"application/json": {"schema": _ref(info.response, refs)}} if info.response else {}
@@ -79,7 +94,7 @@ def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
         roles = " or ".join(any_of(info.role) or ("any",))
         responses["403"] = {"description": f"needs role {roles}", "content": problem}
     operation: dict[str, Any] = {
-        "operationId": info.name,
+        "operationId": _operation_id(info, method),
         "summary": info.summary,
         "responses": responses,
         "parameters": [
@@ -102,6 +117,17 @@ def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
 
 def _ref(model: type[BaseModel] | None, refs: dict) -> dict:
     return refs[(model, "validation")] if model else {}
+
+
+def _operation_id(info: RouteInfo, method: str) -> str:
+    """The function's name; one function serving several methods (the SCIM service) gets
+    one id per method, since operation ids are unique."""
+    return info.name if len(info.methods) == 1 else f"{info.name}_{method.lower()}"
+
+
+def _template(route: str) -> str:
+    """The route as an OpenAPI path: a catch-all `{*path}` is `{path}`."""
+    return route.split("?")[0].replace("{*", "{")
 
 
 def _path_params(route: str) -> list[str]:
@@ -133,11 +159,12 @@ def describe_v2(version: str, public_url: str, role: str | None = None) -> dict[
     )
     definitions = {name: _swagger(schema) for name, schema in defs.get("$defs", {}).items()}
     definitions["Problem"] = PROBLEM
+    definitions["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in routes:
-        item = paths.setdefault("/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/" + _template(info.route), {})
         for method in info.methods:
-            item[method.lower()] = _operation_v2(info, refs)
+            item[method.lower()] = _operation_v2(info, refs, method)
     scheme, _, host = public_url.partition("://")
     return {
         "swagger": "2.0",
@@ -169,8 +196,8 @@ def _allows(info: RouteInfo, role: str) -> bool:
     return role in any_of(info.role)
 
 
-def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
-    problem = {"$ref": "#/definitions/Problem"}
+def _operation_v2(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
+    problem = {"$ref": "#/definitions/" + ("ScimError" if info.errors == "scim" else "Problem")}
     responses: dict[str, Any] = {}
     for status in info.statuses:
         if status < 400:
@@ -193,7 +220,7 @@ def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
             {"name": "body", "in": "body", "required": True, "schema": _ref(info.body, refs)}
         )
     operation: dict[str, Any] = {
-        "operationId": "".join(part.capitalize() for part in info.name.split("_")),
+        "operationId": "".join(part.capitalize() for part in _operation_id(info, method).split("_")),
         "summary": info.summary[:SUMMARY_LIMIT],
         "description": info.summary,
         "parameters": parameters,

@@ -49,6 +49,7 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    bulk_upload_rate: tuple[int, int] = (40, 5)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
     circuit_failures: int = 5  # transient faults in a row that pause a target
@@ -84,6 +85,7 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         return cls(
+            bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
             max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
             circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
             circuit_cooldown_seconds=_whole(env, "ROSTER_CIRCUIT_COOLDOWN_SECONDS", 60, 1, 86400),
@@ -114,3 +116,11 @@ def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) ->
     if not value.isdigit() or not low <= int(value) <= high:
         raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return int(value)
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """`calls/seconds`, e.g. `40/5` (Entra's own quota for bulkUpload)."""
+    calls, _, seconds = text.partition("/")
+    if not (calls.strip().isdigit() and seconds.strip().isdigit() and int(calls) > 0 and int(seconds) > 0):
+        raise SettingsError(f"ROSTER_BULKUPLOAD_RATE must be calls/seconds, e.g. 40/5, not {text!r}")
+    return int(calls), int(seconds)

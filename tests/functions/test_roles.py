@@ -48,14 +48,16 @@ def _code_roles() -> dict[tuple[str, str], frozenset[str]]:
 
 def _routes_of(cell: str) -> list[tuple[tuple[str, ...], str]]:
     """`GET POST /groups` · `/upcoming` → [(methods, path), …]; a group without methods takes
-    the previous group's, a bare `/segment` replaces the previous path's last segment, and a
-    bare `?query` is the previous path again."""
+    the previous group's, a bare `/segment` replaces the previous path's last segment, a
+    bare `?query` is the previous path again, and `/…` is a catch-all route."""
     routes: list[tuple[tuple[str, ...], str]] = []
     for group in re.findall(r"`([^`]+)`", cell):
         words = group.split()
         methods = tuple(w for w in words if w in METHODS)
         path = next((w for w in words if w.startswith("/")), routes[-1][1] if routes else "")
-        path = path.split("?")[0].removeprefix("/api").rstrip("/")
+        path = path.split("?")[0].removeprefix("/api").rstrip("/").replace("…", "{*path}")
+        if not methods and path.endswith("{*path}"):
+            methods = tuple(sorted(METHODS))  # a catch-all serves every method
         if not methods:
             methods = routes[-1][0] if routes else ("GET",)
             if routes and path.count("/") == 1 and not path.startswith("/console"):
