@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def running(
     tmp_path: Path, clock: TravelClock | None = None, timezone: str = "UTC", *,
-    keys: dict[str, list[str]] = E2E_KEYS, **values: str,
+    keys: dict[str, list[str]] = E2E_KEYS, timeout: float = 30, **values: str,
 ) -> Iterator[tuple[httpx.Client, Host]]:
     """devhost on the real function_app with `keys` and extra setting `values`; with a clock,
-    the app and the queue pump share it. Yields (client, host)."""
+    the app and the queue pump share it. Yields (client, host); the client waits `timeout` s."""
     sample = json.loads((ROOT / "local.settings.sample.json").read_text())
     sample["Values"].update(ROSTER_API_KEYS=json.dumps(keys), ROSTER_TIMEZONE=timezone, **values)
     settings = tmp_path / "local.settings.json"
@@ -41,7 +41,7 @@ def running(
         env = Settings.from_env()
         use_runtime(Runtime(env, clock=clock, store=open_store(env.store), bus=LocalBus(env.bus_path, clock=clock)))
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
             yield client, host
     finally:
         host.stop()
