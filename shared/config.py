@@ -66,24 +66,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        keys = env.get("ROSTER_API_KEYS", "") or "{}"
-        try:
-            api_keys = json.loads(keys)
-        except json.JSONDecodeError as exc:
-            raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
-        if not isinstance(api_keys, dict) or not all(
-            isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
-            for k, v in api_keys.items()
-        ):
-            raise SettingsError('ROSTER_API_KEYS must be {"<key>": ["Role", ...]}')
-        chain = env.get("ROSTER_CHAIN", "sync")
-        if chain not in ("sync", "async"):
-            raise SettingsError("ROSTER_CHAIN must be sync or async")
-        timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+        api_keys = _api_keys(env)
+        chain = _chain(env)
+        timezone = _timezone(env)
         return cls(
             bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
             max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
@@ -106,6 +91,38 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )
+
+
+def _api_keys(env: dict[str, str]) -> dict[str, list[str]]:
+    """ROSTER_API_KEYS: `{"<key>": ["Role", ...]}` (unset: no keys)."""
+    try:
+        api_keys = json.loads(env.get("ROSTER_API_KEYS", "") or "{}")
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_API_KEYS is not JSON: {exc.msg}") from None
+    if not isinstance(api_keys, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
+        for k, v in api_keys.items()
+    ):
+        raise SettingsError('ROSTER_API_KEYS must be {"<key>": ["Role", ...]}')
+    return api_keys
+
+
+def _chain(env: dict[str, str]) -> str:
+    """ROSTER_CHAIN: `sync` (default) or `async`."""
+    chain = env.get("ROSTER_CHAIN", "sync")
+    if chain not in ("sync", "async"):
+        raise SettingsError("ROSTER_CHAIN must be sync or async")
+    return chain
+
+
+def _timezone(env: dict[str, str]) -> str:
+    """ROSTER_TIMEZONE: an IANA time zone (default UTC)."""
+    timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+    return timezone
 
 
 def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KNOWN = {
     "shared/services/provisioning.py _plan": "the chain stream's outbox rewrite (#15 item 3)",
     "shared/services/membership.py _evaluate_once": "the chain stream's outbox rewrite (#15 item 3)",
-    "shared/config.py Settings.from_env": "one validator per setting group",
+    # 14 since its validators were split out; settings other branches add may push it back
+    # over: give a new setting its own validator (`_whole`, `_chain`, …), then drop this line.
+    "shared/config.py Settings.from_env": "one validator per setting",
     "shared/rules/parser.py _Checker.check": "the rule language's checker",
     "shared/services/registration.py apply_update": "registration's update steps",
 }
