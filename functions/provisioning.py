@@ -3,6 +3,7 @@ triggers."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 import azure.functions as func
@@ -15,10 +16,11 @@ from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import orders, reconciliation, targets
+from shared.services import orders, reconciliation, target_reading, targets
 from shared.services.eligibility import eligibility as eligibility_of
 from shared.services.provisioning import evaluate_provisioning
 
+log = logging.getLogger("roster.provisioning")
 bp = func.Blueprint()
 
 
@@ -77,6 +79,22 @@ def reconcile(call: Call):
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
+
+
+@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=Role.provisioning_operate,
+          query=("create_orders",), statuses=(200, 404, 409, 502),
+          summary="Read the target itself (Graph delta, LDAP or SCIM listing) → Verified orders and drift")
+def reconcile_pull(call: Call):
+    create = (call.query("create_orders") or "false").lower() == "true"
+    return target_reading.pull(call.rt, call.route["id"], call.actor, create)
+
+
+@bp.function_name("targets_reconcile_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
+def targets_reconcile_timer(timer: func.TimerRequest) -> None:
+    """Hourly at :15: every readable target is read and reconciled (docs/targets.md, Reconciliation)."""
+    for target_id, summary in target_reading.pull_all(runtime(), "roster:timer").items():
+        log.info("reconciliation of %s: %s", target_id, summary)
 
 
 @endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=Role.provisioning_operate,

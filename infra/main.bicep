@@ -343,6 +343,8 @@ output SERVICE_API_URI string = api.outputs.uri
 output SERVICE_API_NAME string = api.outputs.name
 @description('Client id of the app\'s managed identity (not a secret).')
 output AZURE_CLIENT_ID string = identity.outputs.clientId
+@description('Principal id of the app\'s managed identity: infra/entra/grant-graph-permissions.sh grants it the Graph permissions of entra targets.')
+output AZURE_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.name

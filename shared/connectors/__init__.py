@@ -1,7 +1,7 @@
-"""Automatic connectors: they carry out provisioning orders in a target (webhook, scim),
+"""Automatic connectors: they carry out provisioning orders in a target (webhook, scim, entra, ldap),
 picked by name from the registry."""
 
-from shared.connectors.base import Connector, Outcome
+from shared.connectors.base import Connector, ConnectorError, Outcome
 from shared.connectors.registry import (
     check_connector,
     is_automatic,
@@ -13,6 +13,7 @@ from shared.connectors.registry import (
 
 __all__ = [
     "Connector",
+    "ConnectorError",
     "Outcome",
     "check_connector",
     "is_automatic",

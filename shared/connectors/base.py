@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -24,8 +24,11 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0  # seconds: one call never holds a message (and its session) longer
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
+LISTING_BACKOFF = 0.5  # seconds between attempts of a listing (not an order), doubling
 USER_AGENT = "Roster"
 
+Sleep = Callable[[float], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,13 @@ class Connector(Protocol):
         """Make one attempt at one order; `external_id` is what an earlier order of this
         person and target returned, or None."""
 
+
+class ConnectorError(Exception):
+    """A target that could not be read (from a listing); `note` is safe to show and log."""
+
+    def __init__(self, note: str):
+        super().__init__(note)
+        self.note = note
 
 
 class Transient(Exception):
@@ -83,6 +93,21 @@ def once(attempt: Callable[[], Outcome]) -> Outcome:
         return Outcome(OrderState.pending, fault.note, retry_after=fault.retry_after)
     except Refused as refused:
         return errored(refused.note)
+
+
+def retrying(attempt: Callable[[], T], *, retries: int, sleep: Sleep) -> T:
+    """For listings, never for orders: call `attempt` at most `retries` times while it
+    raises Transient, sleeping 0.5 s, 1 s, … in between; then raise Refused."""
+    last: Transient | None = None
+    for number in range(1, retries + 1):
+        try:
+            return attempt()
+        except Transient as fault:
+            last = fault
+            if number < retries:
+                sleep(LISTING_BACKOFF * 2 ** (number - 1))
+    assert last is not None
+    raise Refused(f"{last.note} after {retries} attempts")
 
 
 def retry_after(response: httpx.Response) -> float | None:

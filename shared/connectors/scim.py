@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,14 +52,17 @@ from scim2_models import (
 
 from shared.connectors.base import (
     USER_AGENT,
+    ConnectorError,
     HttpSettings,
     Outcome,
     Refused,
+    Sleep,
     Transient,
     errored,
     is_transient_status,
     once,
     retry_after,
+    retrying,
     transport_fault,
 )
 from shared.models.person import Person
@@ -70,6 +75,8 @@ PROVIDER = ScimProvider(
     models=(User, EnterpriseUser, Group),
     resource_types=(ResourceType.from_resource(ScimUser), ResourceType.from_resource(Group)),
 )
+PAGE_SIZE = 100
+MAX_PAGES = 1000  # 100 000 resources: a guard against a server whose paging never ends
 
 
 class HttpxScimClient(BaseSyncSCIMClient):
@@ -87,9 +94,16 @@ class HttpxScimClient(BaseSyncSCIMClient):
 
 
 class ScimConnector:
-    """One attempt per order."""
+    """One attempt per order; a listing (`accounts`) retries in place with `sleep`."""
 
-    def __init__(self, *, clock: Any = None, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        clock: Any = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.sleep = sleep
         self.transport = transport
 
     def execute(
@@ -113,6 +127,20 @@ class ScimConnector:
         if outcome.state in (OrderState.errored, OrderState.pending):
             log.warning("scim order %s: %s", order.id, outcome.note)
         return outcome
+
+    def accounts(self, target: Target) -> list[dict]:
+        """Every User with the Groups it is a direct member of. Raises ConnectorError."""
+        try:
+            settings = HttpSettings.read(target.settings)
+            with self._client(settings, _headers(target.settings)) as scim:
+
+                def attempt() -> list[dict]:
+                    with _faults():
+                        return _listing(scim)
+
+                return retrying(attempt, retries=settings.retries, sleep=self.sleep)
+        except Refused as refused:
+            raise ConnectorError(refused.note) from None
 
     @contextmanager
     def _client(self, settings: HttpSettings, headers: dict[str, str]) -> Iterator[HttpxScimClient]:
@@ -372,6 +400,37 @@ def _step(order: Order) -> Callable[[_Account], Outcome]:
     return lambda account: found(account, order.entitlement)
 
 
+def _listing(scim: HttpxScimClient) -> list[dict]:
+    groups_of: dict[str, list[str]] = defaultdict(list)
+    for group in _all(scim, Group):
+        for member in group.members or []:
+            if member.value and group.display_name:
+                groups_of[member.value].append(group.display_name)
+    return [
+        {
+            "person_id": user.external_id,
+            "email": _primary_address(user),
+            "entitlements": sorted(groups_of.get(user.id, [])),
+            "active": user.active is not False,
+            "external_id": user.id,
+        }
+        for user in _all(scim, ScimUser)
+    ]
+
+
+def _all(scim: HttpxScimClient, model: Any) -> list[Any]:
+    items: list[Any] = []
+    for _ in range(MAX_PAGES):
+        page = scim.query(
+            model, query_parameters=SearchRequest(start_index=len(items) + 1, count=PAGE_SIZE)
+        )
+        resources = page.resources or []
+        items.extend(resources)
+        if not resources or len(items) >= (page.total_results or 0):
+            return items
+    raise Refused(f"SCIM listing longer than {MAX_PAGES} pages")
+
+
 @contextmanager
 def _faults() -> Iterator[None]:
     """The SCIM client's exceptions as Transient (worth another attempt) or Refused."""
@@ -432,6 +491,12 @@ def _is_member(group: Group, uid: str) -> bool:
 
 def _addresses(user: Any) -> set[str]:
     return {str(email.value).lower() for email in user.emails or [] if email.value}
+
+
+def _primary_address(user: Any) -> str | None:
+    emails = [email for email in user.emails or [] if email.value]
+    primary = next((email for email in emails if email.primary), emails[0] if emails else None)
+    return str(primary.value) if primary else None
 
 
 def _short(uid: str) -> str:

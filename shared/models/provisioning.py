@@ -13,9 +13,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.errors import Conflict
+from shared.models import target_settings
 from shared.models.base import Model
 from shared.models.request import AccountAction
 
@@ -45,6 +53,23 @@ class Target(Model):
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
     threshold: Threshold = Field(default_factory=Threshold)
+
+    @field_validator("settings")
+    @classmethod
+    def _directory_settings(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An entra or ldap target's settings, checked field by field (`settings.domain`)."""
+        model = {"entra": target_settings.EntraSettings, "ldap": target_settings.LdapSettings}.get(
+            info.data.get("connector", MANUAL))
+        if model is not None:
+            model.model_validate(settings)
+        return settings
+
+    def entitlement_problem(self, entitlement: str) -> str | None:
+        """Why the target's connector cannot hold `entitlement`, or None."""
+        return target_settings.entitlement_problem(self.connector, entitlement)
+
+    def normal_entitlement(self, entitlement: str) -> str:
+        return target_settings.normal_entitlement(self.connector, entitlement)
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
@@ -142,6 +167,19 @@ class ScimStep(StrEnum):
     update = "update"
 
 
+class DirectoryStep(StrEnum):
+    """What the directory connectors (entra, ldap) do to the account for an action
+    (shared/connectors/directory.py)."""
+
+    create = "create"
+    add_to_group = "add_to_group"
+    remove_from_group = "remove_from_group"
+    lock_out = "lock_out"  # disabled, and its sessions revoked
+    disable = "disable"
+    enable = "enable"
+    delete = "delete"
+
+
 @dataclass(frozen=True)
 class ActionTraits:
     """Everything Roster needs to know about an action, in one place (docs/development.md).
@@ -151,13 +189,15 @@ class ActionTraits:
     superseded when access is wanted again); `confirmed_by`: what reconciliation must find;
     `request`: the request desk's account action it carries out (None: not for requests);
     `on_remove`: for a request's `remove`, the target's on_remove setting it matches;
-    `scim`: the SCIM connector's step (None: SCIM cannot do it)."""
+    `scim`, `directory`: the SCIM and the directory connectors' step (None: they cannot do
+    it; the order errors and staff carry it out)."""
 
     grants: bool
     removes: bool
     confirmed_by: Presence
     request: AccountAction | None
     scim: ScimStep | None
+    directory: DirectoryStep | None
     on_remove: str | None = None
 
 
@@ -191,19 +231,20 @@ class Action(StrEnum):
                     if t.request == account_action and t.on_remove in (None, on_remove))
 
 
-_P, _Q = Presence, ScimStep
+_P, _Q, _D = Presence, ScimStep, DirectoryStep
 ACTION_TRAITS: dict[Action, ActionTraits] = {
-    Action.create_account: ActionTraits(True, False, _P.present, AccountAction.add, _Q.create),
-    Action.grant: ActionTraits(True, False, _P.present, None, _Q.add_to_group),
-    Action.revoke: ActionTraits(False, True, _P.gone, None, _Q.remove_from_group),
-    Action.suspend: ActionTraits(False, False, _P.inactive_or_gone, None, _Q.deactivate),
-    Action.restore: ActionTraits(False, False, _P.present, None, _Q.activate),
+    Action.create_account: ActionTraits(True, False, _P.present, AccountAction.add, _Q.create, _D.create),
+    Action.grant: ActionTraits(True, False, _P.present, None, _Q.add_to_group, _D.add_to_group),
+    Action.revoke: ActionTraits(False, True, _P.gone, None, _Q.remove_from_group, _D.remove_from_group),
+    Action.suspend: ActionTraits(False, False, _P.inactive_or_gone, None, _Q.deactivate, _D.lock_out),
+    Action.restore: ActionTraits(False, False, _P.present, None, _Q.activate, _D.enable),
     Action.disable_account: ActionTraits(False, True, _P.inactive_or_gone, AccountAction.remove, _Q.deactivate,
-                                         on_remove="disable"),
-    Action.delete_account: ActionTraits(False, True, _P.gone, AccountAction.remove, _Q.delete, on_remove="delete"),
-    # reset_credentials is not for SCIM: Roster holds no password
-    Action.reset_credentials: ActionTraits(False, False, _P.present, AccountAction.reset, None),
-    Action.update_account: ActionTraits(False, False, _P.present, AccountAction.change, _Q.update),
+                                         _D.disable, on_remove="disable"),
+    Action.delete_account: ActionTraits(False, True, _P.gone, AccountAction.remove, _Q.delete, _D.delete,
+                                        on_remove="delete"),
+    # Roster holds no password; directory attributes are HR's: these go to staff
+    Action.reset_credentials: ActionTraits(False, False, _P.present, AccountAction.reset, None, None),
+    Action.update_account: ActionTraits(False, False, _P.present, AccountAction.change, _Q.update, None),
 }
 
 

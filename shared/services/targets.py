@@ -68,6 +68,10 @@ def add_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> dict[
     """Grant `policy.entitlement` in the target to the group's members; they are provisioned
     through the queue (`members_to_provision` says how many)."""
     target = get_target(rt, target_id)
+    problem = target.entitlement_problem(policy.entitlement)
+    if problem:
+        raise InvalidInput(f"entitlement: {problem}", [FieldError("entitlement", problem)])
+    policy = policy.model_copy(update={"entitlement": target.normal_entitlement(policy.entitlement)})
     if policy.group_id not in rulebook(rt.store, rt.clock).groups:
         raise InvalidInput(f"no group {policy.group_id!r}", [FieldError("group_id", "unknown group")])
     why = f"policy {target.id}/{policy.entitlement} added"

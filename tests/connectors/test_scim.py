@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.connectors import Outcome, open_connector
+from shared.connectors import ConnectorError, Outcome, open_connector
+from shared.connectors.scim import ScimConnector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
 from tests.factories import a_person, a_target, an_order
@@ -360,3 +361,48 @@ def test_a_server_too_slow_is_a_transient_outcome_after_one_timeout(scim_server,
     assert outcome == Outcome(OrderState.pending, "SCIM timed out")
     assert sleeps == []
 
+
+# -- reconciliation --------------------------------------------------------------------------
+
+
+def test_accounts_lists_users_with_their_groups(scim_server, sleeps):
+    ada = Scim(scim_server, sleeps)
+    ada.do(Action.create_account)
+    ada.do(Action.grant, "editors")
+    ada.do(Action.grant, "admins")
+    grace = Scim(scim_server, sleeps, a_person("p-grace", "grace.hopper@example.edu"))
+    grace.do(Action.create_account)
+    grace.do(Action.grant, "editors")
+    grace.do(Action.suspend)
+
+    rows = ScimConnector(sleep=sleeps).accounts(ada.target)
+
+    assert sorted(rows, key=lambda r: r["person_id"]) == [
+        {"person_id": "p-ada", "email": "ada.lovelace@example.edu", "entitlements": ["admins", "editors"],
+         "active": True, "external_id": ada.external_id},
+        {"person_id": "p-grace", "email": "grace.hopper@example.edu", "entitlements": ["editors"],
+         "active": False, "external_id": grace.external_id},
+    ]  # fmt: skip
+
+
+def test_accounts_pages_through_a_long_listing(scim_server, sleeps, monkeypatch):
+    monkeypatch.setattr("shared.connectors.scim.PAGE_SIZE", 2)
+    for n in range(5):
+        Scim(scim_server, sleeps, a_person(f"p-{n}", f"person{n}@example.edu")).do(
+            Action.create_account
+        )
+    target = a_target("scim", **scim_server.settings())
+
+    rows = ScimConnector(sleep=sleeps).accounts(target)
+
+    assert sorted(r["person_id"] for r in rows) == [f"p-{n}" for n in range(5)]
+
+
+def test_accounts_of_a_server_gone_away_raise_a_connector_error(scim_server, sleeps):
+    target = a_target("scim", **scim_server.settings())
+    scim_server.stop()
+
+    with pytest.raises(ConnectorError) as raised:
+        ScimConnector(sleep=sleeps).accounts(target)
+
+    assert raised.value.note == "SCIM connection failed (ConnectError) after 3 attempts"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from shared.connectors import scim
+from shared.connectors.directory import DIRECTORY_STEPS
 from shared.errors import Conflict
 from shared.models.provisioning import (
     ACTION_TRAITS,
@@ -37,8 +38,9 @@ def test_every_action_walks_through_every_trait_table():
         # reconciliation: exactly the outcomes its presence rule names confirm it
         outcomes = {present: traits.confirmed_by.confirms(present) for present in (True, False, None)}
         assert any(outcomes.values()) and not all(outcomes.values()), action.value
-        # the SCIM connector: a step it can take, or explicitly none
+        # the SCIM and the directory connectors: a step they can take, or explicitly none
         assert traits.scim is None or traits.scim in scim._STEPS, action.value
+        assert traits.directory is None or traits.directory in DIRECTORY_STEPS, action.value
         # the request desk: the action a request's account action becomes on each kind of target
         if traits.request is not None:
             for on_remove in ON_REMOVE if traits.on_remove is None else (traits.on_remove,):
