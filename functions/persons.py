@@ -17,8 +17,10 @@ from shared.services import bulk, matching, search
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery
 from shared.services.registration import link_identifier, register
+from shared.services.screening import protected
 
 bp = func.Blueprint()
+_REGISTERED = {"created": 201, "held": 202}
 
 
 @endpoint(
@@ -27,13 +29,15 @@ bp = func.Blueprint()
     body=PersonUpdate, query=("mode",), statuses=(200, 201, 202),
 )
 def register_person(call: Call):
+    """sync: 201 created, 200 updated/unchanged/stale, 202 held as a pending match."""
     mode = call.query("mode") or call.rt.settings.chain
     if mode not in ("sync", "async"):
         raise InvalidInput("mode must be sync or async", [FieldError("mode", "sync or async")])
+    update = protected(call.rt, call.body)  # the clear national id never reaches the queue
     if mode == "async":
-        return 202, {"message_id": enqueue(call.rt, call.body)}
-    result = run_sync(call.rt, call.body, call.actor)
-    return (201 if result.registration.outcome == "created" else 200), result.as_response()
+        return 202, {"message_id": enqueue(call.rt, update)}
+    result = run_sync(call.rt, update, call.actor)
+    return _REGISTERED.get(result.registration.outcome, 200), result.as_response()
 
 
 @endpoint(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.http import field_path
 from shared.errors import RosterError
+from shared.matching.national_id import redacted
 from shared.runtime import runtime
 from shared.services import deadletters
 
@@ -41,5 +42,5 @@ def consume(msg: func.ServiceBusMessage, queue: str, model: type[M], handle: Cal
 def _park(msg: func.ServiceBusMessage, queue: str, reason: str, description: str) -> None:
     rt = runtime()
     log.warning("dead-lettered message %s on %s: %s", msg.message_id, queue, reason)
-    deadletters.park(rt, queue, msg.message_id or "unknown", msg.get_body(), reason, description,
+    deadletters.park(rt, queue, msg.message_id or "unknown", redacted(msg.get_body()), reason, description,
                      msg.delivery_count or 1)

@@ -216,9 +216,9 @@ var queueSettings = [for q in queues: {
 }]
 
 // Roster's settings (docs/architecture.md §8). Every connection is identity-based; secrets
-// (SendGrid key, Teams webhook URL, DevOps hook secret) are Key Vault references resolved by
-// the platform with the app's identity. A reference to a secret not yet set resolves to
-// nothing Roster uses (the app treats an unresolved reference as unset).
+// (SendGrid key, Teams webhook URL, DevOps hook secret, national-id key) are Key Vault
+// references resolved by the platform with the app's identity. A reference to a secret not
+// yet set resolves to nothing Roster uses (the app treats an unresolved reference as unset).
 var appSettings = concat([
   {
     name: 'ServiceBusConnection__fullyQualifiedNamespace'
@@ -247,6 +247,10 @@ var appSettings = concat([
   {
     name: 'SENDGRID_API_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.sendGridSecretUri})'
+  }
+  {
+    name: 'ROSTER_NATIONAL_ID_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.nationalIdSecretUri})'
   }
   {
     name: 'ROSTER_CHAIN'

@@ -23,7 +23,6 @@ KNOWN = {
     # over: give a new setting its own validator (`_whole`, `_chain`, …), then drop this line.
     "shared/config.py Settings.from_env": "one validator per setting",
     "shared/rules/parser.py _Checker.check": "the rule language's checker",
-    "shared/services/registration.py apply_update": "registration's update steps",
 }
 
 
