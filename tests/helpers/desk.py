@@ -4,16 +4,16 @@ queue drained as its trigger does, and a local HTTP endpoint that records what i
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from shared.models.messages import Email
 from shared.runtime import Runtime
 from shared.services.notifications import send
+from tests.helpers.servers import serving
 
 STAFF = "identity-desk@example.edu"
 
@@ -81,13 +81,6 @@ def recording_endpoint() -> Iterator[Recorder]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as url:
+        recorder.url = url
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

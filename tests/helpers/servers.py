@@ -24,6 +24,23 @@ from scim2_server.utils import (
 )
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on a free 127.0.0.1 port answering with `handler`, until the
+    block ends; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 class Sleeps(list):
     """An injected `sleep` that records instead of waiting."""
 
@@ -77,17 +94,9 @@ def serve_receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}/hooks/roster"
-    try:
+    with serving(Handler) as url:
+        state.url = f"{url}/hooks/roster"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # -- scim2-server ---------------------------------------------------------------------------
