@@ -346,14 +346,7 @@ class _Checker:
                 raise self.fail(f"null can only be used with -eq or -ne, not {shown}", at)
             return
         if op in ("in", "notin"):
-            if literal.kind != LIST:
-                raise self.fail(f'{shown} needs a list in square brackets, e.g. {shown} ["FIN","HR"]', at)
-            if not literal.value:
-                raise self.fail(f"{shown} needs at least one value in its list", at)
-            for item in literal.value:
-                if item.kind == NULL:
-                    raise self.fail("null can't be in a list; test it with -eq null or -ne null", item.start)
-                self.check_value(prop, op, shown, item)
+            self.check_list(prop, op, shown, literal)
             return
         if literal.kind == LIST:
             instead = {"eq": " use -in for a list", "ne": " use -notIn for a list"}.get(op, "")
@@ -370,6 +363,17 @@ class _Checker:
         if op in ORDERING and literal.kind == BOOLEAN:
             raise self.fail(f"{shown} compares numbers, dates or text, not true/false", at)
         self.check_value(prop, op, shown, literal)
+
+    def check_list(self, prop: Property, op: str, shown: str, literal: Literal) -> None:
+        """The list of -in/-notIn: a non-empty [list] without null, each value suiting the property."""
+        if literal.kind != LIST:
+            raise self.fail(f'{shown} needs a list in square brackets, e.g. {shown} ["FIN","HR"]', literal.start)
+        if not literal.value:
+            raise self.fail(f"{shown} needs at least one value in its list", literal.start)
+        for item in literal.value:
+            if item.kind == NULL:
+                raise self.fail("null can't be in a list; test it with -eq null or -ne null", item.start)
+            self.check_value(prop, op, shown, item)
 
     def check_value(self, prop: Property, op: str, shown: str, literal: Literal) -> None:
         """The one value of -eq/-ne/-lt… or each value of -in: does it suit the property?"""

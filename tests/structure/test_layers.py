@@ -22,7 +22,8 @@ KNOWN = {
     # 14 since its validators were split out; settings other branches add may push it back
     # over: give a new setting its own validator (`_whole`, `_chain`, …), then drop this line.
     "shared/config.py Settings.from_env": "one validator per setting",
-    "shared/rules/parser.py _Checker.check": "the rule language's checker",
+    # 13 since the -in list is checked on its own; the linear-time regex work may touch it.
+    "shared/rules/parser.py _Checker.check": "one method per kind of value",
 }
 
 
