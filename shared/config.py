@@ -121,14 +121,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         api_keys, key_names = parse_api_keys(env.get("ROSTER_API_KEYS", "") or "{}")
-        chain = env.get("ROSTER_CHAIN", "sync")
-        if chain not in ("sync", "async"):
-            raise SettingsError("ROSTER_CHAIN must be sync or async")
-        timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+        chain = _chain(env)
+        timezone = _timezone(env)
         return cls(
             national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
             match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
@@ -156,6 +150,24 @@ class Settings:
         )
 
 
+def _chain(env: dict[str, str]) -> str:
+    """ROSTER_CHAIN: `sync` (default) or `async`."""
+    chain = env.get("ROSTER_CHAIN", "sync")
+    if chain not in ("sync", "async"):
+        raise SettingsError("ROSTER_CHAIN must be sync or async")
+    return chain
+
+
+def _timezone(env: dict[str, str]) -> str:
+    """ROSTER_TIMEZONE: an IANA time zone (default UTC)."""
+    timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+    return timezone
+
+
 def _match_policies(raw: str) -> dict[str, str]:
     """ROSTER_MATCH_POLICY: {"<source>": "auto" | "review" | "never", "*": <the rest>}."""
     try:
@@ -167,6 +179,8 @@ def _match_policies(raw: str) -> dict[str, str]:
     ):
         raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
     return policies
+
+
 def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     """A whole-number setting from `low` to `high`; unset or empty means `default`."""
     value = (env.get(name) or "").strip()

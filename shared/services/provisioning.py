@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared.bus import bus_id
-from shared.errors import Busy, Conflict, NotFound, PersonNotFound
+from shared.errors import Busy, NotFound, PersonNotFound
 from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     MANUAL,
     OPEN_STATES,
-    REMOVALS,
     Action,
     Assignment,
+    Move,
     Order,
-    OrderEvent,
     OrderState,
     Target,
 )
@@ -42,7 +41,6 @@ from shared.store.targets import TargetRepository
 ACCOUNT = "account"
 ATTEMPTS = 8  # transitions of one order
 DIGEST_MINUTES = 5  # queue-driven manual orders: one email per target per window
-GRANTS = {Action.create_account, Action.grant}
 ACTION_WORDS = {
     Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
     Action.revoke: "entitlement(s) to revoke", Action.suspend: "account(s) to suspend",
@@ -87,7 +85,8 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
         if order.state != OrderState.pending:
             result.append(order)
         elif target.connector == MANUAL:
-            result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
+            result.append(transition(rt, order.id, Move.dispatch, OrderState.transmitted, "roster",
+                                     "on the staff worklist"))
             manual.setdefault(target.id, []).append(order)
         else:
             result.append(order)
@@ -99,26 +98,19 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
 
 
 def transition(
-    rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, held: Callable[[Order], list[Assignment]] | None = None, **changes,
+    rt: Runtime, order_id: str, move: Move, state: OrderState, by: str, note: str = "",
+    held: Callable[[Order], list[Assignment]] | None = None, **changes,
 ) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history;
-    `held(order)` gives assignments to write in the same batch (what staff recorded)."""
+    """Store one order after `move` to `state` (Order.moved_to: 409 when its state does not
+    allow it); `held(order)` gives assignments to write in the same batch (what staff recorded)."""
     repo = OrderRepository(rt.store)
     for _ in range(ATTEMPTS):
         found = repo.get(order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}")
         order, etag = found
-        if allowed is not None and order.state not in allowed:
-            wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"the {order.action.value} order for {order.account or 'the person'} in {order.target_id} "
-                           f"is {order.state.value}, not {wanted}", current_state=order.state.value)
         now = rt.clock.now()
-        updated = order.model_copy(update={
-            "state": state, "updated_at": now,
-            "history": [*order.history, OrderEvent(state=state, at=now, by=by, note=note)], **changes,
-        })
+        updated = order.moved_to(state, by, note, at=now, move=move, **changes)
         audit = audit_entity(f"person:{order.person_id}", now, by, f"order.{state.value}", note or state.value,
                              {"order_id": order_id, "from": order.state.value}, len(updated.history))
         try:
@@ -164,9 +156,8 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
     removals: dict[str, int] = {}
 
     def order(target: Target, entitlement: str, action: Action, reason: str) -> Order:
-        o = Order(id=new_order_id(person_id), person_id=person_id, target_id=target.id, entitlement=entitlement,
-                  action=action, state=OrderState.pending, reason=reason, created_at=now, updated_at=now,
-                  history=[OrderEvent(state=OrderState.pending, at=now, by=actor, note=reason)])
+        o = Order.new(id=new_order_id(person_id), person_id=person_id, target_id=target.id,
+                      entitlement=entitlement, action=action, reason=reason, at=now, by=actor)
         plan.orders.append((o, None, None))
         return o
 
@@ -183,8 +174,7 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         o = orders.get(order_id or "")
         if o is None or o.state not in OPEN_STATES:
             return False
-        inactive = o.model_copy(update={"state": OrderState.inactive, "updated_at": now, "history": [
-            *o.history, OrderEvent(state=OrderState.inactive, at=now, by=actor, note=why)]})
+        inactive = o.moved_to(OrderState.inactive, actor, why, at=now, move=Move.supersede)
         plan.orders.append((inactive, etags[o.id], o.state))
         return True
 
@@ -214,14 +204,14 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
         if key in desired and not held:
             if suspension:
                 continue
-            if latest and latest.action in REMOVALS and supersede(latest.id, "wanted again before removal was carried out"):
+            if latest and latest.action.removes and supersede(latest.id, "wanted again before removal was carried out"):
                 assign(key, "active", _granting_order(orders, key) or latest.id)
                 continue
             action = Action.create_account if key[1] == ACCOUNT else Action.grant
             o = order(target, key[1], action, f"member of {desired[key]}: {cause}")
             assign(key, "active", o.id)
         elif key not in desired and held:
-            if latest and latest.action in GRANTS and supersede(latest.id, f"no longer wanted: {cause}"):
+            if latest and latest.action.grants and supersede(latest.id, f"no longer wanted: {cause}"):
                 assign(key, "removed", latest.id)
                 continue
             action = Action.revoke if key[1] != ACCOUNT else (
@@ -241,7 +231,7 @@ def _plan(rt: Runtime, person_id: str, cause: str, actor: str) -> Plan:
 
 
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
-    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action in GRANTS]
+    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action.grants]
     return max(granting, key=lambda o: o.created_at).id if granting else None
 
 
@@ -259,10 +249,9 @@ def _guard(rt: Runtime, targets: dict[str, Target], plan: Plan, removals: dict[s
         if etag is not None:
             continue
         target = targets[o.target_id]
-        if target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id, False)):
-            waiting = o.model_copy(update={"state": OrderState.awaiting_approval, "history": [
-                *o.history, OrderEvent(state=OrderState.awaiting_approval, at=now, by="roster",
-                                       note=f"approval: {target.approval}")]})
+        if target.approval == "always" or (o.action.removes and over_limit.get(target.id, False)):
+            waiting = o.moved_to(OrderState.awaiting_approval, "roster", f"approval: {target.approval}",
+                                 at=now, move=Move.hold)
             plan.orders[index] = (waiting, None, None)
     for target_id, count in removals.items():
         repo.count_removals(target_id, now, count)
