@@ -49,8 +49,14 @@ FAULTS_RUNS ?= 1
 faults: $(VENV)/.installed
 	FAULTS_SEED=$(FAULTS_SEED) FAULTS_RUNS=$(FAULTS_RUNS) $(PY) -m tests.faults.chaos
 
+# ruff; the import contract (import-linter, pyproject.toml [tool.importlinter]); no function in
+# shared/ above cyclomatic complexity 15 (radon). Each reports what breaks it; all three run.
 lint: $(VENV)/.installed
-	$(PY) -m ruff check .
+	status=0; \
+	$(PY) -m ruff check . || status=1; \
+	$(VENV)/bin/lint-imports --no-cache || status=1; \
+	$(PY) -m tests.structure.complexity shared || status=1; \
+	exit $$status
 
 clean:
 	rm -rf .roster .pytest_cache

@@ -11,17 +11,8 @@ import azure.functions as func
 
 from shared.config import Settings, key_digest
 from shared.errors import NotAllowed, NotAuthenticated
+from shared.models.role import Role, Roles, any_of
 
-ROLES = (
-    "Persons.Write",
-    "Persons.Read",
-    "Groups.Manage",
-    "Suspend.Manage",
-    "Provisioning.Operate",
-    "Requests.Submit",
-    "Requests.Manage",
-    "Admin",
-)
 ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 NAME_CLAIMS = ("preferred_username", "name", "appid", "azp")
 
@@ -39,7 +30,7 @@ class Principal:
             object.__setattr__(self, "display", self.name.removeprefix("entra:"))
 
     def has(self, role: str) -> bool:
-        return role in self.roles or "Admin" in self.roles
+        return role in self.roles or Role.admin in self.roles
 
 
 def authenticate(req: func.HttpRequest, settings: Settings) -> Principal:
@@ -68,9 +59,9 @@ def principal_for_digest(digest: str, settings: Settings) -> Principal:
     raise NotAuthenticated("the API key is not known")
 
 
-def require(principal: Principal, role: str | tuple[str, ...] | None) -> None:
+def require(principal: Principal, role: Roles) -> None:
     """`role` may be one role or a tuple of roles of which any one will do."""
-    wanted = (role,) if isinstance(role, str) else role or ()
+    wanted = any_of(role)
     if wanted and not any(principal.has(r) for r in wanted):
         raise NotAllowed(f"this needs the role {' or '.join(wanted)}")
 

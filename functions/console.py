@@ -29,17 +29,14 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, 
 from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn
 from shared.models.provisioning import OrderState
 from shared.models.request import CommentIn, RequestChange, TaskIn
+from shared.models.role import Role
 from shared.services import groups, orders, requests, search
-from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
-PERSONS = "Persons.Read"
-PEOPLE = (PERSONS, "Suspend.Manage")  # officers find the person they suspend
-OPERATE = "Provisioning.Operate"
-WORKLIST = (OPERATE, PERSONS)
-DESK = "Requests.Manage"
-GROUPS = "Groups.Manage"
-GROUPS_READ = (GROUPS, PERSONS)
+PEOPLE = (Role.persons_read, Role.suspend_manage)  # officers find the person they suspend
+OPERATE = Role.provisioning_operate
+DESK = Role.requests_manage
+GROUPS = Role.groups_manage
 TABS = (
     (OrderState.transmitted, "To do by hand"),
     (OrderState.awaiting_approval, "Awaiting approval"),
@@ -104,19 +101,13 @@ def css(visit: Visit) -> func.HttpResponse:
 @page(bp, "persons", name="console_persons", methods=("GET",), role=PEOPLE, query=("q", "source", "source_id"),
       statuses=(200, 303, 422), summary="Find persons by name, email or source identifier")
 def find_persons(visit: Visit) -> func.HttpResponse:
-    repo = PersonRepository(visit.rt.store)
     q, source, source_id = visit.query("q", max_length=200), visit.query("source"), visit.query("source_id")
     results, errors, status = [], {}, 200
     try:
-        if source or source_id:
-            if not (source and source_id):
-                missing = "source_id" if source else "source"
-                raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "Give both.")])
-            found = search.by_identifier(repo, source, source_id)
-            if found is not None:
-                return visit.redirect(f"{BASE}/persons/{quote(found.id)}")
-        elif q:
-            results = _identifier_or_text(repo, q)
+        if source or source_id or q:
+            results = search.find_persons(visit.rt, source=source, source_id=source_id, q=q, limit=search.MAX_RESULTS)
+        if (source or source_id) and results:
+            return visit.redirect(f"{BASE}/persons/{quote(results[0].id)}")
     except InvalidInput as error:
         errors, status = field_errors(error), 422
     return visit.html(
@@ -129,14 +120,14 @@ def find_persons(visit: Visit) -> func.HttpResponse:
 @page(bp, "persons/{id}", name="console_person", methods=("GET",), role=PEOPLE, statuses=(200, 404),
       summary="A person: affiliations, groups with reasons, access with order states, upcoming changes, trail")
 def person(visit: Visit) -> func.HttpResponse:
-    return visit.html("person.html", section="persons", can_suspend=visit.can("Suspend.Manage"),
+    return visit.html("person.html", section="persons", can_suspend=visit.can(Role.suspend_manage),
                       **views.person_page(visit.rt, visit.route["id"]))
 
 
 # -- provisioning -------------------------------------------------------------------------
 
 
-@page(bp, "worklist", name="console_worklist", methods=("GET",), role=WORKLIST, query=("target", "state"),
+@page(bp, "worklist", name="console_worklist", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), query=("target", "state"),
       statuses=(200, 422), summary="Orders per target and state: the manual worklist and the approval queue")
 def worklist(visit: Visit) -> func.HttpResponse:
     state = _order_state(visit.query("state") or OrderState.transmitted.value)
@@ -152,7 +143,7 @@ def worklist(visit: Visit) -> func.HttpResponse:
     )  # fmt: skip
 
 
-@page(bp, "orders/confirm", name="console_orders_confirm", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/confirm", name="console_orders_confirm", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Confirm the selected orders: carried out by hand (Transmitted → Executed)")
 def confirm_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "confirm", "confirmed")
@@ -180,7 +171,7 @@ def approve_orders(visit: Visit) -> func.HttpResponse:
     return _bulk(visit, "approve", "approved")
 
 
-@page(bp, "orders/{id}/error", name="console_order_error", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/{id}/error", name="console_order_error", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Report that an order could not be carried out, with a message (→ Errored)")
 def report_error(visit: Visit) -> func.HttpResponse:
     back = visit.back(f"{BASE}/worklist")
@@ -194,7 +185,7 @@ def report_error(visit: Visit) -> func.HttpResponse:
     return visit.redirect(back, f"Reported: the {order.action.value} order in {order.target_id} is Errored.")
 
 
-@page(bp, "orders/{id}/retry", name="console_order_retry", methods=("POST",), role=OPERATE, statuses=(303,),
+@page(bp, "orders/{id}/retry", name="console_order_retry", methods=("POST",), role=Role.provisioning_operate, statuses=(303,),
       summary="Try an errored order again")
 def retry_order(visit: Visit) -> func.HttpResponse:
     back = visit.back(f"{BASE}/worklist?state=Errored")
@@ -208,19 +199,19 @@ def retry_order(visit: Visit) -> func.HttpResponse:
 # -- requests -----------------------------------------------------------------------------
 
 
-@page(bp, "requests", name="console_requests", methods=("GET",), role=DESK,
+@page(bp, "requests", name="console_requests", methods=("GET",), role=Role.requests_manage,
       summary="The request desk's board, one column per state")
 def board(visit: Visit) -> func.HttpResponse:
     return visit.html("requests.html", section="requests", columns=views.board(visit.rt))
 
 
-@page(bp, "requests/{number}", name="console_request", methods=("GET",), role=DESK, statuses=(200, 404),
+@page(bp, "requests/{number}", name="console_request", methods=("GET",), role=Role.requests_manage, statuses=(200, 404),
       summary="A request: details, triage, comments with mentions, tasks, the emails sent, its history")
 def request_page(visit: Visit) -> func.HttpResponse:
     return _request(visit)
 
 
-@page(bp, "requests/{number}", name="console_request_change", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}", name="console_request_change", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Triage a request: move it to another state, give it an owner")
 def change_request(visit: Visit) -> func.HttpResponse:
     values = {name: visit.field(name, max_length=2000).strip() for name in ("state", "owner", "note")}
@@ -236,7 +227,7 @@ def change_request(visit: Visit) -> func.HttpResponse:
     return visit.redirect(_request_url(changed.number), f"Saved: {changed.number} is {changed.state.value}, {owner}.")
 
 
-@page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}/comments", name="console_request_comment", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Comment on a request; each @address mentioned is emailed")
 def comment(visit: Visit) -> func.HttpResponse:
     values = {"text": visit.field("text", max_length=8000), "public": visit.field("public") == "true"}
@@ -259,7 +250,7 @@ def renew_link(visit: Visit) -> func.HttpResponse:
                           "A new requester link was made; the old one no longer opens.")
 
 
-@page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=DESK,
+@page(bp, "requests/{number}/tasks", name="console_request_task", methods=("POST",), role=Role.requests_manage,
       statuses=(303, 404, 409, 422), summary="Add a task to a request, optionally with manual provisioning orders")
 def add_task(visit: Visit) -> func.HttpResponse:
     values = {name: visit.field(name, max_length=320).strip() for name in ("title", "assignee")}
@@ -276,7 +267,7 @@ def add_task(visit: Visit) -> func.HttpResponse:
 
 
 @page(bp, "requests/{number}/tasks/{id}/complete", name="console_request_task_complete", methods=("POST",),
-      role=DESK, statuses=(303, 404, 409), summary="Complete a task (its orders carried out); emails the requester")
+      role=Role.requests_manage, statuses=(303, 404, 409), summary="Complete a task (its orders carried out); emails the requester")
 def complete_task(visit: Visit) -> func.HttpResponse:
     number = visit.route["number"]
     try:
@@ -289,26 +280,26 @@ def complete_task(visit: Visit) -> func.HttpResponse:
 # -- groups -------------------------------------------------------------------------------
 
 
-@page(bp, "groups", name="console_groups", methods=("GET",), role=GROUPS_READ, summary="Groups")
+@page(bp, "groups", name="console_groups", methods=("GET",), role=(Role.groups_manage, Role.persons_read), summary="Groups")
 def list_groups(visit: Visit) -> func.HttpResponse:
     return visit.html("groups.html", section="groups", errors={}, values={}, **views.groups_page(visit.rt))
 
 
-@page(bp, "groups/{id}", name="console_group", methods=("GET",), role=GROUPS_READ, statuses=(200, 404),
+@page(bp, "groups/{id}", name="console_group", methods=("GET",), role=(Role.groups_manage, Role.persons_read), statuses=(200, 404),
       summary="A group: its members with reasons, and the rule editor")
 def group_page(visit: Visit) -> func.HttpResponse:
     group = groups.get_group(visit.rt, visit.route["id"])
     return _group(visit, group, group.rule or "")
 
 
-@page(bp, "groups/{id}/preview", name="console_group_preview", methods=("POST",), role=GROUPS,
+@page(bp, "groups/{id}/preview", name="console_group_preview", methods=("POST",), role=Role.groups_manage,
       statuses=(200, 404, 409, 422), summary="Preview a rule in the editor: who would join and leave (nothing saved)")
 def preview_rule(visit: Visit) -> func.HttpResponse:
     group = _dynamic(visit)
     return _group(visit, group, _rule(visit), preview=True)
 
 
-@page(bp, "groups/{id}", name="console_group_save", methods=("POST",), role=GROUPS,
+@page(bp, "groups/{id}", name="console_group_save", methods=("POST",), role=Role.groups_manage,
       statuses=(200, 303, 404, 409, 422), summary="Save the rule of the editor (after previewing it)")
 def save_rule(visit: Visit) -> func.HttpResponse:
     group, rule = _dynamic(visit), _rule(visit)
@@ -337,14 +328,6 @@ def _renew_csrf(visit: Visit) -> None:
     visit.csrf, visit.renew_csrf = secrets.token_urlsafe(32), True
 
 
-def _identifier_or_text(repo: PersonRepository, q: str) -> list:
-    """`source:id` finds by identifier when such a person exists; anything else is text."""
-    source, colon, source_id = q.partition(":")
-    if colon and source and source_id and " " not in q and "@" not in q:
-        found = search.by_identifier(repo, source, source_id)
-        if found is not None:
-            return [found]
-    return search.by_text(repo, q, search.MAX_RESULTS)
 
 
 def _order_state(value: str) -> OrderState:
@@ -395,7 +378,7 @@ def _group(visit: Visit, group: Group, rule: str, *, preview: bool = False, stat
         except InvalidInput as error:
             problem, status = views.rule_problem(rule, error), 422
     editable = visit.can(GROUPS) and group.kind == "dynamic" and group.id != SUSPEND_IMMEDIATE
-    needed = "Suspend.Manage" if group.policy == "suspend" else GROUPS
+    needed = Role.suspend_manage if group.policy == "suspend" else GROUPS
     return visit.html(
         "group.html", status, section="groups", rule=rule, preview=result, problem=problem, editable=editable,
         members_editable=group.kind == "static" and visit.can(needed),

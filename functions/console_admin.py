@@ -17,16 +17,17 @@ from shared.console import views
 from shared.errors import InvalidInput, MalformedBody, RosterError
 from shared.models.group import SUSPEND_IMMEDIATE, GroupIn, MemberIn
 from shared.models.provisioning import Policy, Target
+from shared.models.role import Role
 from shared.services import groups, operations, reconciliation, targets
 from shared.services.chain import after_group_change
 
 bp = func.Blueprint()
-SUSPEND = "Suspend.Manage"
-GROUPS = "Groups.Manage"
-GROUPS_READ = (GROUPS, "Persons.Read")
-OPERATE = "Provisioning.Operate"
-TARGETS_READ = (OPERATE, "Persons.Read")
-ADMIN = "Admin"
+SUSPEND = Role.suspend_manage
+GROUPS = Role.groups_manage
+GROUPS_READ = (GROUPS, Role.persons_read)
+OPERATE = Role.provisioning_operate
+TARGETS_READ = OPERATE  # target settings are for operators (docs/security.md)
+ADMIN = Role.admin
 
 
 # -- suspension ---------------------------------------------------------------------------

@@ -11,27 +11,26 @@ from functions.console_web import BASE, Visit, page
 from shared.console import matches as views
 from shared.errors import RosterError
 from shared.models.matching import Resolution
+from shared.models.role import Role
 from shared.services import merging, pending_matches
 
 bp = func.Blueprint()
-READ = "Persons.Read"
-WRITE = "Persons.Write"
 
 
-@page(bp, "matches", name="console_matches", methods=("GET",), role=(WRITE, READ),
+@page(bp, "matches", name="console_matches", methods=("GET",), role=(Role.persons_write, Role.persons_read),
       summary="Pending matches: new source records held until staff say who they are")
 def list_matches(visit: Visit) -> func.HttpResponse:
     return visit.html("matches.html", section="matches", items=pending_matches.open_matches(visit.rt))
 
 
-@page(bp, "matches/{id}", name="console_match", methods=("GET",), role=(WRITE, READ), statuses=(200, 404),
+@page(bp, "matches/{id}", name="console_match", methods=("GET",), role=(Role.persons_write, Role.persons_read), statuses=(200, 404),
       summary="A pending match: the held record beside its candidates, field by field")
 def show_match(visit: Visit) -> func.HttpResponse:
-    return visit.html("match.html", section="matches", can_write=visit.can(WRITE),
+    return visit.html("match.html", section="matches", can_write=visit.can(Role.persons_write),
                       **views.match_page(visit.rt, visit.route["id"]))
 
 
-@page(bp, "matches/{id}/resolve", name="console_match_resolve", methods=("POST",), role=WRITE, statuses=(303,),
+@page(bp, "matches/{id}/resolve", name="console_match_resolve", methods=("POST",), role=Role.persons_write, statuses=(303,),
       summary="Resolve a pending match: link the record to a candidate, or create a new person")
 def resolve(visit: Visit) -> func.HttpResponse:
     here = f"{BASE}/matches/{quote(visit.route['id'])}"
@@ -46,15 +45,15 @@ def resolve(visit: Visit) -> func.HttpResponse:
     return visit.redirect(f"{BASE}/persons/{quote(done.person_id)}", f"{done.source}:{done.source_id} {verb} this person.")
 
 
-@page(bp, "persons/{id}/merge", name="console_merge_preview", methods=("GET",), role=(WRITE, READ),
+@page(bp, "persons/{id}/merge", name="console_merge_preview", methods=("GET",), role=(Role.persons_write, Role.persons_read),
       query=("other",), statuses=(200, 404), summary="Merge another person into this one: both side by side first")
 def merge_preview(visit: Visit) -> func.HttpResponse:
     other = (visit.query("other", max_length=64) or "").strip() or None
-    return visit.html("merge.html", section="persons", can_write=visit.can(WRITE), other_id=other,
+    return visit.html("merge.html", section="persons", can_write=visit.can(Role.persons_write), other_id=other,
                       **views.merge_page(visit.rt, visit.route["id"], other))
 
 
-@page(bp, "persons/{id}/merge", name="console_merge", methods=("POST",), role=WRITE, statuses=(303,),
+@page(bp, "persons/{id}/merge", name="console_merge", methods=("POST",), role=Role.persons_write, statuses=(303,),
       summary="Merge the other person into this one (identifiers and affiliations move; audited)")
 def merge(visit: Visit) -> func.HttpResponse:
     person_id, other = visit.route["id"], visit.field("other", max_length=64).strip()
@@ -69,7 +68,7 @@ def merge(visit: Visit) -> func.HttpResponse:
     return visit.redirect(f"{BASE}/persons/{quote(person_id)}", f"Merged {other} into this person.")
 
 
-@page(bp, "persons/{id}/split", name="console_split", methods=("POST",), role=WRITE, statuses=(303,),
+@page(bp, "persons/{id}/split", name="console_split", methods=("POST",), role=Role.persons_write, statuses=(303,),
       summary="Split the latest merge into this person back")
 def split(visit: Visit) -> func.HttpResponse:
     person_id = visit.route["id"]

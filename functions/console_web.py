@@ -31,10 +31,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import azure.functions as func
 from pydantic import ValidationError
 
-from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
+from functions.auth import Principal, authenticate, principal_for_digest, require
 from functions.http import RouteInfo, invalid, register
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
+from shared.models.role import Role
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.console")
@@ -68,7 +69,7 @@ class Visit:
     def actor(self) -> str:
         return self.principal.name if self.principal else "anonymous"
 
-    def can(self, *roles: str) -> bool:
+    def can(self, *roles: Role) -> bool:
         return self.principal is not None and any(self.principal.has(r) for r in roles)
 
     def query(self, name: str, *, max_length: int = 256) -> str | None:
@@ -140,7 +141,7 @@ def page(
     *,
     name: str,
     methods: tuple[str, ...],
-    role: str | tuple[str, ...] | None,
+    role: Role | tuple[Role, ...] | None,
     summary: str,
     query: tuple[str, ...] = (),
     statuses: tuple[int, ...] = (200,),
@@ -213,7 +214,7 @@ def signed_in(req: func.HttpRequest, rt: Runtime) -> Principal | None:
 
 
 def roles_of(principal: Principal) -> list[str]:
-    return [r for r in ROLES if r in principal.roles] + sorted(principal.roles - set(ROLES))
+    return [r for r in Role if r in principal.roles] + sorted(principal.roles - set(Role))
 
 
 # -- cookies, forms, CSRF -----------------------------------------------------------------

@@ -10,6 +10,7 @@ from functions.http import Call, endpoint
 from functions.queues import consume
 from shared.models.group import EvaluateIn, Group, GroupIn, MemberIn, RuleIn
 from shared.models.messages import PersonRef, ReevaluationRef
+from shared.models.role import Role
 from shared.runtime import runtime
 from shared.services import groups
 from shared.services.chain import after_group_change
@@ -17,55 +18,53 @@ from shared.services.membership import evaluate_person, memberships_of, sweep_du
 
 bp = func.Blueprint()
 log = logging.getLogger("roster.groups")
-READ = ("Groups.Manage", "Persons.Read")
-MEMBERS = ("Groups.Manage", "Suspend.Manage")
 
 
-@endpoint(bp, "groups", name="groups_list", methods=("GET",), role=READ, summary="List groups")
+@endpoint(bp, "groups", name="groups_list", methods=("GET",), role=(Role.groups_manage, Role.persons_read), summary="List groups")
 def list_groups(call: Call):
     return {"items": groups.list_groups(call.rt), "next": None}
 
 
-@endpoint(bp, "groups", name="groups_create", methods=("POST",), role="Groups.Manage", body=GroupIn,
+@endpoint(bp, "groups", name="groups_create", methods=("POST",), role=Role.groups_manage, body=GroupIn,
           response=Group, statuses=(201, 409), summary="Create a group (a bad rule → 422 with the position)")
 def create_group(call: Call):
     return 201, groups.create_group(call.rt, call.body, call.actor)
 
 
-@endpoint(bp, "groups/{id}", name="groups_get", methods=("GET",), role=READ, response=Group,
+@endpoint(bp, "groups/{id}", name="groups_get", methods=("GET",), role=(Role.groups_manage, Role.persons_read), response=Group,
           statuses=(200, 404), summary="One group, with the progress of its latest re-evaluation")
 def get_group(call: Call):
     group = groups.get_group(call.rt, call.route["id"])
     return {**group.model_dump(mode="json"), "reevaluation": groups.reevaluation_progress(call.rt, group.id)}
 
 
-@endpoint(bp, "groups/{id}", name="groups_update", methods=("PUT",), role="Groups.Manage", body=GroupIn,
+@endpoint(bp, "groups/{id}", name="groups_update", methods=("PUT",), role=Role.groups_manage, body=GroupIn,
           response=Group, statuses=(200, 404, 409),
           summary="Change a group; a changed rule re-evaluates everyone in batches through the queue")
 def update_group(call: Call):
     return groups.update_group(call.rt, call.route["id"], call.body, call.actor)
 
 
-@endpoint(bp, "groups/{id}", name="groups_delete", methods=("DELETE",), role="Groups.Manage",
+@endpoint(bp, "groups/{id}", name="groups_delete", methods=("DELETE",), role=Role.groups_manage,
           statuses=(200, 404, 409), summary="Delete a group; its members are re-evaluated")
 def delete_group(call: Call):
     groups.delete_group(call.rt, call.route["id"], call.actor)
     return {"deleted": call.route["id"]}
 
 
-@endpoint(bp, "groups/{id}/preview", name="groups_preview", methods=("POST",), role="Groups.Manage",
+@endpoint(bp, "groups/{id}/preview", name="groups_preview", methods=("POST",), role=Role.groups_manage,
           body=RuleIn, statuses=(200, 404), summary="Who would join and who would leave with this rule (nothing saved)")
 def preview(call: Call):
     return groups.preview(call.rt, call.route["id"], call.body.rule)
 
 
-@endpoint(bp, "groups/{id}/members", name="groups_members", methods=("GET",), role=READ,
+@endpoint(bp, "groups/{id}/members", name="groups_members", methods=("GET",), role=(Role.groups_manage, Role.persons_read),
           statuses=(200, 404), summary="Members with the reason for each")
 def list_members(call: Call):
     return {"items": groups.members(call.rt, call.route["id"]), "next": None}
 
 
-@endpoint(bp, "groups/{id}/members", name="groups_member_add", methods=("POST",), role=MEMBERS, body=MemberIn,
+@endpoint(bp, "groups/{id}/members", name="groups_member_add", methods=("POST",), role=(Role.groups_manage, Role.suspend_manage), body=MemberIn,
           statuses=(200, 404, 409),
           summary="Add a static member (suspend groups need Suspend.Manage); processed synchronously")
 def add_member(call: Call):
@@ -74,20 +73,20 @@ def add_member(call: Call):
 
 
 @endpoint(bp, "groups/{id}/members/{person_id}", name="groups_member_remove", methods=("DELETE",),
-          role=MEMBERS, query=("reason",), statuses=(200, 404, 409), summary="Remove a static member")
+          role=(Role.groups_manage, Role.suspend_manage), query=("reason",), statuses=(200, 404, 409), summary="Remove a static member")
 def remove_member(call: Call):
     reason = call.query("reason", max_length=1000) or "removed"
     change = groups.remove_member(call.rt, call.route["id"], call.route["person_id"], reason, call.actor, call.roles)
     return after_group_change(call.rt, change)
 
 
-@endpoint(bp, "groups/{id}/repair", name="groups_repair", methods=("POST",), role="Admin", statuses=(200, 404),
+@endpoint(bp, "groups/{id}/repair", name="groups_repair", methods=("POST",), role=Role.admin, statuses=(200, 404),
           summary="Make the group's member list agree with the persons' memberships")
 def repair(call: Call):
     return groups.repair_group(call.rt, call.route["id"])
 
 
-@endpoint(bp, "groups/evaluate", name="groups_evaluate", methods=("POST",), role="Groups.Manage",
+@endpoint(bp, "groups/evaluate", name="groups_evaluate", methods=("POST",), role=Role.groups_manage,
           body=EvaluateIn, statuses=(200, 404), summary="Evaluate one person's groups now")
 def evaluate(call: Call):
     change = evaluate_person(call.rt, call.body.person_id, f"evaluation asked by {call.actor}", call.actor,
@@ -95,13 +94,13 @@ def evaluate(call: Call):
     return after_group_change(call.rt, change)
 
 
-@endpoint(bp, "persons/{id}/groups", name="persons_groups", methods=("GET",), role="Persons.Read",
+@endpoint(bp, "persons/{id}/groups", name="persons_groups", methods=("GET",), role=Role.persons_read,
           statuses=(200, 404), summary="The person's memberships, with the reason for each")
 def person_groups(call: Call):
     return {"items": memberships_of(call.rt, call.route["id"]), "next": None}
 
 
-@endpoint(bp, "persons/{id}/upcoming", name="persons_upcoming", methods=("GET",), role="Persons.Read",
+@endpoint(bp, "persons/{id}/upcoming", name="persons_upcoming", methods=("GET",), role=Role.persons_read,
           statuses=(200, 404), summary="Dated group changes to come (group, join/leave, when)")
 def person_upcoming(call: Call):
     return {"items": upcoming(call.rt, call.route["id"]), "next": None}

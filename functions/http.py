@@ -26,6 +26,7 @@ from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for 
     field_path,
     invalid,
 )
+from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
@@ -38,7 +39,7 @@ class RouteInfo:
     name: str
     route: str
     methods: tuple[str, ...]
-    role: str | tuple[str, ...] | None
+    role: Roles
     summary: str
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -46,6 +47,9 @@ class RouteInfo:
     statuses: tuple[int, ...] = (200,)
     public: bool = False
     errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", needed(self.role))  # a typo fails here, at import
 
 
 ROUTES: list[RouteInfo] = []
@@ -86,7 +90,7 @@ def endpoint(
     *,
     name: str,
     methods: tuple[str, ...],
-    role: str | tuple[str, ...] | None,
+    role: Role | tuple[Role, ...] | None,
     summary: str,
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,

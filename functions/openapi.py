@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.http import ROUTES, RouteInfo
+from shared.models.role import any_of
 
 PROBLEM = {
     "type": "object",
@@ -90,7 +91,7 @@ def _operation(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
         responses[str(status)] = {"description": "invalid input", "content": problem}
     if not info.public:
         responses["401"] = {"description": "no or unknown API key", "content": problem}
-        roles = " or ".join((info.role,) if isinstance(info.role, str) else info.role or ("any",))
+        roles = " or ".join(any_of(info.role) or ("any",))
         responses["403"] = {"description": f"needs role {roles}", "content": problem}
     operation: dict[str, Any] = {
         "operationId": _operation_id(info, method),
@@ -192,8 +193,7 @@ def describe_v2(version: str, public_url: str, role: str | None = None) -> dict[
 
 
 def _allows(info: RouteInfo, role: str) -> bool:
-    roles = (info.role,) if isinstance(info.role, str) else info.role or ()
-    return role in roles
+    return role in any_of(info.role)
 
 
 def _operation_v2(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:

@@ -12,14 +12,13 @@ from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
-from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
 from shared.models.base import Model
+from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import operations
+from shared.services import deadletters, notifications, operations
 from shared.services.relay import relay_stale
 from shared.services.sweep import sweep
-from shared.store.deadletters import DeadLetterRepository
 
 VERSION = "0.1.0"
 bp = func.Blueprint()
@@ -47,24 +46,16 @@ def openapi(call: Call):
     return describe(VERSION)
 
 
-@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role="Admin", query=("limit",),
+@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role=Role.admin, query=("limit",),
           summary="Emails the outbox mailer stored (when ROSTER_MAIL=outbox)")
 def outbox(call: Call):
-    from shared.mail.outbox import OutboxMailer
-
-    mailer = call.rt.mail
-    if not isinstance(mailer, OutboxMailer):
-        raise InvalidInput("the outbox is not in use", [FieldError("ROSTER_MAIL", "is not outbox")])
-    return {"items": list(mailer.sent(limit=500)), "next": None}
+    return {"items": notifications.stored_emails(call.rt), "next": None}
 
 
-@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role="Admin", query=("queue",),
+@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role=Role.admin, query=("queue",),
           summary="Messages refused as malformed, with the reason, per queue")
-def deadletters(call: Call):
-    queue = call.query("queue", required=True)
-    if queue not in QUEUE_SETTINGS:
-        raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
-    return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
+def list_deadletters(call: Call):
+    return {"items": deadletters.parked(call.rt, call.query("queue", required=True)), "next": None}
 
 
 class ReplayIn(Model):
@@ -72,19 +63,19 @@ class ReplayIn(Model):
     message_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-@endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role="Admin",
+@endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role=Role.admin,
           summary="The chain at a glance: queue depths, dead letters, paused targets")
 def chain(call: Call):
     return operations.chain_view(call.rt)
 
 
-@endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role="Admin", body=ReplayIn,
+@endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role=Role.admin, body=ReplayIn,
           statuses=(200, 404, 422, 503), summary="Send a dead letter of the bus back to its queue (audited)")
 def replay(call: Call):
     return operations.replay(call.rt, call.body.queue, call.body.message_id, call.actor)
 
 
-@endpoint(bp, "ops/sweep", name="ops_sweep", methods=("POST",), role="Admin", query=("limit",),
+@endpoint(bp, "ops/sweep", name="ops_sweep", methods=("POST",), role=Role.admin, query=("limit",),
           summary="Run one batch of the self-healing sweep now (from its cursor); its figures")
 def run_sweep(call: Call):
     raw = call.query("limit") or str(call.rt.settings.sweep_batch)

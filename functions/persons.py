@@ -9,22 +9,22 @@ from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
-from shared.errors import FieldError, InvalidInput, PersonNotFound
+from shared.errors import FieldError, InvalidInput
 from shared.models.person import Identifier, Person, PersonUpdate
+from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import bulk, search
+from shared.services import bulk, matching, search
 from shared.services.chain import enqueue, run_sync
-from shared.services.matching import Match, MatchQuery, match
+from shared.services.matching import Match, MatchQuery
 from shared.services.registration import link_identifier, register
 from shared.services.screening import protected
-from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
 _REGISTERED = {"created": 201, "held": 202}
 
 
 @endpoint(
-    bp, "persons", name="persons_register", methods=("POST",), role="Persons.Write",
+    bp, "persons", name="persons_register", methods=("POST",), role=Role.persons_write,
     summary="Register or update a person from a source (sync: the whole chain's outcome)",
     body=PersonUpdate, query=("mode",), statuses=(200, 201, 202),
 )
@@ -41,7 +41,7 @@ def register_person(call: Call):
 
 
 @endpoint(
-    bp, "persons/bulk", name="persons_bulk", methods=("POST",), role="Persons.Write",
+    bp, "persons/bulk", name="persons_bulk", methods=("POST",), role=Role.persons_write,
     summary="Register or update up to 1,000 persons (a JSON array or NDJSON), each answered on its own;"
             " ?dry_run=true says what would change without writing",
     query=("dry_run",), statuses=(200, 400, 413),
@@ -52,31 +52,23 @@ def bulk_load(call: Call):
 
 
 @endpoint(
-    bp, "persons", name="persons_search", methods=("GET",), role="Persons.Read",
+    bp, "persons", name="persons_search", methods=("GET",), role=Role.persons_read,
     summary="Find persons by source identifier (source, source_id) or by name/email text (q)",
     query=("source", "source_id", "q", "limit"),
 )
 def search_persons(call: Call):
-    repo = PersonRepository(call.rt.store)
-    source, source_id, q = call.query("source"), call.query("source_id"), call.query("q", max_length=200)
-    if source or source_id:
-        if not (source and source_id):
-            missing = "source_id" if source else "source"
-            raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "required")])
-        person = search.by_identifier(repo, source, source_id)
-        return {"items": [person] if person else [], "next": None}
-    if q:
-        return {"items": search.by_text(repo, q, _limit(call)), "next": None}
-    raise InvalidInput("give source and source_id, or q", [FieldError("q", "required")])
+    found = search.find_persons(call.rt, source=call.query("source"), source_id=call.query("source_id"),
+                                q=call.query("q", max_length=200), limit=_limit(call))
+    return {"items": found, "next": None}
 
 
 @endpoint(
-    bp, "persons/match", name="persons_match", methods=("POST",), role=("Persons.Read", "Persons.Write"),
+    bp, "persons/match", name="persons_match", methods=("POST",), role=(Role.persons_read, Role.persons_write),
     body=MatchQuery, response=Match,
     summary="Attribute matching: who might this source record already be? (exact | possible | none)",
 )
 def match_person(call: Call):
-    return match(call.rt.store, call.body, call.rt.settings.national_id_key)
+    return matching.match_person(call.rt, call.body)
 
 
 class LinkIn(Identifier):
@@ -84,7 +76,7 @@ class LinkIn(Identifier):
 
 
 @endpoint(
-    bp, "persons/{id}/identifiers", name="persons_link", methods=("POST",), role="Persons.Write", body=LinkIn,
+    bp, "persons/{id}/identifiers", name="persons_link", methods=("POST",), role=Role.persons_write, body=LinkIn,
     response=Person, statuses=(200, 404, 409),
     summary="Link a source's identifier to this person (after a match): its updates land here",
 )
@@ -94,14 +86,11 @@ def link(call: Call):
 
 
 @endpoint(
-    bp, "persons/{id}", name="persons_get", methods=("GET",), role="Persons.Read",
+    bp, "persons/{id}", name="persons_get", methods=("GET",), role=Role.persons_read,
     summary="Read one person", response=Person, statuses=(200, 404),
 )
 def get_person(call: Call):
-    stored = PersonRepository(call.rt.store).get(call.route["id"])
-    if stored is None:
-        raise PersonNotFound(f"no person with id {call.route['id']!r}")
-    return stored.person
+    return search.get_person(call.rt, call.route["id"])
 
 
 @bp.function_name("person_update_queue")

@@ -11,20 +11,18 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from functions.http import Call, endpoint, parse_body
 from functions.queues import consume
-from shared.errors import NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target
 from shared.models.request import single_line
+from shared.models.role import Role
 from shared.runtime import runtime
 from shared.services import orders, reconciliation, target_reading, targets
-from shared.services.provisioning import evaluate_provisioning, suspended_by
-from shared.store.persons import PersonRepository
+from shared.services.eligibility import eligibility as eligibility_of
+from shared.services.provisioning import evaluate_provisioning
 
 log = logging.getLogger("roster.provisioning")
 bp = func.Blueprint()
-OPERATE = "Provisioning.Operate"
-READ = ("Provisioning.Operate", "Persons.Read")
 
 
 class TargetIn(Target):
@@ -51,38 +49,37 @@ class PersonIn(Model):
     person_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=READ, summary="List targets")
+@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=Role.provisioning_operate, summary="List targets")
 def list_targets(call: Call):
     return {"items": targets.list_targets(call.rt), "next": None}
 
 
-@endpoint(bp, "targets", name="targets_create", methods=("POST",), role="Admin", body=Target, response=Target,
+@endpoint(bp, "targets", name="targets_create", methods=("POST",), role=Role.admin, body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
     return 201, targets.create_target(call.rt, call.body, call.actor)
 
 
-@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=READ, response=Target,
+@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=Role.provisioning_operate, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
-    target = targets.get_target(call.rt, call.route["id"])
-    return {**target.model_dump(mode="json"), "policies": targets.policies(call.rt, target.id)}
+    return targets.target_with_policies(call.rt, call.route["id"])
 
 
-@endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role="Admin", body=TargetIn,
+@endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role=Role.admin, body=TargetIn,
           response=Target, statuses=(200, 404), summary="Change a target")
 def update_target(call: Call):
     return targets.update_target(call.rt, call.route["id"], call.body.model_dump(exclude_unset=False), call.actor)
 
 
-@endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role="Admin", body=Policy,
+@endpoint(bp, "targets/{id}/policies", name="targets_policy_add", methods=("POST",), role=Role.admin, body=Policy,
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
     policy, announced = targets.add_policy(call.rt, call.route["id"], call.body, call.actor)
     return 201, {**policy.model_dump(), "members_to_provision": announced}
 
 
-@endpoint(bp, "targets/{id}/policies/{group_id}", name="targets_policy_remove", methods=("DELETE",), role="Admin",
+@endpoint(bp, "targets/{id}/policies/{group_id}", name="targets_policy_remove", methods=("DELETE",), role=Role.admin,
           query=("entitlement",), statuses=(200, 404),
           summary="Withdraw a policy (entitlement defaults to account); the group's members are re-provisioned")
 def remove_policy(call: Call):
@@ -91,18 +88,18 @@ def remove_policy(call: Call):
     return {**policy.model_dump(), "members_to_provision": announced}
 
 
-@endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=OPERATE,
+@endpoint(bp, "targets/{id}/reconcile", name="targets_reconcile", methods=("POST",), role=Role.provisioning_operate,
           query=("create_orders",), statuses=(200, 400, 404),
           summary="The target's actual accounts (JSON or CSV) → Verified orders and drift")
 def reconcile(call: Call):
-    target = _target(call)
+    target = targets.get_target(call.rt, call.route["id"])
     raw = call.req.get_body() or b""
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
 
 
-@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=OPERATE,
+@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=Role.provisioning_operate,
           query=("create_orders",), statuses=(200, 404, 409, 502),
           summary="Read the target itself (Graph delta, LDAP or SCIM listing) → Verified orders and drift")
 def reconcile_pull(call: Call):
@@ -118,27 +115,27 @@ def targets_reconcile_timer(timer: func.TimerRequest) -> None:
         log.info("reconciliation of %s: %s", target_id, summary)
 
 
-@endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=OPERATE,
+@endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=Role.provisioning_operate,
           body=PersonIn, statuses=(200, 404), summary="Provisioning for one person now")
 def evaluate(call: Call):
     created = evaluate_provisioning(call.rt, call.body.person_id, f"evaluation asked by {call.actor}", call.actor)
     return {"person_id": call.body.person_id, "orders": created}
 
 
-@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=READ, query=("target", "state", "person"),
+@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=Role.provisioning_operate, query=("target", "state", "person"),
           summary="Orders; the manual worklist is state=Transmitted")
 def list_orders(call: Call):
     found = orders.list_orders(call.rt, call.query("target"), call.query("state"), call.query("person"))
     return {"items": found, "next": None}
 
 
-@endpoint(bp, "orders/{id}", name="orders_get", methods=("GET",), role=READ, statuses=(200, 404),
+@endpoint(bp, "orders/{id}", name="orders_get", methods=("GET",), role=Role.provisioning_operate, statuses=(200, 404),
           summary="One order with its history")
 def get_order(call: Call):
     return orders.get_order(call.rt, call.route["id"])
 
 
-@endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/confirm", name="orders_confirm", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409, 422),
           summary="Staff carried it out by hand (Transmitted → Executed); optional body {account_id, note}")
 def confirm(call: Call):
@@ -146,46 +143,41 @@ def confirm(call: Call):
     return orders.confirm(call.rt, call.route["id"], call.actor, body.note, body.account_id)
 
 
-@endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=OPERATE, body=Message,
+@endpoint(bp, "orders/{id}/error", name="orders_error", methods=("POST",), role=Role.provisioning_operate, body=Message,
           statuses=(200, 404, 409), summary="Staff could not carry it out (→ Errored)")
 def error(call: Call):
     return orders.report_error(call.rt, call.route["id"], call.body.message, call.actor)
 
 
-@endpoint(bp, "orders/{id}/approve", name="orders_approve", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/approve", name="orders_approve", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409), summary="Approve an order waiting for approval")
 def approve(call: Call):
     return orders.approve(call.rt, call.route["id"], call.actor)
 
 
-@endpoint(bp, "orders/{id}/retry", name="orders_retry", methods=("POST",), role=OPERATE,
+@endpoint(bp, "orders/{id}/retry", name="orders_retry", methods=("POST",), role=Role.provisioning_operate,
           statuses=(200, 404, 409), summary="Try an errored order again")
 def retry(call: Call):
     return orders.retry(call.rt, call.route["id"], call.actor)
 
 
-@endpoint(bp, "orders/bulk", name="orders_bulk", methods=("POST",), role=OPERATE, body=Bulk,
+@endpoint(bp, "orders/bulk", name="orders_bulk", methods=("POST",), role=Role.provisioning_operate, body=Bulk,
           summary="Confirm or approve many orders; reported per id")
 def bulk(call: Call):
     return {"results": orders.bulk(call.rt, call.body.action, call.body.ids, call.actor)}
 
 
-@endpoint(bp, "persons/{id}/access", name="persons_access", methods=("GET",), role=READ, statuses=(200, 404),
+@endpoint(bp, "persons/{id}/access", name="persons_access", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), statuses=(200, 404),
           summary="Per target and entitlement: the assignment, its latest order and state")
 def access(call: Call):
     return {"items": orders.access(call.rt, call.route["id"]), "next": None}
 
 
 @endpoint(bp, "persons/{id}/eligibility", name="persons_eligibility", methods=("GET",),
-          role=("Persons.Read", "Requests.Manage"), statuses=(200, 404),
+          role=(Role.persons_read, Role.requests_manage), statuses=(200, 404),
           summary="May the person make requests and recover accounts?")
 def eligibility(call: Call):
-    if PersonRepository(call.rt.store).get(call.route["id"]) is None:
-        raise NotFound(f"no person with id {call.route['id']!r}")
-    group = suspended_by(call.rt, call.route["id"])
-    if group:
-        return {"can_request": False, "can_recover": False, "reason": f"suspended: a member of {group}"}
-    return {"can_request": True, "can_recover": True, "reason": "no suspension applies"}
+    return eligibility_of(call.rt, call.route["id"]).as_dict()
 
 
 @bp.function_name("group_update_queue")
@@ -203,9 +195,3 @@ def group_update_queue(msg: func.ServiceBusMessage) -> None:
 def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
     """An order for an automatic connector: carry it out."""
     consume(msg, "provisioning-order", OrderRef, lambda ref: orders.execute(runtime(), ref.order_id))
-
-
-def _target(call: Call) -> Target:
-    return targets.get_target(call.rt, call.route["id"])
-
-

@@ -13,7 +13,7 @@ from functions.http import field_path
 from shared.errors import RosterError
 from shared.matching.national_id import redacted
 from shared.runtime import runtime
-from shared.store.deadletters import DeadLetterRepository
+from shared.services import deadletters
 
 log = logging.getLogger("roster.queues")
 M = TypeVar("M", bound=BaseModel)
@@ -42,7 +42,5 @@ def consume(msg: func.ServiceBusMessage, queue: str, model: type[M], handle: Cal
 def _park(msg: func.ServiceBusMessage, queue: str, reason: str, description: str) -> None:
     rt = runtime()
     log.warning("dead-lettered message %s on %s: %s", msg.message_id, queue, reason)
-    DeadLetterRepository(rt.store).park(
-        queue, msg.message_id or "unknown", redacted(msg.get_body()), reason, description, rt.clock.now(),
-        msg.delivery_count or 1,
-    )
+    deadletters.park(rt, queue, msg.message_id or "unknown", redacted(msg.get_body()), reason, description,
+                     msg.delivery_count or 1)

@@ -21,16 +21,16 @@ from shared.models.request import (
     TaskChange,
     TaskIn,
 )
+from shared.models.role import Role
 from shared.services import requests
 from shared.services.notifications import request_link, requester_link
 
 bp = func.Blueprint()
-SUBMIT, MANAGE = "Requests.Submit", "Requests.Manage"
 MAX_PAGE = 100
 
 
 @endpoint(
-    bp, "requests", name="requests_submit", methods=("POST",), role=SUBMIT,
+    bp, "requests", name="requests_submit", methods=("POST",), role=Role.requests_submit,
     summary="Submit a form response (Power Automate); idempotent on form_response_id",
     body=RequestSubmission, response=Receipt, statuses=(200, 201, 403, 503),
 )
@@ -45,7 +45,7 @@ def submit(call: Call):
 
 
 @endpoint(
-    bp, "requests", name="requests_list", methods=("GET",), role=MANAGE,
+    bp, "requests", name="requests_list", methods=("GET",), role=Role.requests_manage,
     summary="List requests, filtered by state and owner, in number order",
     query=("state", "owner", "limit", "next"),
 )
@@ -61,7 +61,7 @@ def list_requests(call: Call):
 
 
 @endpoint(
-    bp, "requests/{number}", name="requests_get", methods=("GET",), role=MANAGE,
+    bp, "requests/{number}", name="requests_get", methods=("GET",), role=Role.requests_manage,
     summary="Read one request with its comments and tasks", response=RequestView, statuses=(200, 404),
 )
 def get_request(call: Call):
@@ -69,7 +69,7 @@ def get_request(call: Call):
 
 
 @endpoint(
-    bp, "requests/{number}", name="requests_change", methods=("PATCH",), role=MANAGE,
+    bp, "requests/{number}", name="requests_change", methods=("PATCH",), role=Role.requests_manage,
     summary="Change a request's state and/or owner; an invalid transition is a 409",
     body=RequestChange, response=RequestView, statuses=(200, 404, 409),
 )
@@ -78,7 +78,7 @@ def change_request(call: Call):
 
 
 @endpoint(
-    bp, "requests/{number}/comments", name="requests_comment", methods=("POST",), role=MANAGE,
+    bp, "requests/{number}/comments", name="requests_comment", methods=("POST",), role=Role.requests_manage,
     summary="Comment on a request; every @address mentioned is emailed the comment",
     body=CommentIn, response=Comment, statuses=(201, 404, 409),
 )
@@ -87,7 +87,7 @@ def add_comment(call: Call):
 
 
 @endpoint(
-    bp, "requests/{number}/tasks", name="requests_task_create", methods=("POST",), role=MANAGE,
+    bp, "requests/{number}/tasks", name="requests_task_create", methods=("POST",), role=Role.requests_manage,
     summary="Add a task (invite/reset/remove: optionally with manual provisioning orders)",
     body=TaskIn, response=Task, statuses=(201, 404, 409),
 )
@@ -96,7 +96,7 @@ def create_task(call: Call):
 
 
 @endpoint(
-    bp, "requests/{number}/tasks/{id}", name="requests_task_change", methods=("PATCH",), role=MANAGE,
+    bp, "requests/{number}/tasks/{id}", name="requests_task_change", methods=("PATCH",), role=Role.requests_manage,
     summary="Assign (assignee, null to unassign) or rename an open task",
     body=TaskChange, response=Task, statuses=(200, 404, 409),
 )
@@ -107,7 +107,7 @@ def change_task(call: Call):
 
 @endpoint(
     bp, "requests/{number}/tasks/{id}/complete", name="requests_task_complete", methods=("POST",),
-    role=MANAGE, summary="Complete a task (its orders must be Executed); emails the requester",
+    role=Role.requests_manage, summary="Complete a task (its orders must be Executed); emails the requester",
     response=Task, statuses=(200, 404, 409),
 )
 def complete_task(call: Call):

@@ -19,12 +19,11 @@ from scim2_server.responses import ScimResponse
 
 from functions.auth import authenticate
 from functions.http import Call, RouteInfo, endpoint, register
-from shared.errors import BodyTooLarge, NotAuthenticated, NotFound
+from shared.errors import BodyTooLarge, NotAuthenticated
+from shared.models.role import Role
 from shared.models.scim import ScimMapping
 from shared.runtime import runtime
-from shared.services.scim import inbound, service
-from shared.services.scim.mapping import mapping_for, save_mapping
-from shared.store.scim import LogRepository, MappingRepository
+from shared.services.scim import inbound, mapping, service
 
 bp = func.Blueprint()
 log = logging.getLogger("roster.scim")
@@ -33,7 +32,7 @@ SCIM_ROOT = "scim/v2"
 
 @endpoint(
     bp, "servicePrincipals/{source}/synchronization/jobs/{job}/bulkUpload", name="scim_bulk_upload",
-    methods=("POST",), role="Persons.Write", statuses=(202, 400, 413, 429),
+    methods=("POST",), role=Role.persons_write, statuses=(202, 400, 413, 429),
     summary="Entra-shaped inbound provisioning: ≤ 50 SCIM users from one HR source, every outcome at once",
 )
 def bulk_upload(call: Call):
@@ -53,31 +52,27 @@ def bulk_upload(call: Call):
 
 @endpoint(
     bp, "provisioningLogs/{upload}", name="scim_provisioning_logs", methods=("GET",),
-    role=("Persons.Read", "Persons.Write"), statuses=(200, 404),
+    role=(Role.persons_read, Role.persons_write), statuses=(200, 404),
     summary="One bulk upload's provisioning log (Entra's provisioningObjectSummary fields), readable at once",
 )
 def provisioning_logs(call: Call):
-    entries = LogRepository(call.rt.store).of_upload(call.route["upload"])
-    if not entries:
-        raise NotFound(f"no provisioning log for upload {call.route['upload']!r}")
-    return {"items": entries, "next": None}
+    return {"items": inbound.provisioning_log(call.rt, call.route["upload"]), "next": None}
 
 
 @endpoint(
-    bp, "sources/{source}/mapping", name="scim_mapping_get", methods=("GET",), role=("Admin", "Persons.Write"),
+    bp, "sources/{source}/mapping", name="scim_mapping_get", methods=("GET",), role=(Role.admin, Role.persons_write),
     response=ScimMapping, summary="The source's SCIM attribute mapping (the default until an Admin saves one)",
 )
 def get_mapping(call: Call):
-    return mapping_for(MappingRepository(call.rt.store), call.route["source"])
+    return mapping.source_mapping(call.rt, call.route["source"])
 
 
 @endpoint(
-    bp, "sources/{source}/mapping", name="scim_mapping_put", methods=("PUT",), role="Admin", body=ScimMapping,
+    bp, "sources/{source}/mapping", name="scim_mapping_put", methods=("PUT",), role=Role.admin, body=ScimMapping,
     response=ScimMapping, summary="Replace the source's SCIM attribute mapping (audited)",
 )
 def put_mapping(call: Call):
-    return save_mapping(MappingRepository(call.rt.store), call.route["source"], call.body, call.actor,
-                        call.rt.clock.now())
+    return mapping.save_source_mapping(call.rt, call.route["source"], call.body, call.actor)
 
 
 def serve_scim(req: func.HttpRequest) -> func.HttpResponse:
@@ -119,7 +114,7 @@ def _http(response: ScimResponse) -> func.HttpResponse:
 
 
 register(bp, RouteInfo(
-    "scim", SCIM_ROOT + "/{*path}", ("GET", "POST", "PUT", "PATCH", "DELETE"), ("Persons.Read", "Persons.Write"),
+    "scim", SCIM_ROOT + "/{*path}", ("GET", "POST", "PUT", "PATCH", "DELETE"), (Role.persons_read, Role.persons_write),
     "SCIM 2.0 service (RFC 7643/7644): discovery, Users, read-only Groups, /Bulk; SCIM error schema",
     statuses=(200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413), errors="scim",
 ), serve_scim)

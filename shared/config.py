@@ -122,17 +122,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         api_keys, key_names = parse_api_keys(env.get("ROSTER_API_KEYS", "") or "{}")
-        chain = env.get("ROSTER_CHAIN", "sync")
-        if chain not in ("sync", "async"):
-            raise SettingsError("ROSTER_CHAIN must be sync or async")
-        timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
-        sweep_batch = env.get("ROSTER_SWEEP_BATCH") or "200"
-        if not sweep_batch.isdigit() or not 1 <= int(sweep_batch) <= 100_000:
-            raise SettingsError("ROSTER_SWEEP_BATCH must be a whole number from 1 to 100000")
+        chain = _chain(env)
+        timezone = _timezone(env)
         return cls(
             national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
             match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
@@ -156,9 +147,27 @@ class Settings:
             servicebus_connection=env.get("ServiceBusConnection") or None,
             sendgrid_api_key=secret_setting(env, "SENDGRID_API_KEY"),
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
-            sweep_batch=int(sweep_batch),
+            sweep_batch=_whole(env, "ROSTER_SWEEP_BATCH", 200, 1, 100_000),
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
         )
+
+
+def _chain(env: dict[str, str]) -> str:
+    """ROSTER_CHAIN: `sync` (default) or `async`."""
+    chain = env.get("ROSTER_CHAIN", "sync")
+    if chain not in ("sync", "async"):
+        raise SettingsError("ROSTER_CHAIN must be sync or async")
+    return chain
+
+
+def _timezone(env: dict[str, str]) -> str:
+    """ROSTER_TIMEZONE: an IANA time zone (default UTC)."""
+    timezone = env.get("ROSTER_TIMEZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+    return timezone
 
 
 def _match_policies(raw: str) -> dict[str, str]:
@@ -172,6 +181,8 @@ def _match_policies(raw: str) -> dict[str, str]:
     ):
         raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
     return policies
+
+
 def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     """A whole-number setting from `low` to `high`; unset or empty means `default`."""
     value = (env.get(name) or "").strip()

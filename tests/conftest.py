@@ -1,24 +1,37 @@
-"""Fixtures every level of the suite shares: a runtime on the embedded defaults."""
+"""Fixtures every level of the suite shares: a runtime on the embedded defaults, the app's
+functions, a manual target, and the real servers connectors talk to.
+
+Fixtures only: helpers tests call by name live in plain modules (tests/factories.py,
+tests/helpers/); nothing imports a conftest."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import Settings
+from shared.models.provisioning import Target
 from shared.runtime import Runtime, use_runtime
 from shared.store.sqlite import SqliteStore
+from shared.store.targets import TargetRepository
+from tests.helpers.app import user_functions
+from tests.helpers.console import Browser
+from tests.helpers.keys import KEYS
+from tests.helpers.servers import (
+    SCIM_TOKEN,
+    SCIM_TOKEN_ENV,
+    Receiver,
+    ScimServer,
+    serve_receiver,
+    start_scim_server,
+)
 
-KEYS = {
-    "admin-key": ["Admin"],
-    "hr-key": ["Persons.Write", "Persons.Read"],
-    "reader-key": ["Persons.Read"],
-    "desk-key": ["Requests.Manage"],
-}
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -65,3 +78,49 @@ def rt(settings, clock, tmp_path):
     yield runtime
     use_runtime(None)
     runtime.close()
+
+
+@pytest.fixture(scope="session")
+def functions() -> dict[str, Any]:
+    """Name → user function of the real app."""
+    return user_functions()
+
+
+@pytest.fixture
+def browser(functions, rt):
+    """browser(key) → a Browser calling the console's functions signed in with that key
+    (None: not signed in)."""
+    return lambda key="admin-key": Browser(functions, key)
+
+
+@pytest.fixture
+def wiki(rt) -> Target:
+    """The service clients ask about (a manual target)."""
+    target = Target(id="wiki", name="Team wiki")
+    TargetRepository(rt.store).save(target)
+    return target
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 answering as scripted."""
+    with serve_receiver() as state:
+        yield state
+
+
+@pytest.fixture
+def scim_server(monkeypatch) -> Iterator[ScimServer]:
+    """A real scim2-server on 127.0.0.1; its bearer token in the environment."""
+    monkeypatch.setenv(SCIM_TOKEN_ENV, SCIM_TOKEN)
+    server = start_scim_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def scim_server_without_patch(monkeypatch) -> Iterator[ScimServer]:
+    """scim2-server announcing no PATCH support."""
+    monkeypatch.setenv(SCIM_TOKEN_ENV, SCIM_TOKEN)
+    server = start_scim_server(patch=False)
+    yield server
+    server.stop()

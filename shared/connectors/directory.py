@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.connectors.base import Outcome, Refused
-from shared.models.provisioning import Action, Order, Target
+from shared.models.provisioning import DirectoryStep, Order, Target
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,24 +37,26 @@ class DirectoryAccount(Protocol):
     def delete(self) -> Outcome: ...
 
 
-DIRECTORY_STEPS: dict[Action, Callable[[Any, str], Outcome]] = {
-    Action.create_account: lambda account, _: account.create(),
-    Action.grant: lambda account, entitlement: account.grant(entitlement),
-    Action.revoke: lambda account, entitlement: account.revoke(entitlement),
-    Action.suspend: lambda account, _: account.set_enabled(False, revoke_sessions=True),
-    Action.disable_account: lambda account, _: account.set_enabled(False),
-    Action.restore: lambda account, _: account.set_enabled(True),
-    Action.delete_account: lambda account, _: account.delete(),
-}  # update_account and reset_credentials go to staff: Roster holds no password
+DIRECTORY_STEPS: dict[DirectoryStep, Callable[[Any, str], Outcome]] = {
+    DirectoryStep.create: lambda account, _: account.create(),
+    DirectoryStep.add_to_group: lambda account, entitlement: account.grant(entitlement),
+    DirectoryStep.remove_from_group: lambda account, entitlement: account.revoke(entitlement),
+    DirectoryStep.lock_out: lambda account, _: account.set_enabled(False, revoke_sessions=True),
+    DirectoryStep.disable: lambda account, _: account.set_enabled(False),
+    DirectoryStep.enable: lambda account, _: account.set_enabled(True),
+    DirectoryStep.delete: lambda account, _: account.delete(),
+}  # which action takes which step: its `directory` trait (shared/models/provisioning.py)
+GROUP_STEPS = (DirectoryStep.add_to_group, DirectoryStep.remove_from_group)
 
 
 def directory_step(kind: str, order: Order, check: Callable[[str], object]) -> Callable[[Any], Outcome]:
     """What `order` does to a DirectoryAccount; Refused for an action the connector does not
     carry out, or an entitlement `check` refuses (grant, revoke) or that is not `account`."""
-    found = DIRECTORY_STEPS.get(order.action)
+    step = order.action.traits.directory
+    found = DIRECTORY_STEPS.get(step) if step else None
     if found is None:
         raise Refused(f"the {kind} connector does not carry out {order.action.value}")
-    if order.action in (Action.grant, Action.revoke):
+    if step in GROUP_STEPS:
         check(order.entitlement)
     elif order.entitlement != "account":
         raise Refused(f"{order.action.value} applies to the account, not {order.entitlement[:80]!r}")

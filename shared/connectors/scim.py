@@ -66,7 +66,7 @@ from shared.connectors.base import (
     transport_fault,
 )
 from shared.models.person import Person
-from shared.models.provisioning import Action, Order, OrderState, Target
+from shared.models.provisioning import Order, OrderState, ScimStep, Target
 
 log = logging.getLogger(__name__)
 
@@ -381,20 +381,20 @@ class _Account:
 _FIELDS = {"active": "active", "externalId": "external_id", "displayName": "display_name",
            "name": "name", "emails": "emails"}  # fmt: skip
 
-_STEPS: dict[Action, Callable[[_Account, str], Outcome]] = {
-    Action.create_account: lambda account, _: account.create(),
-    Action.grant: _Account.grant,
-    Action.revoke: _Account.revoke,
-    Action.suspend: lambda account, _: account.set_active(False),
-    Action.disable_account: lambda account, _: account.set_active(False),
-    Action.restore: lambda account, _: account.set_active(True),
-    Action.delete_account: lambda account, _: account.delete(),
-    Action.update_account: lambda account, _: account.update(),
-}  # reset_credentials is not for SCIM: Roster holds no password
+_STEPS: dict[ScimStep, Callable[[_Account, str], Outcome]] = {
+    ScimStep.create: lambda account, _: account.create(),
+    ScimStep.add_to_group: _Account.grant,
+    ScimStep.remove_from_group: _Account.revoke,
+    ScimStep.deactivate: lambda account, _: account.set_active(False),
+    ScimStep.activate: lambda account, _: account.set_active(True),
+    ScimStep.delete: lambda account, _: account.delete(),
+    ScimStep.update: lambda account, _: account.update(),
+}  # which action takes which step: its `scim` trait (shared/models/provisioning.py)
 
 
 def _step(order: Order) -> Callable[[_Account], Outcome]:
-    found = _STEPS.get(order.action)
+    step = order.action.traits.scim
+    found = _STEPS.get(step) if step else None
     if found is None:
         raise Refused(f"the scim connector does not carry out {order.action.value}")
     return lambda account: found(account, order.entitlement)

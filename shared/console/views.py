@@ -40,7 +40,6 @@ BOARD_LIMIT = 30
 FINAL_LIMIT = 10
 TIMELINE_LIMIT = 200
 OUTBOX_SCAN = 10_000
-WORKLIST_STATES = (OrderState.transmitted, OrderState.awaiting_approval, OrderState.errored, OrderState.pending)
 
 
 # -- persons ------------------------------------------------------------------------------

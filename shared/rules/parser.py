@@ -143,30 +143,33 @@ def _syntax_error(text: str, tokens: list[Token], error: UnexpectedToken) -> Rul
     expected.discard("$END")
     at_end = token.type == "$END"
     position = tokens[-1].end_pos if at_end else token.start_pos
-    previous = _previous(tokens, position)
+    want = _wanted(expected, may_end, _previous(tokens, position))
     hint = ""
-    if expected and expected <= _VALUE_TOKENS:
-        after = f" after {_show(previous)}" if previous is not None else ""
-        want = f"a value{after}: text in double quotes, a number, true, false, null or a [list]"
-        if token.type == "PROPERTY":
-            hint = f' (to compare with the text {token}, write "{token}")'
-    elif "OPERATOR" in expected:
-        subject = f" after {previous}" if previous is not None and previous.type == "PROPERTY" else ""
-        want = f"an operator{subject}, such as -eq, -startsWith or -in (-any/-all for a list)"
-    elif "PROPERTY" in expected:
-        want = 'a condition such as person.givenName -eq "Ada"'
-    elif expected and expected <= {"AND", "OR", "RPAR"}:
-        options = ["-and", "-or"] + ([")"] if "RPAR" in expected else [])
-        options += ["the end of the rule"] if may_end else []
-        want = ", ".join(options[:-1]) + " or " + options[-1]
-    else:
-        options = sorted(_WHAT.get(name, name) for name in expected) + (["the end"] if may_end else [])
-        want = " or ".join(options) or "nothing more"
+    if expected and expected <= _VALUE_TOKENS and token.type == "PROPERTY":
+        hint = f' (to compare with the text {token}, write "{token}")'
     if token.type == "RPAR" and "RPAR" not in expected and "PROPERTY" not in expected:
         return RuleError("unexpected ): there is no ( left to close", text, position)
     if at_end:
         return RuleError(f"the rule ends too early: expected {want}", text, position)
     return RuleError(f"unexpected {_show(token)}: expected {want}{hint}", text, position)
+
+
+def _wanted(expected: set[str], may_end: bool, previous: Token | None) -> str:
+    """What the parser wanted where it stopped, in words."""
+    if expected and expected <= _VALUE_TOKENS:
+        after = f" after {_show(previous)}" if previous is not None else ""
+        return f"a value{after}: text in double quotes, a number, true, false, null or a [list]"
+    if "OPERATOR" in expected:
+        subject = f" after {previous}" if previous is not None and previous.type == "PROPERTY" else ""
+        return f"an operator{subject}, such as -eq, -startsWith or -in (-any/-all for a list)"
+    if "PROPERTY" in expected:
+        return 'a condition such as person.givenName -eq "Ada"'
+    if expected and expected <= {"AND", "OR", "RPAR"}:
+        options = ["-and", "-or"] + ([")"] if "RPAR" in expected else [])
+        options += ["the end of the rule"] if may_end else []
+        return ", ".join(options[:-1]) + " or " + options[-1]
+    options = sorted(_WHAT.get(name, name) for name in expected) + (["the end"] if may_end else [])
+    return " or ".join(options) or "nothing more"
 
 
 def _previous(tokens: list[Token], position: int) -> Token | None:
@@ -343,14 +346,7 @@ class _Checker:
                 raise self.fail(f"null can only be used with -eq or -ne, not {shown}", at)
             return
         if op in ("in", "notin"):
-            if literal.kind != LIST:
-                raise self.fail(f'{shown} needs a list in square brackets, e.g. {shown} ["FIN","HR"]', at)
-            if not literal.value:
-                raise self.fail(f"{shown} needs at least one value in its list", at)
-            for item in literal.value:
-                if item.kind == NULL:
-                    raise self.fail("null can't be in a list; test it with -eq null or -ne null", item.start)
-                self.check_value(prop, op, shown, item)
+            self.check_list(prop, op, shown, literal)
             return
         if literal.kind == LIST:
             instead = {"eq": " use -in for a list", "ne": " use -notIn for a list"}.get(op, "")
@@ -367,6 +363,17 @@ class _Checker:
         if op in ORDERING and literal.kind == BOOLEAN:
             raise self.fail(f"{shown} compares numbers, dates or text, not true/false", at)
         self.check_value(prop, op, shown, literal)
+
+    def check_list(self, prop: Property, op: str, shown: str, literal: Literal) -> None:
+        """The list of -in/-notIn: a non-empty [list] without null, each value suiting the property."""
+        if literal.kind != LIST:
+            raise self.fail(f'{shown} needs a list in square brackets, e.g. {shown} ["FIN","HR"]', literal.start)
+        if not literal.value:
+            raise self.fail(f"{shown} needs at least one value in its list", literal.start)
+        for item in literal.value:
+            if item.kind == NULL:
+                raise self.fail("null can't be in a list; test it with -eq null or -ne null", item.start)
+            self.check_value(prop, op, shown, item)
 
     def check_value(self, prop: Property, op: str, shown: str, literal: Literal) -> None:
         """The one value of -eq/-ne/-lt… or each value of -in: does it suit the property?"""

@@ -9,17 +9,18 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFou
 from shared.models.base import moment_end, moment_start
 from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn, MemberIn, Membership
 from shared.models.messages import PersonRef, ReevaluationRef
+from shared.models.role import Role
 from shared.rules import PersonView, Rule, RuleError, parse
 from shared.runtime import Runtime
 from shared.services import consequences
 from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
-from shared.services.relay import committed_with, publish
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import layer_depths, rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import GROUPS, GroupRepository, MembershipRepository
 from shared.store.jobs import JobRepository
-from shared.store.outbox import Outgoing, message_id
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 from shared.store.port import EntityExists, ETagMismatch
 
@@ -258,8 +259,8 @@ def _refuse_builtin(group: Group) -> None:
 def _guard_members(group: Group, roles) -> None:
     if group.kind == "dynamic":
         raise Conflict(f"{group.id} is dynamic: its members come from its rule")
-    needed = "Suspend.Manage" if group.policy == "suspend" else "Groups.Manage"
-    if needed not in roles and "Admin" not in roles:
+    needed = Role.suspend_manage if group.policy == "suspend" else Role.groups_manage
+    if needed not in roles and Role.admin not in roles:
         raise NotAllowed(f"changing the members of {group.id} needs the role {needed}")
 
 

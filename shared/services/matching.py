@@ -20,6 +20,7 @@ from shared.matching.score import Frequencies, Scored, outcome, score
 from shared.matching.weights import Model, shipped
 from shared.models.base import Model as Schema
 from shared.models.person import Address, NationalId, Person, PersonUpdate
+from shared.runtime import Runtime
 from shared.store.matchindex import MatchIndex
 from shared.store.port import TableStore
 
@@ -174,3 +175,8 @@ def _candidate(scored: Scored, model: Model) -> Candidate:
         fields=[FieldExplanation(field=f.field, level=f.level, weight=round(f.weight, 3)) for f in scored.fields],
         swapped_names=scored.swapped,
     )
+
+
+def match_person(rt: Runtime, query: MatchQuery) -> Match:
+    """`match` against the registry of the runtime's store, with its national-id key."""
+    return match(rt.store, query, rt.settings.national_id_key)

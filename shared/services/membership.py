@@ -12,12 +12,12 @@ from shared.models.messages import PersonRef
 from shared.models.person import Person
 from shared.runtime import Runtime
 from shared.services.contention import retrying
-from shared.services.relay import committed_with, publish
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import RuleBook, rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import DueIndex, MembershipRepository, PersonState, person_partition
 from shared.store.orders import OrderRepository
-from shared.store.outbox import Outgoing, message_id
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 
 UPCOMING_LIMIT = 50

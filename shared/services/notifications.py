@@ -17,6 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from shared.config import Settings
+from shared.errors import FieldError, InvalidInput
+from shared.mail.outbox import OutboxMailer
 from shared.models.messages import Email
 from shared.models.request import AccountAction, Comment, Request, Task
 from shared.runtime import Runtime
@@ -265,3 +267,10 @@ def _cc(owner: str | None) -> list[str]:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.casefold().encode()).hexdigest()[:16]
+
+
+def stored_emails(rt: Runtime, limit: int = 500) -> list[dict]:
+    """What the outbox mailer stored, newest last; InvalidInput (422) when the outbox is not in use."""
+    if not isinstance(rt.mail, OutboxMailer):
+        raise InvalidInput("the outbox is not in use", [FieldError("ROSTER_MAIL", "is not outbox")])
+    return list(rt.mail.sent(limit=limit))

@@ -16,8 +16,8 @@ from shared.models.provisioning import (
     STATE_WORDS,
     Action,
     Assignment,
+    Move,
     Order,
-    OrderEvent,
     OrderState,
     Target,
 )
@@ -43,6 +43,7 @@ def get_order(rt: Runtime, order_id: str) -> Order:
 
 
 def list_orders(rt: Runtime, target: str | None, state: str | None, person: str | None, limit: int = 500) -> list[Order]:
+    """Orders of one person, or of the targets' queues, filtered by target and state."""
     repo = OrderRepository(rt.store)
     wanted = _state(state) if state else None
     if person:
@@ -53,10 +54,7 @@ def list_orders(rt: Runtime, target: str | None, state: str | None, person: str 
     found: list[Order] = []
     for target_id in targets:
         for s in states:
-            for order_id in repo.queue(target_id, s, limit=limit - len(found)):
-                order = repo.get(order_id)
-                if order is not None and order[0].state == s:
-                    found.append(order[0])
+            found += _queued(repo, target_id, s, limit - len(found))
             if len(found) >= limit:
                 return found
     return found
@@ -73,8 +71,8 @@ def confirm(rt: Runtime, order_id: str, actor: str, note: str = "", account_id: 
             raise Conflict(f"the account {account_id!r} is already recorded for someone else in {order.target_id}",
                            [FieldError("account_id", "already held by another person in this target")])
     recorded = {"external_id": account_id} if account_id else {}
-    return transition(rt, order_id, OrderState.executed, actor, note or "carried out by hand",
-                      allowed={OrderState.transmitted}, held=lambda o: _recorded(rt, o, account_id, note),
+    return transition(rt, order_id, Move.confirm, OrderState.executed, actor, note or "carried out by hand",
+                      held=lambda o: _recorded(rt, o, account_id, note),
                       **recorded)
 
 
@@ -126,23 +124,27 @@ def _values_of_address(order: Order) -> dict[str, str]:
     given, _, family = local.partition(".")
     return {"given": given, "family": family, "preferred": given, "display": local, "email": email,
             "email_local": local, "id": order.person_id}
+def _queued(repo: OrderRepository, target_id: str, state: OrderState, limit: int) -> list[Order]:
+    """Up to `limit` orders on the target's queue of `state` that are still in it."""
+    found = (repo.get(order_id) for order_id in repo.queue(target_id, state, limit=limit))
+    return [order for order, _ in (f for f in found if f is not None) if order.state == state]
 
 
 def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
-    return transition(rt, order_id, OrderState.errored, actor, message,
-                      allowed={OrderState.transmitted, OrderState.pending}, error=message)
+    return transition(rt, order_id, Move.fail, OrderState.errored, actor, message, error=message)
 
 
 def approve(rt: Runtime, order_id: str, actor: str, send: bool = True) -> Order:
     """Approve a held order; it goes where it waits in the same write (`send=False`: it stays
     Pending and the caller dispatches a batch)."""
     if not send:
-        return transition(rt, order_id, OrderState.pending, actor, "approved", allowed={OrderState.awaiting_approval})
-    return release(rt, order_id, actor, "approved", allowed={OrderState.awaiting_approval})
+        return transition(rt, order_id, Move.approve, OrderState.pending, actor, "approved")
+    return release(rt, order_id, Move.approve, actor, "approved")
 
 
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
-    return release(rt, order_id, actor, "retry", allowed={OrderState.errored}, retry=True)
+    """Send an errored order again: a new attempt, in one write."""
+    return release(rt, order_id, Move.retry, actor, "retry")
 
 
 def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
@@ -183,11 +185,11 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
         return order
     person = PersonRepository(rt.store).get(order.person_id)
     if person is None:
-        return transition(rt, order_id, OrderState.errored, "roster", "the person is no longer registered",
-                          allowed={OrderState.pending}, error="person not found")
+        return transition(rt, order_id, Move.fail, OrderState.errored, "roster",
+                          "the person is no longer registered", error="person not found")
     if not is_automatic(target.connector):
         note = f"no connector named {target.connector!r}"
-        return transition(rt, order_id, OrderState.errored, "roster", note, allowed={OrderState.pending}, error=note)
+        return transition(rt, order_id, Move.fail, OrderState.errored, "roster", note, error=note)
     if _waits_for_account(rt, order):
         return redelivery.wait_for_account(rt, order, rt.clock.now() + ACCOUNT_WAIT)
     until = circuits.admit(rt, target)
@@ -224,8 +226,8 @@ def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
-    return transition(rt, order.id, outcome.state, f"connector:{target.connector}", outcome.note,
-                      allowed={OrderState.pending}, next_attempt_at=None, **changes)
+    return transition(rt, order.id, Move.carry_out, outcome.state, f"connector:{target.connector}",
+                      outcome.note, next_attempt_at=None, **changes)
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:
@@ -269,9 +271,6 @@ def _state(value: str) -> OrderState:
 
 
 
-REQUEST_ACTIONS = {"add": "create_account", "reset": "reset_credentials", "change": "update_account"}
-
-
 def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: str, actor: str,
                          about: str | None = None) -> list[str]:
     """Orders for the accounts a request names (a request desk task), on the worklist of the
@@ -289,12 +288,10 @@ def create_manual_orders(rt: Runtime, target_id: str, accounts: list, reason: st
             created.extend(o.id for o in existing)
             new.extend(o for o in existing if o.state == OrderState.pending)
             continue
-        action = Action(REQUEST_ACTIONS.get(account.action) or (
-            "delete_account" if target.on_remove == "delete" else "disable_account"))
-        order = Order(id=new_order_id(person_id), person_id=person_id, target_id=target_id, entitlement="account",
-                      action=action, state=OrderState.pending, reason=reason, created_at=now, updated_at=now,
-                      account=account.email,
-                      history=[OrderEvent(state=OrderState.pending, at=now, by=actor, note=reason)])
+        action = Action.for_request(account.action, target.on_remove)
+        order = Order.new(id=new_order_id(person_id), person_id=person_id, target_id=target_id,
+                          entitlement="account", action=action, reason=reason, at=now, by=actor,
+                          account=account.email)
         audit = audit_entity(f"person:{person_id}", now, actor, f"order.{action.value}", reason,
                              {"order_id": order.id, "target_id": target_id})
         repo.commit(person_id, [(order, None, None)], [], [audit])

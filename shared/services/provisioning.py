@@ -19,9 +19,10 @@ from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
     MANUAL,
     OPEN_STATES,
-    REMOVALS,
     Action,
     Assignment,
+    InvalidOrderTransition,
+    Move,
     Order,
     OrderEvent,
     OrderState,
@@ -30,17 +31,16 @@ from shared.models.provisioning import (
 from shared.runtime import Runtime
 from shared.services.consequences import PolicyBook
 from shared.services.contention import retrying
-from shared.services.relay import committed_with, publish
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository, new_order_id
-from shared.store.outbox import Outgoing, message_id
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
 
 ACCOUNT = "account"
-GRANTS = {Action.create_account, Action.grant}
 DIGEST_MINUTES = 5  # queue-driven manual orders: one email per target per window
 ACTION_WORDS = {
     Action.create_account: "account(s) to create", Action.grant: "entitlement(s) to grant",
@@ -124,7 +124,7 @@ class Seen:
         o = self.orders.get(order_id or "")
         if o is None or o.state not in OPEN_STATES:
             return None
-        return moved(o, OrderState.inactive, self.now, self.actor, why), self.etags[o.id], o.state
+        return o.moved_to(OrderState.inactive, self.actor, why, at=self.now, move=Move.supersede), self.etags[o.id], o.state
 
 
 def evaluate_provisioning(
@@ -167,7 +167,7 @@ def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), be
             continue
         if target.connector == MANUAL:
             try:
-                release(rt, order.id, "roster", "resumed: on the staff worklist", allowed={OrderState.pending})
+                release(rt, order.id, None, "roster", "resumed: on the staff worklist")
             except Conflict:  # moved on meanwhile
                 continue
         else:
@@ -239,7 +239,7 @@ def access_orders(seen: Seen) -> Plan:
 
 def _granted(seen: Seen, target: Target, key: Key, a: Assignment | None) -> Plan:
     latest = seen.orders.get(a.order_id) if a else None
-    cancelled = latest and latest.action in REMOVALS and seen.superseded(
+    cancelled = latest and latest.action.removes and seen.superseded(
         latest.id, "wanted again before removal was carried out")
     if cancelled:
         return Plan([cancelled], {key: seen.assignment(key, "active", _granting_order(seen.orders, key) or latest.id)})
@@ -250,7 +250,7 @@ def _granted(seen: Seen, target: Target, key: Key, a: Assignment | None) -> Plan
 
 def _removed(seen: Seen, target: Target, key: Key, a: Assignment) -> Plan:
     latest = seen.orders.get(a.order_id)
-    cancelled = latest and latest.action in GRANTS and seen.superseded(latest.id, f"no longer wanted: {seen.cause}")
+    cancelled = latest and latest.action.grants and seen.superseded(latest.id, f"no longer wanted: {seen.cause}")
     if cancelled:
         return Plan([cancelled], {key: seen.assignment(key, "removed", latest.id)})
     action = Action.revoke if key[1] != ACCOUNT else (
@@ -265,8 +265,9 @@ def guarded(seen: Seen, plan: Plan, over_limit: dict[str, bool]) -> Plan:
     orders = []
     for o, etag, previous in plan.orders:
         target = seen.targets[o.target_id]
-        if etag is None and (target.approval == "always" or (o.action in REMOVALS and over_limit.get(target.id))):
-            o = moved(o, OrderState.awaiting_approval, seen.now, "roster", f"approval: {target.approval}")
+        if etag is None and (target.approval == "always" or (o.action.removes and over_limit.get(target.id))):
+            o = o.moved_to(OrderState.awaiting_approval, "roster", f"approval: {target.approval}", at=seen.now,
+                           move=Move.hold)
         orders.append((o, etag, previous))
     return Plan(orders, plan.assignments, plan.removals)
 
@@ -317,7 +318,7 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
             result.append(order)
             continue
         try:
-            result.append(release(rt, order.id, "roster", "on the staff worklist", {OrderState.pending}, notify=False))
+            result.append(release(rt, order.id, None, "roster", "on the staff worklist", notify=False))
         except Conflict:  # moved on meanwhile (a sweep, another call)
             result.append(order)
     targets = PolicyBook.load(rt).targets
@@ -332,7 +333,7 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
 def _released(target: Target, order: Order, now: datetime) -> tuple[Order, list[Outgoing]]:
     """A Pending order where it waits next: Transmitted (manual) or with its queue message."""
     if target.connector == MANUAL:
-        return moved(order, OrderState.transmitted, now, "roster", "on the staff worklist"), []
+        return order.moved_to(OrderState.transmitted, "roster", "on the staff worklist", at=now, move=Move.dispatch), []
     return order, [order_message(order)]
 
 
@@ -349,18 +350,19 @@ def order_message(order: Order) -> Outgoing:
                     session_id=order.person_id, scheduled_at=order.next_attempt_at)
 
 
-def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderState], retry: bool = False,
-            notify: bool = True) -> Order:
-    """Move an order (from `allowed`) to where it waits next — Pending with its queue
-    message, or on the worklist (staff told, `notify`) — in one write (approve, retry, a
-    stuck Pending order). `retry` counts a new attempt (a new message id) and clears the error."""
+def release(rt: Runtime, order_id: str, move: Move | None, by: str, note: str, notify: bool = True) -> Order:
+    """`move` an order to Pending (approve, retry; None: it is Pending already) and on to
+    where it waits next — with its queue message, or on the worklist (staff told, `notify`)
+    — in one write. A retry counts a new attempt (a new message id) and clears the error."""
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
         now = rt.clock.now()
         target = TargetRepository(rt.store).get(order.target_id)
         changes = {"attempts": order.attempts + 1, "failures": 0, "next_attempt_at": None, "error": None} \
-            if retry else {}
-        pending = moved(order, OrderState.pending, now, by, note, **changes) if order.state != OrderState.pending \
-            else order
+            if move == Move.retry else {}
+        if move is None and order.state != OrderState.pending:
+            raise InvalidOrderTransition(f"the {order.action.value} order in {order.target_id} is "
+                                         f"{order.state.value}, not Pending", current_state=order.state.value)
+        pending = order if move is None else order.moved_to(OrderState.pending, by, note, at=now, move=move, **changes)
         if target is None:
             return pending, []
         released, messages = _released(target, pending, now)
@@ -368,28 +370,26 @@ def release(rt: Runtime, order_id: str, by: str, note: str, allowed: set[OrderSt
             else []
         return released, messages + notices
 
-    return _change(rt, order_id, allowed, step)
+    return _change(rt, order_id, step)
 
 
 def transition(
-    rt: Runtime, order_id: str, state: OrderState, by: str, note: str = "",
-    allowed: set[OrderState] | None = None, announce: bool = False,
-    held: Callable[[Order], list[Assignment]] | None = None, **changes,
+    rt: Runtime, order_id: str, move: Move, state: OrderState, by: str, note: str = "",
+    held: Callable[[Order], list[Assignment]] | None = None, announce: bool = False, **changes,
 ) -> Order:
-    """Move one order to `state` (only from `allowed` states), recorded in its history. An
-    `external_id` among the changes is kept on the account's assignment in the same write,
-    as are `held(order)`'s assignments (what staff recorded); `announce`: the order's queue
-    message (scheduled when it waits) goes in the same batch."""
+    """Store one order after `move` to `state` (Order.moved_to: 409 when its state does not
+    allow it). An `external_id` among the changes is kept on the account's assignment in the
+    same write, as are `held(order)`'s assignments (what staff recorded); `announce`: the
+    order's queue message (scheduled when it waits) goes in the same batch."""
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
-        updated = moved(order, state, rt.clock.now(), by, note, **changes)
+        updated = order.moved_to(state, by, note, at=rt.clock.now(), move=move, **changes)
         return updated, [order_message(updated)] if announce else []
 
-    return _change(rt, order_id, allowed, step, held)
+    return _change(rt, order_id, step, held)
 
 
-def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step,
-            held: Callable[[Order], list[Assignment]] | None = None) -> Order:
-    """Read the order, check its state, write `step(order)` with its messages and the
+def _change(rt: Runtime, order_id: str, step, held: Callable[[Order], list[Assignment]] | None = None) -> Order:
+    """Read the order, write `step(order)` (which checks the move) with its messages and the
     account's external id (If-Match on the order)."""
     repo = OrderRepository(rt.store)
 
@@ -398,10 +398,6 @@ def _change(rt: Runtime, order_id: str, allowed: set[OrderState] | None, step,
         if found is None:
             raise NotFound(f"no order {order_id!r}")
         order, etag = found
-        if allowed is not None and order.state not in allowed:
-            wanted = " or ".join(sorted(s.value for s in allowed))
-            raise Conflict(f"the {order.action.value} order for {order.account or 'the person'} in {order.target_id} "
-                           f"is {order.state.value}, not {wanted}", current_state=order.state.value)
         updated, messages = step(order)
         audits = [
             audit_entity(f"person:{order.person_id}", e.at, e.by, f"order.{e.state.value}", e.note or e.state.value,
@@ -429,13 +425,6 @@ def _external_id_kept(repo: OrderRepository, order: Order) -> list[Assignment]:
     return [account.model_copy(update={"external_id": order.external_id})]
 
 
-def moved(order: Order, state: OrderState, at: datetime, by: str, note: str = "", **changes) -> Order:
-    """The order in `state`, the move recorded in its history."""
-    return order.model_copy(update={
-        "state": state, "updated_at": at,
-        "history": [*order.history, OrderEvent(state=state, at=at, by=by, note=note)], **changes})
-
-
 def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
     """A policy changed: the group's members are re-provisioned through `group-update`."""
     count = 0
@@ -458,7 +447,7 @@ def _suspend_group(rt: Runtime, groups: list[str]) -> str | None:
 
 
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
-    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action in GRANTS]
+    granting = [o for o in orders.values() if (o.target_id, o.entitlement) == key and o.action.grants]
     return max(granting, key=lambda o: o.created_at).id if granting else None
 
 

@@ -13,17 +13,15 @@ import json
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.errors import FieldError, MalformedBody, NotFound
-from shared.models.provisioning import Action, Assignment, OrderState
+from shared.models.provisioning import Assignment, Move, OrderState
 from shared.runtime import Runtime
 from shared.services.eligibility import persons_with_email
-from shared.services.provisioning import evaluate_provisioning, transition
+from shared.services.provisioning import ACCOUNT, evaluate_provisioning, transition
 from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 
 MAX_ROWS = 100_000
 KEY_COLUMNS = ("person_id", "email", "account")
-CONFIRMED_BY_PRESENCE = {Action.create_account, Action.grant, Action.restore, Action.reset_credentials,
-                         Action.update_account}
 
 
 class ActualAccount(BaseModel):
@@ -55,34 +53,17 @@ def parse_accounts(body: bytes, content_type: str) -> list[ActualAccount]:
 
 
 def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor: str, create_orders: bool = False) -> dict:
-    target = TargetRepository(rt.store).get(target_id)
-    if target is None:
+    """Compare what target `target_id` holds with what Roster ordered: Executed orders the
+    data confirms (each action's `confirmed_by` trait) become Verified; the rest is drift,
+    turned into orders when `create_orders`."""
+    if TargetRepository(rt.store).get(target_id) is None:
         raise NotFound(f"no target {target_id!r}")
-    repo = OrderRepository(rt.store)
-    actual: dict[tuple[str, str], bool] = {}
-    unknown = []
-    recorded = repo.accounts(target_id)
-    for row in accounts:
-        person_id = _person_of(rt, row, recorded)
-        if person_id is None:
-            unknown.append(row.email or row.account or "")
-            continue
-        actual[(person_id, "account")] = row.active
-        for entitlement in row.entitlements:
-            actual[(person_id, entitlement)] = True
-    believed = {(p, e) for p, e in repo.assigned(target_id)}
-    verified = []
-    for person_id in sorted({p for p, _ in actual} | {p for p, _ in believed}):
-        for order in repo.of_person(person_id):
-            if order.target_id != target_id or order.state != OrderState.executed:
-                continue
-            if _confirms(order.action, actual.get((person_id, order.entitlement))):
-                transition(rt, order.id, OrderState.verified, actor, "confirmed by reconciliation",
-                           allowed={OrderState.executed})
-                verified.append(order.id)
+    actual, unknown = _actual(rt, target_id, accounts)
+    believed = set(OrderRepository(rt.store).assigned(target_id))
+    verified = _verify(rt, target_id, actual, believed, actor)
     unexpected = sorted(k for k in actual if k not in believed)
     missing = sorted(k for k in believed if k not in actual)
-    result = {
+    return {
         "target_id": target_id,
         "verified": verified,
         "drift": {
@@ -90,11 +71,8 @@ def reconcile(rt: Runtime, target_id: str, accounts: list[ActualAccount], actor:
             "missing": [{"person_id": p, "entitlement": e} for p, e in missing],
             "unknown_accounts": len(unknown),
         },
-        "orders": [],
+        "orders": _drift_orders(rt, target_id, unexpected, missing, actor) if create_orders else [],
     }
-    if create_orders:
-        result["orders"] = _drift_orders(rt, target_id, unexpected, missing, actor)
-    return result
 
 
 def _person_of(rt: Runtime, row: ActualAccount, recorded: dict[str, str]) -> str | None:
@@ -104,12 +82,34 @@ def _person_of(rt: Runtime, row: ActualAccount, recorded: dict[str, str]) -> str
     return next((p.id for p in persons_with_email(rt, row.email)), None) if row.email else None
 
 
-def _confirms(action: Action, present: bool | None) -> bool:
-    if action in CONFIRMED_BY_PRESENCE:
-        return present is True
-    if action in (Action.suspend, Action.disable_account):
-        return present is False or present is None
-    return present is None  # revoke, delete_account: gone
+def _actual(rt: Runtime, target_id: str, accounts: list[ActualAccount]) -> tuple[dict[tuple[str, str], bool], list[str]]:
+    """(person, entitlement) → active, as the target holds it; and the accounts of nobody known."""
+    actual: dict[tuple[str, str], bool] = {}
+    unknown = []
+    recorded = OrderRepository(rt.store).accounts(target_id)
+    for row in accounts:
+        person_id = _person_of(rt, row, recorded)
+        if person_id is None:
+            unknown.append(row.email or row.account or "")
+            continue
+        actual[(person_id, ACCOUNT)] = row.active
+        actual.update({(person_id, entitlement): True for entitlement in row.entitlements})
+    return actual, unknown
+
+
+def _verify(rt: Runtime, target_id: str, actual: dict[tuple[str, str], bool], believed: set[tuple[str, str]],
+            actor: str) -> list[str]:
+    """Executed orders of the target that the actual data confirms become Verified."""
+    repo = OrderRepository(rt.store)
+    verified = []
+    for person_id in sorted({p for p, _ in actual} | {p for p, _ in believed}):
+        for order in repo.of_person(person_id):
+            if order.target_id != target_id or order.state != OrderState.executed:
+                continue
+            if order.action.traits.confirmed_by.confirms(actual.get((person_id, order.entitlement))):
+                transition(rt, order.id, Move.verify, OrderState.verified, actor, "confirmed by reconciliation")
+                verified.append(order.id)
+    return verified
 
 
 def _drift_orders(rt: Runtime, target_id: str, unexpected, missing, actor: str) -> list[str]:
@@ -118,25 +118,28 @@ def _drift_orders(rt: Runtime, target_id: str, unexpected, missing, actor: str) 
     repo = OrderRepository(rt.store)
     people = {p for p, _ in missing} | {p for p, _ in unexpected}
     for person_id in people:
-        changed = []
-        for a in repo.assignments(person_id):
-            if a.target_id != target_id:
-                continue
-            if (person_id, a.entitlement) in missing and a.status == "active":
-                changed.append(a.model_copy(update={"status": "removed"}))
-        for p, entitlement in unexpected:
-            if p == person_id and not any(a.entitlement == entitlement and a.target_id == target_id
-                                          for a in repo.assignments(person_id)):
-                changed.append(Assignment(person_id=p, target_id=target_id, entitlement=entitlement,
-                                          status="active", order_id="reconciliation", since=rt.clock.now()))
+        held = [a for a in repo.assignments(person_id) if a.target_id == target_id]
+        changed = _forgotten(held, person_id, missing) + _claimed(rt, held, person_id, target_id, unexpected)
         if changed:
             repo.commit(person_id, [], changed, [])
     created = []
-    for person_id in sorted(people):
-        if person_id.startswith("ext-"):
-            continue
+    for person_id in sorted(p for p in people if not p.startswith("ext-")):
         created += [o.id for o in evaluate_provisioning(rt, person_id, f"drift found by {actor}", actor)]
     return created
+
+
+def _forgotten(held: list[Assignment], person_id: str, missing) -> list[Assignment]:
+    """Active assignments the target does not hold: Roster forgets them, to order them again."""
+    return [a.model_copy(update={"status": "removed"}) for a in held
+            if (person_id, a.entitlement) in missing and a.status == "active"]
+
+
+def _claimed(rt: Runtime, held: list[Assignment], person_id: str, target_id: str, unexpected) -> list[Assignment]:
+    """What the target holds and Roster never ordered: claimed, so evaluation removes it."""
+    known = {a.entitlement for a in held}
+    return [Assignment(person_id=p, target_id=target_id, entitlement=entitlement, status="active",
+                       order_id="reconciliation", since=rt.clock.now())
+            for p, entitlement in unexpected if p == person_id and entitlement not in known]
 
 
 def _from_csv(text: str) -> list[ActualAccount]:

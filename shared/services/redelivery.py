@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from shared.connectors import Outcome
 from shared.connectors.base import attempts_allowed
-from shared.models.provisioning import Order, OrderState, Target
+from shared.models.provisioning import Move, Order, OrderState, Target
 from shared.runtime import Runtime
 from shared.services.provisioning import order_message, transition
 from shared.services.relay import publish
@@ -53,11 +53,11 @@ def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> 
     allowed = attempts_allowed(target)
     if failures >= allowed:
         note = f"{outcome.note} after {failures} attempts"
-        return transition(rt, order.id, OrderState.errored, by, note, allowed={OrderState.pending},
+        return transition(rt, order.id, Move.carry_out, OrderState.errored, by, note,
                           failures=failures, next_attempt_at=None, error=note)
     at = rt.clock.now() + retry_delay(failures, outcome.retry_after)
     note = f"{outcome.note} (attempt {failures} of {allowed}); next attempt at {at.isoformat()}"
-    return transition(rt, order.id, OrderState.pending, by, note, allowed={OrderState.pending}, announce=True,
+    return transition(rt, order.id, Move.defer, OrderState.pending, by, note, announce=True,
                       attempts=order.attempts + 1, failures=failures, next_attempt_at=at, error=outcome.note)
 
 
@@ -79,7 +79,7 @@ def _wait(rt: Runtime, order: Order, until: datetime, reason: str, note: str) ->
         updated = _move_silently(rt, order, until, note)
         reschedule(rt, updated)
         return updated
-    return transition(rt, order.id, OrderState.pending, "roster", note, allowed={OrderState.pending}, announce=True,
+    return transition(rt, order.id, Move.defer, OrderState.pending, "roster", note, announce=True,
                       next_attempt_at=until, error=note)
 
 

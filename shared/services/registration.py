@@ -17,12 +17,12 @@ from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, 
 from shared.runtime import Runtime
 from shared.services.contention import retrying
 from shared.services.matching import person_profile
-from shared.services.relay import committed_with, publish
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
 from shared.store.audit import audit_entity
 from shared.store.matchindex import MatchIndex
-from shared.store.outbox import Outgoing, message_id
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 
 Outcome = Literal["created", "updated", "unchanged", "stale", "held"]

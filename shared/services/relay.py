@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from shared.bus import bus_id
 from shared.bus.port import BusError
 from shared.runtime import Runtime
 from shared.store.outbox import Mark, OutboxRepository, Outgoing, outbox_ops
@@ -23,6 +24,12 @@ T = TypeVar("T")
 RELAY_GRACE = timedelta(seconds=30)  # the writer's own relay had its chance
 SETTLE_AFTER = timedelta(minutes=15)  # > functionTimeout (10 min): no batch of the mark can still land
 RELAY_LIMIT = 500  # marks visited per timer run
+
+
+def message_id(*parts: object) -> str:
+    """A deterministic message id from its parts (`bus_id`: a digest stands in when it would
+    pass Service Bus's 128 characters)."""
+    return bus_id(":".join(str(p) for p in parts))
 
 
 def committed_with(

@@ -1,12 +1,14 @@
-"""Finding persons: by a source identifier (exact) and by name or email text."""
+"""Finding persons: by a source identifier (exact) and by name or email text — one search,
+used by the API (`GET /persons`) and the console's person search alike."""
 
 from __future__ import annotations
 
 import re
 
-from shared.errors import FieldError, InvalidInput
+from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.matching.profile import fold
 from shared.models.person import Person
+from shared.runtime import Runtime
 from shared.store.persons import PersonRepository
 
 MIN_TOKEN = 2
@@ -65,3 +67,37 @@ def by_text(repo: PersonRepository, q: str, limit: int = 20) -> list[Person]:
             found.append(person)
     found.sort(key=lambda p: (fold(p.names.family or ""), fold(p.names.given or ""), p.id))
     return found[:limit]
+
+
+def get_person(rt: Runtime, person_id: str) -> Person:
+    """The registered person, or PersonNotFound (404)."""
+    stored = PersonRepository(rt.store).get(person_id)
+    if stored is None:
+        raise PersonNotFound(f"no person with id {person_id!r}")
+    return stored.person
+
+
+def find_persons(rt: Runtime, *, source: str | None = None, source_id: str | None = None, q: str | None = None,
+                 limit: int = 20) -> list[Person]:
+    """By `source` and `source_id` together (exact), or by text `q`; a `q` of the form
+    `source:source_id` finds that identifier's person first. InvalidInput (422) naming the
+    missing field otherwise."""
+    repo = PersonRepository(rt.store)
+    if source or source_id:
+        if not (source and source_id):
+            missing = "source_id" if source else "source"
+            raise InvalidInput(f"{missing} is required with the other", [FieldError(missing, "required with the other")])
+        found = by_identifier(repo, source, source_id)
+        return [found] if found else []
+    if not q:
+        raise InvalidInput("give source and source_id, or q", [FieldError("q", "required")])
+    named = _named_identifier(repo, q)
+    return [named] if named else by_text(repo, q, limit)
+
+
+def _named_identifier(repo: PersonRepository, q: str) -> Person | None:
+    """The person of `source:source_id` in `q`, when it has that form and such a person exists."""
+    source, colon, source_id = q.partition(":")
+    if colon and source and source_id and " " not in q and "@" not in q:
+        return by_identifier(repo, source, source_id)
+    return None

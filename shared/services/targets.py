@@ -5,6 +5,8 @@ is written with its audit record; a policy change re-provisions the group's memb
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.connectors import check_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.provisioning import Policy, Target
@@ -12,6 +14,7 @@ from shared.runtime import Runtime
 from shared.services.provisioning import announce_members
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
+from shared.store.port import EntityExists
 from shared.store.targets import TARGETS, TargetRepository
 
 
@@ -30,12 +33,20 @@ def policies(rt: Runtime, target_id: str) -> list[Policy]:
     return sorted(TargetRepository(rt.store).policies(target_id), key=lambda p: (p.group_id, p.entitlement))
 
 
+def target_with_policies(rt: Runtime, target_id: str) -> dict[str, Any]:
+    """The target as JSON with its `policies`."""
+    target = get_target(rt, target_id)
+    return {**target.model_dump(mode="json"), "policies": policies(rt, target.id)}
+
+
 def create_target(rt: Runtime, target: Target, actor: str) -> Target:
+    """Register a new target; Conflict (409) when the id is taken, InvalidInput (422) when
+    its connector is not one Roster has."""
     check_connector(target)
-    repo = TargetRepository(rt.store)
-    if repo.get(target.id) is not None:
-        raise Conflict(f"target {target.id!r} exists already", [FieldError("id", "taken")])
-    repo.save(target, _audit(rt, TARGETS, actor, "target.created", target))
+    try:
+        TargetRepository(rt.store).save(target, _audit(rt, TARGETS, actor, "target.created", target), create=True)
+    except EntityExists:
+        raise Conflict(f"target {target.id!r} exists already", [FieldError("id", "taken")]) from None
     return target
 
 
@@ -86,6 +97,8 @@ def _normal(target: Target, policy: Policy) -> Policy:
 def _audit(rt: Runtime, partition: str, actor: str, action: str, target: Target, policy: Policy | None = None):
     """The record of a change: what, never a setting's value (settings may hold secrets)."""
     details = {"target_id": target.id, "connector": str(target.connector), "settings": sorted(target.settings)}
+    why = f"{action.split('.')[1]} {target.id}"
     if policy is not None:
         details.update(group_id=policy.group_id, entitlement=policy.entitlement)
-    return audit_entity(partition, rt.clock.now(), actor, action, f"{action} {target.id}", details)
+        why = f"policy {target.id}/{policy.entitlement} {action.split('.')[1]}"
+    return audit_entity(partition, rt.clock.now(), actor, action, why, details)

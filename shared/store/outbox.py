@@ -17,18 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.bus.limits import bus_id
 from shared.store.port import Entity, Op, TableStore
 
 ROW_PREFIX = "outbox|"
 MARKS = "relaymarks"
 SHARDS = 16
-
-
-def message_id(*parts: object) -> str:
-    """A deterministic message id from its parts (`bus_id`: a digest stands in when it would
-    pass Service Bus's 128 characters)."""
-    return bus_id(":".join(str(p) for p in parts))
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,8 @@ from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import QUEUE_SETTINGS, Settings
 from shared.faults import FaultPlan, FaultyBus, FaultyStore
-from shared.models.provisioning import MANUAL, REMOVALS, OrderState
+from shared.models.provisioning import MANUAL, OrderState
 from shared.runtime import Runtime, use_runtime
-from shared.services.provisioning import GRANTS
 from shared.services.relay import relay_stale
 from shared.services.rulebook import rulebook
 from shared.services.sweep import sweep
@@ -223,9 +222,9 @@ def _assert_orders(rt: Runtime, person_ids: set[str]) -> None:
         sequences: dict[tuple[str, str], list[str]] = defaultdict(list)
         for order in orders.of_person(person_id):
             _assert_moves_on(orders, order, targets)
-            if order.state != OrderState.inactive and order.action in GRANTS | REMOVALS:
+            if order.state != OrderState.inactive and (order.action.grants or order.action.removes):
                 sequences[(order.target_id, order.entitlement)].append(
-                    "grant" if order.action in GRANTS else "removal")
+                    "grant" if order.action.grants else "removal")
         for key in {k for k in sequences} | {(t, "account") for (p, t) in wanted if p == person_id}:
             kinds = sequences.get(key, [])
             member = (person_id, key[0]) in wanted

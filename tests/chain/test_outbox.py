@@ -16,9 +16,15 @@ from shared.services import groups
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import evaluate_provisioning
 from shared.services.registration import register
-from shared.services.relay import SETTLE_AFTER, committed_with, outbox_backlog, relay_stale
+from shared.services.relay import (
+    SETTLE_AFTER,
+    committed_with,
+    message_id,
+    outbox_backlog,
+    relay_stale,
+)
 from shared.store.groups import MembershipRepository
-from shared.store.outbox import OutboxRepository, Outgoing, message_id
+from shared.store.outbox import OutboxRepository, Outgoing
 from shared.store.persons import PersonRepository
 from shared.store.port import ETagMismatch
 from tests.factories import hr_update

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.connectors import Outcome, open_connector
 from shared.models.person import Affiliation, AffiliationType, EmailAddress, Names, Person
-from shared.models.provisioning import Action, Order, OrderState, Target
+from shared.models.provisioning import Action, Order, Target
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -25,9 +25,9 @@ def a_person(pid: str = "p-ada", given: str = "Ada", family: str = "Lovelace",
 
 
 def an_order(action: Action, entitlement: str = "account", person_id: str = "p-ada", attempts: int = 0) -> Order:
-    return Order(id="o-1", person_id=person_id, target_id="dir", entitlement=entitlement, action=action,
-                 state=OrderState.pending, reason="policy fin-employees", created_at=NOW, updated_at=NOW,
-                 attempts=attempts)
+    order = Order.new(id="o-1", person_id=person_id, target_id="dir", entitlement=entitlement, action=action,
+                      reason="policy fin-employees", at=NOW, by="roster")
+    return order.model_copy(update={"attempts": attempts})
 
 
 def a_target(connector: str, settings: dict[str, Any]) -> Target:

@@ -9,14 +9,8 @@ from shared.connectors import ConnectorError, Outcome, open_connector
 from shared.connectors.scim import ScimConnector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
-from tests.connectors.conftest import (
-    SCIM_TOKEN,
-    SCIM_TOKEN_ENV,
-    ScimServer,
-    a_person,
-    a_target,
-    an_order,
-)
+from tests.factories import a_person, a_target, an_order
+from tests.helpers.servers import SCIM_TOKEN, SCIM_TOKEN_ENV, ScimServer
 
 
 class Scim:

@@ -12,7 +12,7 @@ import pytest
 from shared.clock import TravelClock
 from shared.connectors import Outcome, open_connector
 from shared.models.provisioning import Action, OrderState
-from tests.connectors.conftest import NOW, a_person, a_target, an_order
+from tests.factories import NOW, a_person, a_target, an_order
 
 SECRET = "webhook-test-secret"
 SECRET_ENV = "ROSTER_TEST_WEBHOOK_SECRET"

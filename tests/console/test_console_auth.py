@@ -7,7 +7,7 @@ import hashlib
 import json
 from urllib.parse import urlsplit
 
-from tests.console.conftest import html, location, text
+from tests.helpers.console import html, location, text
 
 
 def test_not_signed_in_is_sent_to_the_sign_in_page_and_back_after(browser):
@@ -132,7 +132,7 @@ def test_the_home_page_lists_what_the_roles_allow(browser):
 
 
 def test_every_console_route_is_in_the_openapi_description(functions, rt):
-    from tests.functions.conftest import http, payload
+    from tests.helpers.app import http, payload
 
     doc = payload(functions["ops_openapi"](http("GET", "openapi.json", key="reader-key")))
     console = {path for path in doc["paths"] if path.startswith("/api/console")}

@@ -18,19 +18,18 @@ from pathlib import Path
 
 import pytest
 
-import tests.e2e.conftest as e2e
 from shared.clock import TravelClock
-from tests.e2e.conftest import auth, running
-from tests.factories import hr_update
-from tests.requests.conftest import form
+from tests.factories import FIN_RULE, hr_update
+from tests.helpers.desk import form
+from tests.helpers.keys import E2E_KEYS, auth
+from tests.helpers.roster import running
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("ROSTER_SCREENSHOTS")
          else Path(tempfile.gettempdir()) / "roster-screenshots")
-FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
-KEYS = {**e2e.KEYS, "desk-key": {"name": "Holly", "roles": ["Requests.Manage"]}, "flow-key": ["Requests.Submit"]}
+KEYS = {**E2E_KEYS, "desk-key": {"name": "Holly", "roles": ["Requests.Manage"]}, "flow-key": ["Requests.Submit"]}
 WAIT = 15_000  # ms
 
 
@@ -49,11 +48,10 @@ def chromium() -> Iterator:
 
 
 @pytest.fixture
-def console(tmp_path, chromium, monkeypatch):
+def console(tmp_path, chromium):
     """(client, host, page): devhost on the real app at 2026-11-02 in Brussels, and a page."""
-    monkeypatch.setattr(e2e, "KEYS", KEYS)
     clock = TravelClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
-    with running(tmp_path, clock, "Europe/Brussels") as (client, host):
+    with running(tmp_path, clock, "Europe/Brussels", keys=KEYS) as (client, host):
         context = chromium.new_context(base_url=str(client.base_url), viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(WAIT)

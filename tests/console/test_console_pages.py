@@ -15,10 +15,9 @@ from shared.models.request import RequestSubmission
 from shared.services import groups, orders, requests
 from shared.services.chain import run_sync
 from shared.store.targets import TargetRepository
-from tests.console.conftest import html, location, text
-from tests.requests.conftest import deliver, form
-
-FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
+from tests.factories import FIN_RULE
+from tests.helpers.console import html, location, text
+from tests.helpers.desk import deliver, form
 
 
 def affiliation(key: str, type_: str, org: str, start: str, end: str | None = None, title: str | None = None) -> dict:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devhost import Host
-from tests.devhost.conftest import make_host
+from tests.devhost.hosts import make_host
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from devhost import AppLoadError
 from devhost.index import index_functions, load_app, resolve
-from tests.devhost.conftest import make_host
+from tests.devhost.hosts import make_host
 
 
 def test_get_functions_is_called_once_per_start(
@@ -62,7 +62,7 @@ def test_load_errors() -> None:
     with pytest.raises(AppLoadError):
         load_app("tests.devhost.no_such_module:app")
     with pytest.raises(AppLoadError):
-        load_app("tests.devhost.conftest:QUEUE")
+        load_app("tests.devhost.hosts:QUEUE")
 
 
 def test_arguments_follow_the_signature() -> None:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import httpx
 
 from devhost.__main__ import banner, parser
-from tests.devhost.conftest import APP, ROOT, write_sample
+from tests.devhost.hosts import APP, ROOT, write_sample
 
 
 def test_defaults() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from devhost import Host
 from shared.bus.local import MAX_DELIVERY_REASON, LocalBus
-from tests.devhost.conftest import QUEUE, make_host, records
+from tests.devhost.hosts import QUEUE, make_host, records
 
 
 @pytest.fixture

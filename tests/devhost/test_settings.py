@@ -16,7 +16,7 @@ from devhost.settings import (
     ensure_settings_file,
     read_values,
 )
-from tests.devhost.conftest import ROOT, make_host, write_sample
+from tests.devhost.hosts import ROOT, make_host, write_sample
 
 
 def test_settings_file_is_created_from_the_sample_on_first_run(tmp_path: Path) -> None:

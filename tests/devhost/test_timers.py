@@ -14,7 +14,7 @@ from devhost import Host
 from devhost.activity import Activity
 from devhost.index import HostFunction
 from devhost.timers import Schedule, TimerRunner, schedule_zone
-from tests.devhost.conftest import records
+from tests.devhost.hosts import records
 
 T0 = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)  # a Monday
 

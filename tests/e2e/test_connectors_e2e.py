@@ -9,9 +9,9 @@ import json
 
 import httpx
 
-from tests.connectors.conftest import SCIM_TOKEN, SCIM_TOKEN_ENV, receiver, scim_server  # noqa: F401 (fixtures)
-from tests.e2e.conftest import auth
 from tests.factories import hr_update
+from tests.helpers.keys import auth
+from tests.helpers.servers import SCIM_TOKEN
 
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
 SECRET_ENV, SECRET = "ROSTER_TEST_WEBHOOK_SECRET", "whsec-test"
@@ -25,7 +25,7 @@ def scim_user(server, person_id: str) -> dict:
 
 
 def test_webhook_and_scim_targets_are_provisioned_and_deprovisioned_automatically(
-    travel, receiver, scim_server, monkeypatch  # noqa: F811
+    travel, receiver, scim_server, monkeypatch
 ):
     client, host, _ = travel
     monkeypatch.setenv(SECRET_ENV, SECRET)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.e2e.conftest import auth
-from tests.factories import hr_update
-
-FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
+from tests.factories import FIN_RULE, hr_update
+from tests.helpers.keys import auth
 
 
 def groups_of(client, person_id) -> set[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.runtime import runtime
-from tests.e2e.conftest import auth
 from tests.factories import hr_update
+from tests.helpers.keys import auth
 
 
 def test_hr_registers_updates_and_finds_a_person_over_http(roster):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import auth
-from tests.factories import hr_update
-
-FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
+from tests.factories import FIN_RULE, hr_update
+from tests.helpers.keys import auth
 
 
 def setup_finance(client, host) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from shared.config import QUEUE_SETTINGS
-from tests.functions.conftest import fresh_app_functions
+from tests.helpers.app import fresh_app_functions
 
 # docs/architecture.md §4: the session-keyed queues (one person's messages in order).
 SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order", "ticket-mirror"}

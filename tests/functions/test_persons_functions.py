@@ -10,7 +10,7 @@ import pytest
 from shared.store.deadletters import DeadLetterRepository
 from shared.store.persons import PersonRepository
 from tests.factories import hr_update
-from tests.functions.conftest import fresh_app_functions, http, message, payload
+from tests.helpers.app import fresh_app_functions, http, message, payload
 
 
 def post_person(functions, body, key="hr-key", params=None, raw=None):

@@ -14,9 +14,8 @@ from shared.services import groups
 from shared.services.chain import run_sync
 from shared.services.membership import evaluate_person, sweep_due, upcoming
 from shared.store.groups import MembershipRepository
-from tests.factories import hr_update
+from tests.factories import FIN_RULE, hr_update
 
-FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -in ["FIN","HR"])'
 # The job's end date 2026-11-30 is inclusive in Europe/Brussels (UTC+1): over at 23:00 UTC.
 LAST_SECOND = datetime(2026, 11, 30, 22, 59, 59, tzinfo=UTC)
 END = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)

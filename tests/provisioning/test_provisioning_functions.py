@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.functions.conftest import http, payload
+from tests.helpers.app import http, payload
 
 
 def call(functions, name, method, path, key="admin-key", body=None, raw=None, headers=None, **route):

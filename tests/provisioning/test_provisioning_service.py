@@ -14,7 +14,7 @@ from shared.services import groups, orders, reconciliation
 from shared.services.chain import run_sync
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import evaluate_provisioning, suspended_by
-from tests.provisioning.conftest import add_target, end_job
+from tests.factories import add_target, end_job
 
 
 def states(rt, person_id) -> list[tuple[str, str, str]]:

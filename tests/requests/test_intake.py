@@ -14,7 +14,7 @@ from shared.services.registration import register
 from shared.store.persons import PersonRepository
 from shared.store.requests import RequestRepository
 from tests.factories import hr_update
-from tests.requests.conftest import STAFF, deliver, form
+from tests.helpers.desk import STAFF, deliver, form
 
 LINK = "https://roster.example.edu/api/console/requests/"
 

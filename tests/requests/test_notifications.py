@@ -12,8 +12,8 @@ from shared.mail.port import MailError
 from shared.models.request import RequestSubmission
 from shared.services import requests
 from shared.store.deadletters import DeadLetterRepository
-from tests.functions.conftest import message
-from tests.requests.conftest import deliver, form
+from tests.helpers.app import message
+from tests.helpers.desk import deliver, form
 
 SCRIPT = '<script>alert("x")</script><b onmouseover="steal()">bold</b> & <a href="javascript:x">link</a>'
 

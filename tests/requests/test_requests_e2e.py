@@ -6,7 +6,8 @@ from __future__ import annotations
 from shared.models.provisioning import Target
 from shared.runtime import runtime
 from shared.store.targets import TargetRepository
-from tests.requests.conftest import STAFF, auth, form
+from tests.helpers.desk import STAFF, form
+from tests.helpers.keys import auth
 
 CLIENT = "grace.hopper@example.edu"
 OWNER = "margaret.hamilton@example.edu"

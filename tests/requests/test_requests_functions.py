@@ -13,8 +13,8 @@ from shared.services.registration import register
 from shared.store.persons import PersonRepository
 from shared.store.requests import RequestRepository
 from tests.factories import hr_update
-from tests.functions.conftest import http, payload
-from tests.requests.conftest import form
+from tests.helpers.app import http, payload
+from tests.helpers.desk import form
 
 
 def post(functions, body, key="flow-key", raw=None):

@@ -18,7 +18,7 @@ from shared.models.request import (
 )
 from shared.services import requests
 from shared.store.requests import RequestRepository
-from tests.requests.conftest import deliver, form
+from tests.helpers.desk import deliver, form
 
 OWNER = "margaret.hamilton@example.edu"
 CLIENT = "grace.hopper@example.edu"

@@ -9,10 +9,8 @@ from typing import Any
 
 import httpx
 
-from devhost.host import Host
-from shared.runtime import use_runtime
+from tests.helpers.roster import running
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "admin-key": ["Admin"],
     "hr-key": ["Persons.Write", "Persons.Read"],
@@ -26,20 +24,8 @@ SCIM_JSON = "application/scim+json"
 @contextmanager
 def devhost(tmp_path: Path, **values: str):
     """devhost serving the real function_app on a fresh data directory; `values` override settings."""
-    sample = json.loads((ROOT / "local.settings.sample.json").read_text())
-    sample["Values"].update(ROSTER_API_KEYS=json.dumps(KEYS), **values)
-    settings = tmp_path / "local.settings.json"
-    settings.write_text(json.dumps(sample))
-    use_runtime(None)
-    host = Host("function_app:app", settings_path=settings, host_json=ROOT / "host.json",
-                data_dir=tmp_path / "data", poll_interval=0.02)
-    url = host.start()
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield client, host
-    finally:
-        host.stop()
-        use_runtime(None)
+    with running(tmp_path, keys=KEYS, timeout=60, **values) as pair:
+        yield pair
 
 
 def auth(key: str, content_type: str | None = SCIM_JSON) -> dict[str, str]:

@@ -9,10 +9,7 @@ from shared.models.provisioning import Target
 from shared.store.targets import TargetRepository
 from shared.tickets.devops import AzureDevOps
 from shared.tickets.settings import DevOpsSettings
-from tests.tickets.devops_standin import PAT, PROJECT, serve
-
-HOOK_SECRET = "hook-secret-for-tests"
-IDENTITIES = {"holly@example.edu": {"id": "6f1c2e9a-0000-4000-8000-000000000001", "name": "Holly Desk"}}
+from tests.tickets.devops_standin import HOOK_SECRET, IDENTITIES, PAT, PROJECT, serve
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 PROJECT = "Identity Desk"
 PAT = "test-pat"
+HOOK_SECRET = "hook-secret-for-tests"
+IDENTITIES = {"holly@example.edu": {"id": "6f1c2e9a-0000-4000-8000-000000000001", "name": "Holly Desk"}}
 STATES = {"Issue": ("To Do", "In Planning", "Doing", "Done", "Closed", "Removed"), "Task": ("To Do", "Doing", "Done")}
 PATCH = "application/json-patch+json"
 

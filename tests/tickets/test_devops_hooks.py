@@ -13,7 +13,7 @@ from shared.errors import NotAuthenticated, NotFound
 from shared.models.request import RequestChange, RequestSubmission, State
 from shared.services import requests
 from shared.services.ticket_hooks import HookEvent, receive
-from tests.tickets.conftest import HOOK_SECRET
+from tests.tickets.devops_standin import HOOK_SECRET
 from tests.tickets.mirror_steps import form, pump
 
 

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import FieldError, MalformedBody, RosterError, TooManyRequests
+from shared.errors import FieldError, MalformedBody, NotFound, RosterError, TooManyRequests
 from shared.models.person import Person
 from shared.models.scim import (
     CORE,
@@ -199,3 +199,11 @@ def _operation_response(outcome: OperationOutcome, persons_url: str) -> dict[str
     item["location"] = f"{persons_url}/{outcome.person_id}"
     item["changes"] = outcome.changes
     return item
+
+
+def provisioning_log(rt: Runtime, upload_id: str) -> list[dict]:
+    """One bulk upload's provisioning log entries; NotFound (404) when there is none."""
+    entries = LogRepository(rt.store).of_upload(upload_id)
+    if not entries:
+        raise NotFound(f"no provisioning log for upload {upload_id!r}")
+    return entries

@@ -17,6 +17,7 @@ from shared.errors import FieldError, InvalidInput
 from shared.models.base import parse_moment
 from shared.models.person import Affiliation, Person, PersonUpdate
 from shared.models.scim import CORE, ENTERPRISE, ScimMapping
+from shared.runtime import Runtime
 from shared.store.audit import audit_entity
 from shared.store.scim import MappingRepository
 
@@ -34,6 +35,16 @@ def save_mapping(repo: MappingRepository, source: str, mapping: ScimMapping, act
                          {"source": source})
     repo.save(source, mapping, audit)
     return mapping
+
+
+def source_mapping(rt: Runtime, source: str) -> ScimMapping:
+    """`mapping_for` the runtime's store (the route's door)."""
+    return mapping_for(MappingRepository(rt.store), source)
+
+
+def save_source_mapping(rt: Runtime, source: str, mapping: ScimMapping, actor: str) -> ScimMapping:
+    """`save_mapping` in the runtime's store, audited now."""
+    return save_mapping(MappingRepository(rt.store), source, mapping, actor, rt.clock.now())
 
 
 def lookup(record: dict[str, Any], path: str) -> Any:

@@ -43,6 +43,7 @@ from scim2_server.routing import Operation, Target
 from scim2_server.service import ScimService
 from scim2_server.utils import load_default_resource_types, load_default_schemas
 
+from shared.models.role import Role
 from shared.runtime import Runtime
 from shared.services.scim.users import READ_ONLY, RosterStorage
 
@@ -50,8 +51,8 @@ MAX_OPERATIONS = 100
 MAX_PAYLOAD = 1024 * 1024
 MAX_RESULTS = 200
 READS = (Operation.query, Operation.search, Operation.search_with_body)
-READ_ROLES = ("Persons.Read", "Persons.Write", "Admin")
-WRITE_ROLES = ("Persons.Write", "Admin")
+READ_ROLES = (Role.persons_read, Role.persons_write, Role.admin)
+WRITE_ROLES = (Role.persons_write, Role.admin)
 
 
 def config() -> ServiceProviderConfig:

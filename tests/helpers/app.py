@@ -1,4 +1,4 @@
-"""Trigger functions called directly, with real azure.functions types."""
+"""The app's trigger functions called directly, with real azure.functions types."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import azure.functions as func
-import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
 import function_app
@@ -20,9 +19,8 @@ def fresh_app_functions() -> list:
     return app.get_functions()
 
 
-@pytest.fixture(scope="session")
-def functions() -> dict[str, Any]:
-    """Name → user function."""
+def user_functions() -> dict[str, Any]:
+    """Name → user function of the real app."""
     return {f.get_function_name(): f.get_user_function() for f in fresh_app_functions()}
 
 
@@ -30,6 +28,7 @@ def http(
     method: str, path: str, *, key: str | None = "admin-key", body: Any = None, raw: bytes | None = None,
     params: dict | None = None, route: dict | None = None, headers: dict | None = None,
 ) -> func.HttpRequest:
+    """An API request to `path` (under /api/) as the holder of `key` sends it."""
     all_headers = {"content-type": "application/json", **(headers or {})}
     if key:
         all_headers["authorization"] = f"Bearer {key}"
@@ -41,6 +40,7 @@ def http(
 
 
 def message(body: bytes | str, message_id: str = "m-1", session_id: str | None = None) -> ServiceBusMessage:
+    """A Service Bus message as the host hands it to a queue trigger (first delivery)."""
     return ServiceBusMessage(
         body=body.encode() if isinstance(body, str) else body,
         message_id=message_id, session_id=session_id, delivery_count=1,
@@ -49,4 +49,5 @@ def message(body: bytes | str, message_id: str = "m-1", session_id: str | None =
 
 
 def payload(response: func.HttpResponse) -> Any:
+    """The JSON body of a response."""
     return json.loads(response.get_body())
