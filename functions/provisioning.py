@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
+from shared import outbound, secrets
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
@@ -43,7 +44,7 @@ class PersonIn(Model):
     person_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=READ, summary="List targets")
+@endpoint(bp, "targets", name="targets_list", methods=("GET",), role=OPERATE, summary="List targets")
 def list_targets(call: Call):
     return {"items": TargetRepository(call.rt.store).all(), "next": None}
 
@@ -54,11 +55,11 @@ def create_target(call: Call):
     repo = TargetRepository(call.rt.store)
     if repo.get(call.body.id) is not None:
         raise Conflict(f"target {call.body.id!r} exists already")
-    repo.save(call.body)
+    repo.save(checked(call.body))
     return 201, call.body
 
 
-@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=READ, response=Target,
+@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=OPERATE, response=Target,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
     target = _target(call)
@@ -72,7 +73,7 @@ def update_target(call: Call):
     if call.body.id not in (None, call.route["id"]):
         raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
     target = Target.model_validate({**call.body.model_dump(), "id": call.route["id"]})
-    TargetRepository(call.rt.store).save(target)
+    TargetRepository(call.rt.store).save(checked(target))
     return target
 
 
@@ -180,6 +181,16 @@ def group_update_queue(msg: func.ServiceBusMessage) -> None:
 def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
     """An order for an automatic connector: carry it out."""
     consume(msg, "provisioning-order", OrderRef, lambda ref: orders.execute(runtime(), ref.order_id))
+
+
+def checked(target: Target) -> Target:
+    """A target whose settings may be saved: every URL (`url`, `*_url`) passes the outbound
+    check, every secret is a `ROSTER_TARGET_SECRET_*` name (docs/security.md)."""
+    secrets.check_settings(target.settings)
+    for key, value in target.settings.items():
+        if key == "url" or key.endswith("_url"):
+            outbound.check_url(value, f"settings.{key}")
+    return target
 
 
 def _target(call: Call) -> Target:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.outbound import OutboundPolicy, OutboundRefused, check_url
 
 QUEUE_SETTINGS = {
     "person-update": "PersonUpdateQueue",
@@ -39,6 +42,7 @@ class Settings:
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -69,6 +73,7 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
+        outbound = _outbound(env)
         return cls(
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
@@ -86,4 +91,19 @@ class Settings:
             sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
+            outbound=outbound,
         )
+
+
+def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
+    """The outbound policy, with the Teams webhook checked against it (the address, when
+    it is a literal: the name is resolved and checked again at every post)."""
+    try:
+        policy = OutboundPolicy.from_env(env)
+        if env.get("ROSTER_TEAMS_WEBHOOK"):
+            check_url(env["ROSTER_TEAMS_WEBHOOK"], "ROSTER_TEAMS_WEBHOOK", policy, resolve=lambda host, port: [])
+    except OutboundRefused as refused:
+        raise SettingsError(refused.detail) from None
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return policy

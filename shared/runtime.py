@@ -63,6 +63,11 @@ def runtime() -> Runtime:
     return _current
 
 
+def installed() -> Runtime | None:
+    """The runtime in use, if one was built or installed (never builds one)."""
+    return _current
+
+
 def use_runtime(value: Runtime | None) -> None:
     """Install a runtime (tests), or None to build a fresh one from the environment."""
     global _current, _pinned

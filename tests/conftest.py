@@ -47,6 +47,7 @@ def settings(tmp_path, api_keys, extra_settings) -> Settings:
             "ROSTER_BUS_PATH": f"{tmp_path}/bus.db",
             "ROSTER_API_KEYS": json.dumps(api_keys),
             "ROSTER_TIMEZONE": "Europe/Brussels",
+            "ROSTER_ALLOW_LOOPBACK": "true",  # the suites' receivers listen on 127.0.0.1
             **extra_settings,
         }
     )

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from shared import outbound
 from shared.clock import Clock
 from shared.models.person import Person
 from shared.models.provisioning import Connector as ConnectorKind
@@ -141,6 +142,10 @@ class HttpSettings:
         url = settings.get("url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise Refused("settings.url must be an http(s) URL")
+        try:
+            outbound.check_url(url, "settings.url")
+        except outbound.OutboundRefused as refused:
+            raise Refused(refused.detail) from None
         timeout = settings.get("timeout_seconds", DEFAULT_TIMEOUT)
         if (
             isinstance(timeout, bool)

@@ -66,6 +66,12 @@ class Sleeps(list):
         self.append(seconds)
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch):
+    """The receivers listen on 127.0.0.1: the development setting lets Roster reach them."""
+    monkeypatch.setenv("ROSTER_ALLOW_LOOPBACK", "true")
+
+
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
@@ -130,7 +136,7 @@ def receiver() -> Iterator[Receiver]:
 # -- scim2-server ---------------------------------------------------------------------------
 
 SCIM_TOKEN = "scim-test-token"
-SCIM_TOKEN_ENV = "ROSTER_TEST_SCIM_TOKEN"
+SCIM_TOKEN_ENV = "ROSTER_TARGET_SECRET_TEST_SCIM"
 
 
 class _Quiet(WSGIRequestHandler):

@@ -14,7 +14,7 @@ from tests.e2e.conftest import auth
 from tests.factories import hr_update
 
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
-SECRET_ENV, SECRET = "ROSTER_TEST_WEBHOOK_SECRET", "whsec-test"
+SECRET_ENV, SECRET = "ROSTER_TARGET_SECRET_TEST_WEBHOOK", "whsec-test"
 
 
 def scim_user(server, person_id: str) -> dict:
