@@ -18,6 +18,7 @@ from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
 from shared.errors import BodyTooLarge, FieldError, InvalidInput, MalformedBody, RosterError
+from shared.models.base import plain_text
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
@@ -70,7 +71,10 @@ class Call:
             return None
         if len(value) > max_length:
             raise InvalidInput(f"{name} is too long", [FieldError(name, f"at most {max_length} characters")])
-        return value
+        try:
+            return plain_text(value)
+        except ValueError as refused:
+            raise InvalidInput(f"{name} {refused}", [FieldError(name, str(refused))]) from None
 
 
 def endpoint(
@@ -160,8 +164,11 @@ def invalid(error: ValidationError) -> InvalidInput:
 
 
 def field_path(loc: tuple) -> str:
+    """`affiliations[0].end`; a refused dict key is not echoed (`attributes`, not the key)."""
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if loc[index + 1 : index + 2] == ("[key]",):
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         elif part not in _TYPE_TAGS and "[" not in str(part):

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.outbound import OutboundPolicy, OutboundRefused, check_url
@@ -43,6 +44,7 @@ class Settings:
     auth_enabled: bool = False
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    as_of_max_skew: timedelta = timedelta(minutes=5)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -74,6 +76,7 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         outbound = _outbound(env)
+        skew = _seconds(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300)
         return cls(
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
@@ -92,6 +95,7 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
             outbound=outbound,
+            as_of_max_skew=timedelta(seconds=skew),
         )
 
 
@@ -107,3 +111,13 @@ def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     return policy
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of seconds from 0 (SettingsError naming the setting otherwise)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}")
+    return int(raw)

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from shared.models.base import Model, Moment
+from shared.models.base import Line, Model, Moment
 from shared.models.provisioning import Slug
 
 SUSPEND_IMMEDIATE = "suspend-immediate"
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Line  # a group's name: one line
 
 
 class Group(Model):

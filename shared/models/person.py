@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
+    BeforeValidator,
     EmailStr,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from shared.models.base import Attributes, Model, Moment, moment_end, moment_start
+from shared.models.base import Attributes, Line, Model, Moment, moment_end, moment_start
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-SourceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Text = Line  # names, organisations, titles: one line each
+
+
+def normalise_identifier(value: Any) -> Any:
+    """One identifier, one spelling (docs/security.md §3): format characters (zero-width
+    space, joiners, soft hyphen, BOM) removed, Unicode NFKC (full-width `Ｅ１００１` → `E1001`),
+    surrounding white space trimmed. Case is kept and significant: `E1001` ≠ `e1001`."""
+    if not isinstance(value, str):
+        return value
+    visible = "".join(c for c in value if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", visible).strip()
+
+
+SourceName = Annotated[
+    str, BeforeValidator(normalise_identifier), StringConstraints(min_length=1, max_length=100)
+]
+SourceId = Annotated[
+    str, BeforeValidator(normalise_identifier), StringConstraints(min_length=1, max_length=256)
+]
 
 
 class AffiliationType(StrEnum):
@@ -134,6 +153,26 @@ class PersonUpdate(Model):
     emails: list[EmailIn] | None = Field(default=None, max_length=20)
     attributes: Attributes
     affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
+    _given: tuple[Any, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_given_identifier(cls, data: Any, handler: Any) -> PersonUpdate:
+        update = handler(data)
+        if isinstance(data, dict):
+            update._given = (data.get("source"), data.get("source_id"))
+        return update
+
+    @property
+    def given_identifier(self) -> tuple[str, str] | None:
+        """(source, source_id) as the source spelt them, when that differs from the
+        normalised pair: identifiers stored before normalisation are still found by it."""
+        given = self._given
+        if given is None or given == (self.source, self.source_id):
+            return None
+        if not all(isinstance(part, str) for part in given):
+            return None
+        return given
 
     @model_validator(mode="after")
     def _unique_affiliation_keys(self) -> PersonUpdate:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from shared.models.base import Model
+from shared.models.base import Line, Model
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -30,7 +30,7 @@ class Threshold(Model):
 
 class Target(Model):
     id: Slug
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Line
     connector: Connector = Connector.manual
     settings: dict[str, Any] = Field(default_factory=dict)
     on_remove: Literal["disable", "delete"] = "disable"

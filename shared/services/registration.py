@@ -16,6 +16,7 @@ from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, 
 from shared.runtime import Runtime
 from shared.services.contention import retrying
 from shared.services.search import person_tokens
+from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
 from shared.store.persons import PersonRepository
 
@@ -34,6 +35,7 @@ class Registration:
 def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
     """Apply one source update; publishes `person-changed` unless it was stale (or the
     caller runs the chain in-process: `announce=False`)."""
+    check_as_of(rt, update.as_of)
     repo = PersonRepository(rt.store)
     result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
     if announce and result.outcome != "stale":
@@ -107,7 +109,9 @@ def changed_fields(before: Person, after: Person) -> list[str]:
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
-    person_id = repo.owner_of(update.source, update.source_id)
+    person_id = repo.owner_of(update.source, update.source_id, update.given_identifier)
+    if person_id is not None and update.given_identifier:
+        repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
     if person_id is None:
         apply_update(None, update, "unclaimed", now)  # refuse before anything is stored
         person_id = repo.claim(update.source, update.source_id, uuid.uuid4().hex)

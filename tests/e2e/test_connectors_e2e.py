@@ -60,7 +60,7 @@ def test_webhook_and_scim_targets_are_provisioned_and_deprovisioned_automaticall
     assert json.loads(delivery.body)["order"]["action"] == "create_account"
     assert scim_user(scim_server, person_id)["active"] is True
 
-    ended = hr_update(as_of="2026-11-03T08:00:00+00:00")
+    ended = hr_update(as_of="2026-11-02T08:30:00+00:00")
     ended["affiliations"][0]["end"] = "2026-11-01"
     left = client.post("/api/persons", json=ended, headers=auth("hr-key")).json()
     assert {(o["target_id"], o["action"]) for o in left["orders"]} == {
