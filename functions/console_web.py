@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import azure.functions as func
 
 from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
-from functions.http import RouteInfo, register
+from functions.http import RouteInfo, register, route_values
 from shared.console.render import render, stylesheet
 from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
 from shared.runtime import Runtime, runtime
@@ -153,7 +153,8 @@ def page(
 def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], func.HttpResponse]) -> func.HttpResponse:
     visit: Visit | None = None
     try:
-        visit = Visit(req, runtime(), route=dict(req.route_params))
+        visit = Visit(req, runtime(), route={})
+        visit.route = route_values(req)
         known = read_cookie(req, CSRF_COOKIE)
         visit.csrf, visit.renew_csrf = (known, False) if known else (secrets.token_urlsafe(32), True)
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +18,21 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
-from shared.errors import BodyTooLarge, FieldError, InvalidInput, MalformedBody, RosterError
+from shared.errors import (
+    BodyTooLarge,
+    FieldError,
+    InvalidInput,
+    MalformedBody,
+    NotFound,
+    RosterError,
+)
 from shared.models.base import plain_text
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
 MAX_BODY = 1024 * 1024
+MAX_ROUTE_VALUE = 256  # characters of one path id: every id Roster makes or accepts is shorter
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TYPE_TAGS = {"constrained-str", "str", "int", "float", "bool", "date", "datetime", "none"}
 
 
@@ -123,7 +133,7 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
         if not info.public:
             principal = authenticate(req, rt.settings)
             require(principal, info.role)
-        call = Call(req, rt, principal, route=dict(req.route_params))
+        call = Call(req, rt, principal, route=route_values(req))
         if info.body is not None:
             call.body = parse_body(req, info.body)
         return respond(handler(call))
@@ -134,6 +144,15 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
     except Exception:
         log.exception("unhandled error in %s", info.name)
         return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)
+
+
+def route_values(req: func.HttpRequest) -> dict[str, str]:
+    """The path's ids; one no stored id can be (too long, a control character) is a 404."""
+    values = dict(req.route_params)
+    for name, value in values.items():
+        if len(value) > MAX_ROUTE_VALUE or _CONTROL.search(value):
+            raise NotFound(f"no such {name}: the value cannot be an id")
+    return values
 
 
 def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:

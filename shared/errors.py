@@ -37,6 +37,10 @@ class BodyTooLarge(RosterError):
     status, title, slug = 413, "Body too large", "body-too-large"
 
 
+class DocumentTooLarge(BodyTooLarge):
+    """What the input would make is over the store's limits: refused before any write."""
+
+
 class NotAuthenticated(RosterError):
     status, title, slug = 401, "Not authenticated", "not-authenticated"
 

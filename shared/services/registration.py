@@ -113,7 +113,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
     if person_id is None:
-        apply_update(None, update, "unclaimed", now)  # refuse before anything is stored
+        repo.check_fits(apply_update(None, update, "unclaimed", now))  # refuse before anything is stored
         person_id = repo.claim(update.source, update.source_id, uuid.uuid4().hex)
     stored = repo.get(person_id)
     if stored is None:

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from shared.errors import DocumentTooLarge
 from shared.models.person import Person
 from shared.store.audit import audit_trail
 from shared.store.documents import pack_json, unpack_json
@@ -117,9 +118,17 @@ class PersonRepository:
         except BatchFailed as failure:
             raise failure.cause from None
 
+    def check_fits(self, person: Person) -> None:
+        """DocumentTooLarge (413) if the person would not fit an entity: checked before the
+        first write, so a refused registration leaves nothing behind (not even a claim)."""
+        self._entity(person)
+
     @staticmethod
     def _entity(person: Person) -> Entity:
-        props = pack_json(person.model_dump(mode="json"))
+        try:
+            props = pack_json(person.model_dump(mode="json"))
+        except PropertyTooLarge as too_large:
+            raise DocumentTooLarge(f"the person would be too large to store ({too_large})") from None
         props["version"] = person.version
         props["updated_at"] = person.updated_at
         return Entity(person.id, PERSON_ROW, props)
