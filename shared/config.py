@@ -45,6 +45,8 @@ class Settings:
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     as_of_max_skew: timedelta = timedelta(minutes=5)
+    console_idle: timedelta = timedelta(minutes=30)
+    console_session_max: timedelta = timedelta(hours=8)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -76,7 +78,9 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         outbound = _outbound(env)
-        skew = _seconds(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300)
+        skew = _whole(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300)
+        idle = _whole(env, "ROSTER_CONSOLE_IDLE_MINUTES", 30, minimum=1)
+        session_max = _whole(env, "ROSTER_CONSOLE_SESSION_HOURS", 8, minimum=1)
         return cls(
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
@@ -96,6 +100,8 @@ class Settings:
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
             outbound=outbound,
             as_of_max_skew=timedelta(seconds=skew),
+            console_idle=timedelta(minutes=idle),
+            console_session_max=timedelta(hours=session_max),
         )
 
 
@@ -113,11 +119,11 @@ def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
     return policy
 
 
-def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of seconds from 0 (SettingsError naming the setting otherwise)."""
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole number from `minimum` (SettingsError naming the setting otherwise)."""
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
-        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}")
+    if not raw.isdigit() or int(raw) < minimum:
+        raise SettingsError(f"{name} must be a whole number from {minimum}, not {raw!r}")
     return int(raw)

@@ -13,6 +13,7 @@ import pytest
 
 from functions.auth import key_digest
 from shared.models.provisioning import Target
+from shared.services import sessions
 from shared.store.targets import TargetRepository
 from tests.conftest import KEYS as BASE_KEYS
 
@@ -49,15 +50,16 @@ def wiki(rt) -> Target:
 class Browser:
     """Calls console functions as a browser signed in with `key` would."""
 
-    def __init__(self, functions: dict[str, Any], key: str | None):
+    def __init__(self, functions: dict[str, Any], key: str | None, rt=None):
         self.functions = functions
         self.key = key
         self.csrf = CSRF
+        self.session = sessions.start(rt, key_digest(key)) if key and rt is not None else None
 
     def cookies(self) -> str:
         parts = [f"roster_csrf={self.csrf}"] if self.csrf else []
-        if self.key:
-            parts.append(f"roster_key={key_digest(self.key)}")
+        if self.session:
+            parts.append(f"roster_session={self.session}")
         return "; ".join(parts)
 
     def get(self, name: str, path: str, *, params: dict | None = None, route: dict | None = None,
@@ -83,7 +85,7 @@ class Browser:
 @pytest.fixture
 def browser(functions, rt):
     """browser(key) → a Browser signed in with that key (None: not signed in)."""
-    return lambda key="admin-key": Browser(functions, key)
+    return lambda key="admin-key": Browser(functions, key, rt)
 
 
 def html(response: func.HttpResponse) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlencode
 
 import azure.functions as func
 
@@ -75,3 +76,23 @@ def receiver() -> Iterator[tuple[int, list[dict[str, str]]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def console(name: str, method: str = "GET", *, session: str = "", form: dict | None = None,
+            route: dict | None = None) -> func.HttpResponse:
+    """A console page as a browser holding the `roster_session` cookie `session` gets it."""
+    cookies = f"roster_csrf=csrf-token; roster_session={session}" if session else "roster_csrf=csrf-token"
+    headers = {"cookie": cookies}
+    body = b""
+    if method == "POST":
+        headers["content-type"] = "application/x-www-form-urlencoded"
+        body = urlencode({**(form or {}), "csrf": "csrf-token"}).encode()
+    request = func.HttpRequest(method, f"http://localhost/api/console/{name}", headers=headers, params={},
+                               route_params=route or {}, body=body)
+    return functions()[name](request)
+
+
+def set_cookies(response: func.HttpResponse) -> dict[str, str]:
+    """name → value of each Set-Cookie of a response."""
+    pairs = (c.split(";", 1)[0].split("=", 1) for c in response.headers.getlist("Set-Cookie"))
+    return {name: value for name, value in pairs}
