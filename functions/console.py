@@ -93,7 +93,7 @@ def sign_out(visit: Visit) -> func.HttpResponse:
 
 
 @page(bp, "static/console.css", name="console_stylesheet", methods=("GET",), role=None, public=True,
-      summary="The console's stylesheet")
+      summary="The console's stylesheet", media="text/css")
 def css(visit: Visit) -> func.HttpResponse:
     body, _ = stylesheet()
     return func.HttpResponse(body, mimetype="text/css", charset="utf-8", headers={

@@ -141,10 +141,11 @@ def page(
     query: tuple[str, ...] = (),
     statuses: tuple[int, ...] = (200,),
     public: bool = False,
+    media: str = "text/html",
 ) -> Callable:
     """Register `handler(visit) -> HttpResponse` as the function serving /api/console/<route>."""
     full = "console" + (f"/{route}" if route else "")
-    info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public)
+    info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public, media=media)
 
     def decorate(handler: Callable[[Visit], func.HttpResponse]) -> Callable[[Visit], func.HttpResponse]:
         register(bp, info, lambda req: serve(req, info, handler))

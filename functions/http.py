@@ -50,6 +50,7 @@ class RouteInfo:
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+    media: str = "application/json"  # what a success carries; console pages: text/html
 
 
 ROUTES: list[RouteInfo] = []

@@ -61,22 +61,48 @@ def _models() -> list[type[BaseModel]]:
     return seen
 
 
-def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    responses: dict[str, Any] = {}
-    for status in info.statuses:
-        content = {"application/json": {"schema": _ref(info.response, refs)}} if info.response else {}
-        responses[str(status)] = {"description": "success" if status < 400 else "problem"}
-        if status < 400 and content:
-            responses[str(status)]["content"] = content
-        if status >= 400:
-            responses[str(status)]["content"] = problem
-    for status in (400, 422) if info.body else ():
-        responses[str(status)] = {"description": "invalid input", "content": problem}
+def statuses(info: RouteInfo) -> dict[int, str]:
+    """Every status an operation can answer, and when (docs/security.md §10): what the route
+    declares, plus what the plumbing adds to every route of its kind."""
+    found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
+    page = info.media != "application/json"
     if not info.public:
-        responses["401"] = {"description": "no or unknown API key", "content": problem}
+        found[303 if page else 401] = "not signed in: to the sign-in page" if page else "no or unknown API key"
         roles = " or ".join((info.role,) if isinstance(info.role, str) else info.role or ("any",))
-        responses["403"] = {"description": f"needs role {roles}", "content": problem}
+        found[403] = f"needs role {roles}"
+    if _path_params(info.route):
+        found[404] = "nothing with this id (an id too long or with control characters never exists)"
+    if info.body:
+        found.update({400: "the body is not JSON", 413: "the body, or what it would store, is too large",
+                      422: "invalid input, each field named"})
+    if info.query or (page and "POST" in info.methods):
+        found[422] = "invalid input, each field named"
+    if page and "POST" in info.methods:
+        found[403] = "the form's CSRF token is missing or wrong, or the role is missing"
+    if "GET" not in info.methods and not page:
+        found[503] = "busy: others are changing the same thing; retry"
+    return dict(sorted(found.items()))
+
+
+def _content(info: RouteInfo, status: int, refs: dict) -> dict[str, Any] | None:
+    """What a response of `status` carries: nothing for a redirect, the page for a console
+    page, the model (or any JSON) for an API success, a problem document otherwise."""
+    if status in (204, 303):
+        return None
+    if info.media != "application/json":
+        return {info.media: {"schema": {"type": "string"}}}
+    if status >= 400:
+        return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {"application/json": {"schema": _ref(info.response, refs)}}
+
+
+def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, why in statuses(info).items():
+        responses[str(status)] = {"description": why}
+        content = _content(info, status, refs)
+        if content:
+            responses[str(status)]["content"] = content
     operation: dict[str, Any] = {
         "operationId": info.name,
         "summary": info.summary,
@@ -170,20 +196,13 @@ def _allows(info: RouteInfo, role: str) -> bool:
 
 
 def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
-    problem = {"$ref": "#/definitions/Problem"}
     responses: dict[str, Any] = {}
-    for status in info.statuses:
-        if status < 400:
-            responses[str(status)] = {"description": "success"}
-            if info.response:
-                responses[str(status)]["schema"] = _ref(info.response, refs)
-        else:
-            responses[str(status)] = {"description": "problem", "schema": problem}
-    for status in (400, 422) if info.body else ():
-        responses[str(status)] = {"description": "invalid input", "schema": problem}
-    if not info.public:
-        responses["401"] = {"description": "no or unknown API key", "schema": problem}
-        responses["403"] = {"description": "missing role, or refused (see detail)", "schema": problem}
+    for status, why in statuses(info).items():
+        responses[str(status)] = {"description": why}
+        if status >= 400:
+            responses[str(status)]["schema"] = {"$ref": "#/definitions/Problem"}
+        elif info.response and status not in (204, 303):
+            responses[str(status)]["schema"] = _ref(info.response, refs)
     parameters: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "type": "string"} for p in _path_params(info.route)
     ]

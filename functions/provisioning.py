@@ -14,7 +14,7 @@ from shared import outbound, secrets
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
-from shared.models.provisioning import Policy, Target
+from shared.models.provisioning import Policy, Target, TargetView
 from shared.runtime import runtime
 from shared.services import orders, reconciliation
 from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
@@ -59,11 +59,11 @@ def create_target(call: Call):
     return 201, call.body
 
 
-@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=OPERATE, response=Target,
+@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=OPERATE, response=TargetView,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
     target = _target(call)
-    return {**target.model_dump(mode="json"), "policies": TargetRepository(call.rt.store).policies(target.id)}
+    return TargetView(**target.model_dump(), policies=TargetRepository(call.rt.store).policies(target.id))
 
 
 @endpoint(bp, "targets/{id}", name="targets_update", methods=("PUT",), role="Admin", body=TargetIn,

@@ -33,6 +33,24 @@ class Group(Model):
         return self
 
 
+class Reevaluation(Model):
+    """Progress of a group's latest re-evaluation (docs/architecture.md §5)."""
+
+    job_id: str
+    cause: str
+    started_at: AwareDatetime
+    batches_done: int
+    batches_total: int
+    persons_done: int
+    finished_at: AwareDatetime | None = None
+
+
+class GroupView(Group):
+    """A group as `GET /groups/{id}` shows it."""
+
+    reevaluation: Reevaluation | None = None
+
+
 class GroupIn(Model):
     """A group as an administrator sends it (id from the path on PUT)."""
 

@@ -57,6 +57,12 @@ class Policy(Model):
     entitlement: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "account"
 
 
+class TargetView(Target):
+    """A target as `GET /targets/{id}` shows it: with its policies."""
+
+    policies: list[Policy] = Field(default_factory=list)
+
+
 class OrderState(StrEnum):
     awaiting_approval = "AwaitingApproval"
     pending = "Pending"
