@@ -62,7 +62,7 @@ def _models() -> list[type[BaseModel]]:
 
 
 def statuses(info: RouteInfo) -> dict[int, str]:
-    """Every status an operation can answer, and when (docs/security.md §10): what the route
+    """Every status an operation can answer, and when (docs/security.md §9): what the route
     declares, plus what the plumbing adds to every route of its kind."""
     found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
     page = info.media != "application/json"
