@@ -65,23 +65,34 @@ def statuses(info: RouteInfo) -> dict[int, str]:
     """Every status an operation can answer, and when (docs/security.md §9): what the route
     declares, plus what the plumbing adds to every route of its kind."""
     found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
+    found.update(_caller_statuses(info))
+    found.update(_input_statuses(info))
+    if "GET" not in info.methods and info.media == "application/json":
+        found[503] = "busy: others are changing the same thing; retry"
+    return dict(sorted(found.items()))
+
+
+def _caller_statuses(info: RouteInfo) -> dict[int, str]:
     page = info.media != "application/json"
+    found: dict[int, str] = {}
     if not info.public:
         found[303 if page else 401] = "not signed in: to the sign-in page" if page else "no or unknown API key"
         roles = " or ".join((info.role,) if isinstance(info.role, str) else info.role or ("any",))
         found[403] = f"needs role {roles}"
+    if page and "POST" in info.methods:
+        found[403] = "the form's CSRF token is missing or wrong, or the role is missing"
+    return found
+
+
+def _input_statuses(info: RouteInfo) -> dict[int, str]:
+    found: dict[int, str] = {}
     if _path_params(info.route):
         found[404] = "nothing with this id (an id too long or with control characters never exists)"
     if info.body:
-        found.update({400: "the body is not JSON", 413: "the body, or what it would store, is too large",
-                      422: "invalid input, each field named"})
-    if info.query or (page and "POST" in info.methods):
+        found.update({400: "the body is not JSON", 413: "the body, or what it would store, is too large"})
+    if info.body or info.query or (info.media != "application/json" and "POST" in info.methods):
         found[422] = "invalid input, each field named"
-    if page and "POST" in info.methods:
-        found[403] = "the form's CSRF token is missing or wrong, or the role is missing"
-    if "GET" not in info.methods and not page:
-        found[503] = "busy: others are changing the same thing; retry"
-    return dict(sorted(found.items()))
+    return found
 
 
 def _content(info: RouteInfo, status: int, refs: dict) -> dict[str, Any] | None:

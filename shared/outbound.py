@@ -123,6 +123,18 @@ def check_url(
     A name that does not resolve now is accepted here: the connect-time check refuses it
     then if it resolves to a refused address."""
     policy = policy or current_policy()
+    scheme, host, port = _parts(url, field)
+    addresses = _literal(host) or [_address(a) for a in resolve(host, port or 443)]
+    if host.lower().rstrip(".") == "localhost" and not addresses:
+        addresses = [ipaddress.ip_address("127.0.0.1")]
+    _check_addresses(addresses, field, policy)
+    if scheme == "http" and not (addresses and all(a.is_loopback for a in addresses)):
+        _refuse(field, "must be https (plain http only to this machine's loopback)")
+    return url
+
+
+def _parts(url: Any, field: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an http(s) URL without credentials, else OutboundRefused."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         _refuse(field, f"an https URL of at most {MAX_URL_LENGTH} characters")
     parts = urlsplit(url)
@@ -134,13 +146,7 @@ def check_url(
         _refuse(field, "must be an https URL")
     if parts.username is not None or parts.password is not None:
         _refuse(field, "must not carry credentials: name a ROSTER_TARGET_SECRET_* variable instead")
-    addresses = _literal(host) or [_address(a) for a in resolve(host, port or 443)]
-    if host.lower().rstrip(".") == "localhost" and not addresses:
-        addresses = [ipaddress.ip_address("127.0.0.1")]
-    _check_addresses(addresses, field, policy)
-    if parts.scheme == "http" and not (addresses and all(a.is_loopback for a in addresses)):
-        _refuse(field, "must be https (plain http only to this machine's loopback)")
-    return url
+    return parts.scheme, host, port
 
 
 def check_optional_url(url: str | None, field: str, policy: OutboundPolicy | None = None) -> str | None:
