@@ -6,9 +6,14 @@ PORT ?= 7071
 
 .PHONY: run test bench lint deps chromium clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# `make run` installs only what running needs; tests, lint and benchmarks add their tools.
+$(VENV)/.run-installed: requirements.txt requirements-local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-local.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -23,7 +28,7 @@ deps: $(VENV)/.installed node_modules/.installed
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-run: $(VENV)/.installed
+run: $(VENV)/.run-installed
 	$(PY) -m devhost --port $(PORT)
 
 test: deps chromium

@@ -2,9 +2,11 @@
 
 import azure.functions as func
 
-from functions import console, groups, notifications, ops, persons, provisioning, requests
+from functions import console, groups, notifications, ops, persons, provisioning, requests, tickets
 
-BLUEPRINTS = (persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, ops.bp, console.bp)
+BLUEPRINTS = (
+    persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
 
-ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons).
+ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import groups, http, provisioning, registration, rules
+from bench import dayone, groups, http, provisioning, registration, rules
 from bench.common import console
 
 
@@ -23,6 +24,7 @@ def main() -> None:
         "rules": rules.run(),
         "groups": groups.run(),
         "provisioning": provisioning.run(),
+        "dayone": dayone.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 
 from devhost.host import Host
@@ -26,13 +27,21 @@ def describe(fn: HostFunction, base: str) -> str:
     return fn.kind
 
 
-def banner(host: Host) -> str:
-    """The URL and every function with its route, queue or schedule."""
+def banner(host: Host, list_functions: bool = False) -> str:
+    """Where to go first (the console, the API), a count of the functions, and — when asked —
+    every function with its route, queue or schedule."""
     assert host.url is not None
     base = f"{host.url}/{host.route_prefix}" if host.route_prefix else host.url
-    lines = [f"Roster devhost on {host.url}", "", "Functions:"]
-    width = max((len(f.name) for f in host.functions), default=0)
-    lines += [f"  {f.name.ljust(width)}  {describe(f, base)}" for f in host.functions]
+    lines = [f"Roster devhost on {host.url}", ""]
+    if any(f.kind == "http" and f.route is not None and f.route.template.startswith("console") for f in host.functions):
+        lines.append(f"  Console  {base}/console/")
+    lines.append(f"  API      {base}/  (description: {base}/openapi.json)")
+    kinds = Counter(f.kind for f in host.functions)
+    counted = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    lines += ["", f"Functions: {counted}" + ("" if list_functions else " (--functions lists them)")]
+    if list_functions:
+        width = max((len(f.name) for f in host.functions), default=0)
+        lines += [f"  {f.name.ljust(width)}  {describe(f, base)}" for f in host.functions]
     if host.bus_path:
         lines += ["", f"Local bus: {host.bus_path}"]
     return "\n".join(lines)
@@ -53,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--poll-interval", type=float, default=0.1, help="seconds between polls of an idle queue"
     )
+    p.add_argument("--functions", action="store_true", help="list every function at start-up")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -72,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_interval=args.poll_interval,
     )
     try:
-        host.serve(on_ready=lambda h: print(banner(h), flush=True))
+        host.serve(on_ready=lambda h: print(banner(h, args.functions), flush=True))
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
         return 0
     except (AppLoadError, ValueError) as exc:  # SettingsFileError, SettingsError, bad host.json

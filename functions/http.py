@@ -18,13 +18,15 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
-from shared.errors import (
+from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for queues and console)
     BodyTooLarge,
     FieldError,
     InvalidInput,
     MalformedBody,
     NotFound,
     RosterError,
+    field_path,
+    invalid,
 )
 from shared.models.base import plain_text
 from shared.runtime import Runtime, runtime
@@ -33,7 +35,6 @@ log = logging.getLogger("roster.http")
 MAX_BODY = 1024 * 1024
 MAX_ROUTE_VALUE = 256  # characters of one path id: every id Roster makes or accepts is shorter
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TYPE_TAGS = {"constrained-str", "str", "int", "float", "bool", "date", "datetime", "none"}
 
 
 @dataclass(frozen=True)
@@ -169,31 +170,6 @@ def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
     if not isinstance(data, dict):
         raise MalformedBody("the body must be a JSON object")
     return model.model_validate(data)
-
-
-def invalid(error: ValidationError) -> InvalidInput:
-    """Pydantic's errors as problem fields, e.g. `affiliations[0].end`."""
-    seen: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        path = field_path(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        seen.setdefault(path, message)
-    errors = [FieldError(f, m) for f, m in seen.items()]
-    first = errors[0]
-    return InvalidInput(f"{first.field}: {first.message}", errors)
-
-
-def field_path(loc: tuple) -> str:
-    """`affiliations[0].end`; a refused dict key is not echoed (`attributes`, not the key)."""
-    path = ""
-    for index, part in enumerate(loc):
-        if loc[index + 1 : index + 2] == ("[key]",):
-            continue
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part not in _TYPE_TAGS and "[" not in str(part):
-            path += f".{part}" if path else str(part)
-    return path or "body"
 
 
 def respond(result: Any) -> func.HttpResponse:

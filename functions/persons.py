@@ -13,7 +13,7 @@ from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.models.base import Model
 from shared.models.person import Identifier, Person, PersonUpdate
 from shared.runtime import runtime
-from shared.services import search, stamps
+from shared.services import bulk, search, stamps
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery, match
 from shared.services.registration import link_identifier, register
@@ -36,6 +36,17 @@ def register_person(call: Call):
         return 202, {"message_id": enqueue(call.rt, call.body)}
     result = run_sync(call.rt, call.body, call.actor)
     return (201 if result.registration.outcome == "created" else 200), result.as_response()
+
+
+@endpoint(
+    bp, "persons/bulk", name="persons_bulk", methods=("POST",), role="Persons.Write",
+    summary="Register or update up to 1,000 persons (a JSON array or NDJSON), each answered on its own;"
+            " ?dry_run=true says what would change without writing",
+    query=("dry_run",), statuses=(200, 400, 413),
+)
+def bulk_load(call: Call):
+    records = bulk.parse_records(call.req.get_body() or b"", call.req.headers.get("content-type") or "")
+    return bulk.load(call.rt, records, call.actor, dry_run=_flag(call, "dry_run"))
 
 
 @endpoint(
@@ -116,6 +127,13 @@ def repair_stamp(call: Call):
 def person_update_queue(msg: func.ServiceBusMessage) -> None:
     """An HR update from the queue: registration, then `person-changed` downstream."""
     consume(msg, "person-update", PersonUpdate, lambda update: register(runtime(), update, f"source:{update.source}"))
+
+
+def _flag(call: Call, name: str) -> bool:
+    raw = (call.query(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false", [FieldError(name, "true or false")])
+    return raw == "true"
 
 
 def _limit(call: Call) -> int:

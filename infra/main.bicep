@@ -56,6 +56,25 @@ param mailFrom string = 'roster@example.edu'
 @description('IANA time zone in which date-only starts and ends are read.')
 param timezone string = 'UTC'
 
+@description('Request desk ticket mirror (docs/request-desk.md): none, or azure_devops to keep each request in step with an Azure Boards work item.')
+@allowed([
+  'none'
+  'azure_devops'
+])
+param tickets string = 'none'
+
+@description('With tickets=azure_devops: the organization URL, e.g. https://dev.azure.com/contoso.')
+param devopsUrl string = ''
+
+@description('With tickets=azure_devops: the project that holds the work items.')
+param devopsProject string = ''
+
+@description('With tickets=azure_devops: the work item type of a request.')
+param devopsWorkItemType string = 'Issue'
+
+@description('With tickets=azure_devops: JSON map of Roster states (New, InPlanning, InProgress, Done, Closed, Rejected; tasks Open, Completed) to the process states.')
+param devopsStates string = '{}'
+
 @description('Purge protection on the Key Vault. Turn off only for short-lived test environments: once on it cannot be turned off.')
 param keyVaultPurgeProtection bool = true
 
@@ -68,7 +87,7 @@ param zoneRedundant bool = false
 // The queues of docs/architecture.md §4. `setting` is the app setting the triggers bind with
 // (queue_name="%PersonUpdateQueue%"); the four chain queues are session-keyed
 // (one person's messages in order); the notification and group-reevaluation queues are not
-// (a re-evaluation batch covers many persons).
+// (a re-evaluation batch covers many persons); ticket-mirror is keyed by request number.
 var queues = [
   {
     setting: 'PersonUpdateQueue'
@@ -104,6 +123,12 @@ var queues = [
     setting: 'GroupReevaluationQueue'
     name: 'group-reevaluation'
     requiresSession: false
+    maxDeliveryCount: 10
+  }
+  {
+    setting: 'TicketMirrorQueue'
+    name: 'ticket-mirror'
+    requiresSession: true
     maxDeliveryCount: 10
   }
 ]
@@ -190,8 +215,10 @@ var queueSettings = [for q in queues: {
   value: q.name
 }]
 
-// Roster's settings (docs/architecture.md §8). Every connection is identity-based; the one
-// secret is a Key Vault reference resolved by the platform with the app's identity.
+// Roster's settings (docs/architecture.md §8). Every connection is identity-based; secrets
+// (SendGrid key, Teams webhook URL, DevOps hook secret) are Key Vault references resolved by
+// the platform with the app's identity. A reference to a secret not yet set resolves to
+// nothing Roster uses (the app treats an unresolved reference as unset).
 var appSettings = concat([
   {
     name: 'ServiceBusConnection__fullyQualifiedNamespace'
@@ -240,6 +267,40 @@ var appSettings = concat([
   {
     name: 'ROSTER_PUBLIC_URL'
     value: publicUrl
+  }
+  {
+    // A Workflows URL carries its signature (sig=): a secret, read from Key Vault.
+    name: 'ROSTER_TEAMS_WEBHOOK'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=teams-webhook)'
+  }
+  {
+    name: 'ROSTER_TICKETS'
+    value: tickets
+  }
+  {
+    name: 'ROSTER_DEVOPS_URL'
+    value: devopsUrl
+  }
+  {
+    name: 'ROSTER_DEVOPS_PROJECT'
+    value: devopsProject
+  }
+  {
+    name: 'ROSTER_DEVOPS_WORK_ITEM_TYPE'
+    value: devopsWorkItemType
+  }
+  {
+    name: 'ROSTER_DEVOPS_STATES'
+    value: devopsStates
+  }
+  {
+    // The app's managed identity, added to the DevOps organization; no personal access token.
+    name: 'ROSTER_DEVOPS_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'ROSTER_DEVOPS_HOOK_SECRET'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=devops-hook-secret)'
   }
 ], queueSettings)
 

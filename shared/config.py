@@ -18,7 +18,15 @@ QUEUE_SETTINGS = {
     "provisioning-order": "ProvisioningOrderQueue",
     "notification": "NotificationQueue",
     "group-reevaluation": "GroupReevaluationQueue",
+    "ticket-mirror": "TicketMirrorQueue",
 }
+
+
+def secret_setting(env, name: str) -> str | None:
+    """A secret's value, or None when unset — or when Azure left a Key Vault reference
+    unresolved (the secret not set yet): the reference text itself is never a secret."""
+    value = env.get(name) or None
+    return None if value is None or value.startswith("@Microsoft.KeyVault(") else value
 
 
 class SettingsError(ValueError):
@@ -90,12 +98,12 @@ class Settings:
             api_keys=api_keys,
             staff_email=env.get("ROSTER_STAFF_EMAIL") or cls.staff_email,
             mail_from=env.get("ROSTER_MAIL_FROM") or cls.mail_from,
-            teams_webhook=env.get("ROSTER_TEAMS_WEBHOOK") or None,
+            teams_webhook=secret_setting(env, "ROSTER_TEAMS_WEBHOOK"),
             public_url=(env.get("ROSTER_PUBLIC_URL") or cls.public_url).rstrip("/"),
             timezone=timezone,
             servicebus_namespace=env.get("ServiceBusConnection__fullyQualifiedNamespace") or None,
             servicebus_connection=env.get("ServiceBusConnection") or None,
-            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            sendgrid_api_key=secret_setting(env, "SENDGRID_API_KEY"),
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
             outbound=outbound,
@@ -110,8 +118,9 @@ def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
     it is a literal: the name is resolved and checked again at every post)."""
     try:
         policy = OutboundPolicy.from_env(env)
-        if env.get("ROSTER_TEAMS_WEBHOOK"):
-            check_url(env["ROSTER_TEAMS_WEBHOOK"], "ROSTER_TEAMS_WEBHOOK", policy, resolve=lambda host, port: [])
+        teams = secret_setting(env, "ROSTER_TEAMS_WEBHOOK")  # an unresolved Key Vault reference is unset
+        if teams:
+            check_url(teams, "ROSTER_TEAMS_WEBHOOK", policy, resolve=lambda host, port: [])
     except OutboundRefused as refused:
         raise SettingsError(refused.detail) from None
     except ValueError as exc:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+_TYPE_TAGS = {"constrained-str", "str", "int", "float", "bool", "date", "datetime", "none"}
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -65,3 +69,28 @@ class Busy(RosterError):
     """Contention that did not resolve in a few retries; safe to retry later."""
 
     status, title, slug = 503, "Busy, retry", "busy"
+
+
+def invalid(error: ValidationError) -> InvalidInput:
+    """Pydantic's errors as problem fields, e.g. `affiliations[0].end`."""
+    seen: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        path = field_path(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        seen.setdefault(path, message)
+    errors = [FieldError(f, m) for f, m in seen.items()]
+    first = errors[0]
+    return InvalidInput(f"{first.field}: {first.message}", errors)
+
+
+def field_path(loc: tuple) -> str:
+    """`affiliations[0].end`; a refused dict key is not echoed (`attributes`, not the key)."""
+    path = ""
+    for index, part in enumerate(loc):
+        if loc[index + 1 : index + 2] == ("[key]",):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part not in _TYPE_TAGS and "[" not in str(part):
+            path += f".{part}" if path else str(part)
+    return path or "body"

@@ -12,6 +12,7 @@ from shared.clock import Clock, SystemClock
 from shared.config import Settings
 from shared.mail import Mailer, open_mailer
 from shared.store import TableStore, open_store
+from shared.tickets import Tracker, open_tracker
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Runtime:
     store: TableStore | None = None
     bus: Bus | None = None
     mailer: Mailer | None = None
+    tracker: Tracker | None = None
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -31,6 +33,11 @@ class Runtime:
     @cached_property
     def mail(self) -> Mailer:
         return self.mailer or open_mailer(self.settings, self.store, self.clock)
+
+    @cached_property
+    def tickets(self) -> Tracker:
+        """The request desk's ticket mirror (ROSTER_TICKETS; `none` unless configured)."""
+        return self.tracker or open_tracker(os.environ)
 
     def close(self) -> None:
         self.bus.close()

@@ -23,6 +23,8 @@ from shared.models.request import AccountAction, Comment, Request, Task
 from shared.runtime import Runtime
 from shared.store.requests import Pending
 from shared.store.targets import TargetRepository
+from shared.store.tickets import Link as TicketLink
+from shared.store.tickets import TicketLinkRepository
 
 log = logging.getLogger("roster.notifications")
 TEMPLATES = Path(__file__).resolve().parents[1] / "mail" / "templates"
@@ -70,7 +72,7 @@ def submitted(rt: Runtime, request: Request) -> list[Pending]:
                subject=f"{n}: new {request.category.value} request for {request.service}",
                reply_to=request.requester.email),
     ]  # fmt: skip
-    if rt.settings.teams_webhook:
+    if rt.settings.teams_webhook and not rt.tickets.enabled:  # with the mirror on, it posts with the ticket link
         pending.append(Pending("teams", f"request:{n}:teams", teams_card(rt, request)))
     return pending
 
@@ -137,9 +139,9 @@ def task_completed(rt: Runtime, request: Request, task: Task) -> list[Pending]:
 # -- Teams --------------------------------------------------------------------------------
 
 
-def teams_card(rt: Runtime, request: Request) -> dict[str, Any]:
+def teams_card(rt: Runtime, request: Request, ticket: TicketLink | None = None) -> dict[str, Any]:
     """An Adaptive Card message, as both Teams incoming webhooks and Workflows accept it.
-    It names the request, not the people in it."""
+    It names the request, not the people in it; with the ticket mirror, it links the work item."""
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -158,6 +160,10 @@ def teams_card(rt: Runtime, request: Request) -> dict[str, Any]:
              "url": request_link(rt.settings, request.number)}
         ],
     }  # fmt: skip
+    if ticket is not None:
+        card["body"][1]["facts"].append({"title": "Azure DevOps", "value": f"#{ticket.id}"})
+        card["actions"].append({"type": "Action.OpenUrl", "title": f"Open #{ticket.id} in Azure DevOps",
+                                "url": ticket.link})
     return {
         "type": "message",
         "attachments": [
@@ -204,6 +210,7 @@ def _email(
         "service_name": _service_name(rt, request.service),
         "accounts": _by_action(request),
         "desk": rt.settings.staff_email,
+        "ticket": TicketLinkRepository(rt.store).work_item(request.number) if rt.tickets.enabled else None,
         **extra,
     }
     env = templates()

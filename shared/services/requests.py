@@ -40,7 +40,7 @@ from shared.models.request import (
     TaskState,
 )
 from shared.runtime import Runtime
-from shared.services import notifications
+from shared.services import notifications, tickets
 from shared.services.eligibility import eligibility, persons_with_email
 from shared.store.audit import audit_entity
 from shared.store.port import EntityExists, ETagMismatch
@@ -51,6 +51,7 @@ ATTEMPTS = 30
 MAX_TASKS = 50
 MAX_COMMENTS = 500
 ORDER_CATEGORIES = (Category.invite, Category.reset, Category.remove)
+QUEUED = {"email": "notification", "ticket": "ticket-mirror"}  # outbox kinds → queues
 DONE_ORDER_STATES = ("Executed", "Verified")
 # `@` + an address, not preceded by a character that would make it part of a word/address.
 _MENTION = re.compile(r"(?<![\w.+-])@([^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+)")
@@ -106,7 +107,8 @@ def submit(rt: Runtime, submission: RequestSubmission, actor: str) -> Submitted:
             request.version,
         )  # fmt: skip
         try:
-            repo.create(request, audit, notifications.submitted(rt, request))
+            repo.create(request, audit, notifications.submitted(rt, request)
+                        + tickets.pending_for(rt, request, "request.submitted"))
             created = True
         except EntityExists:  # the same form response, submitted at the same moment
             stored = repo.get(claim.number)
@@ -365,16 +367,16 @@ def mentioned_addresses(text: str) -> list[str]:
 
 
 def flush(rt: Runtime, repo: RequestRepository, number: str) -> None:
-    """Send what a change left to send. Emails go to the `notification` queue (the id makes
-    a second publish a no-op) and are then settled; a Teams post is taken first (deleted
-    with its ETag), so two flushes never post twice."""
-    queue = rt.settings.queue("notification")
+    """Send what a change left to send. Emails go to the `notification` queue and ticket
+    events to `ticket-mirror` (the id makes a second publish a no-op), then are settled; a
+    Teams post is taken first (deleted with its ETag), so two flushes never post twice."""
     for item in repo.pending(number):
-        if item.kind == "email":
+        if item.kind in QUEUED:
             try:
-                rt.bus.publish(queue, json.dumps(item.body), message_id=item.id)
+                rt.bus.publish(rt.settings.queue(QUEUED[item.kind]), json.dumps(item.body), message_id=item.id,
+                               session_id=number if item.kind == "ticket" else None)
             except BusError:
-                raise Busy(f"{number} is saved but its emails could not be queued yet; retry") from None
+                raise Busy(f"{number} is saved but its messages could not be queued yet; retry") from None
             repo.settle(number, item)
         elif repo.take(number, item):
             notifications.post_to_teams(rt.settings, item.body, number)
@@ -411,7 +413,8 @@ def _update(rt: Runtime, number: str, actor: str, apply: Callable[[Request], _Ch
         request.updated_at = now
         audit = audit_entity(number, now, actor, done.action, done.why, done.details, request.version)
         try:
-            repo.replace(request, stored.etag, audit, done.notices(request), comment=done.comment)
+            outbox = done.notices(request) + tickets.pending_for(rt, request, done.action, done.details)
+            repo.replace(request, stored.etag, audit, outbox, comment=done.comment)
         except (ETagMismatch, EntityExists):
             _pause(attempt)
             continue

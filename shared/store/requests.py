@@ -55,9 +55,10 @@ class StoredRequest:
 
 @dataclass(frozen=True)
 class Pending:
-    """A notification waiting to leave: an email for the bus, or a Teams channel post."""
+    """Something waiting to leave: an email for the bus, a Teams channel post, or a ticket
+    event for the tracker mirror's queue."""
 
-    kind: Literal["email", "teams"]
+    kind: Literal["email", "teams", "ticket"]
     id: str
     body: dict[str, Any]
     etag: str | None = None

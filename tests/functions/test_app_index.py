@@ -8,7 +8,7 @@ from shared.config import QUEUE_SETTINGS
 from tests.functions.conftest import fresh_app_functions
 
 # docs/architecture.md §4: the session-keyed queues (one person's messages in order).
-SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order"}
+SESSION_QUEUES = {"person-update", "person-changed", "group-update", "provisioning-order", "ticket-mirror"}
 
 
 def test_every_function_has_a_unique_name_and_valid_bindings():

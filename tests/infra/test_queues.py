@@ -19,6 +19,7 @@ ARCHITECTURE_QUEUES = {
     "provisioning-order": True,
     "notification": False,
     "group-reevaluation": False,
+    "ticket-mirror": True,
 }
 
 

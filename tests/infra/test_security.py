@@ -200,8 +200,15 @@ def test_no_setting_holds_a_key_or_a_connection_string():
         if re.search(r"connection_?string|_key$|password|secret", name, re.IGNORECASE):
             # The only exceptions: App Insights' connection string carries an
             # instrumentation key that authorises nothing once local auth is disabled;
-            # the SendGrid key is a Key Vault reference.
-            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY"}, name
+            # the SendGrid key and the DevOps hook secret are Key Vault references.
+            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY", "ROSTER_DEVOPS_HOOK_SECRET"}, name
+            if name != "APPLICATIONINSIGHTS_CONNECTION_STRING":
+                assert text(value).startswith("@Microsoft.KeyVault("), name
+
+
+def test_the_teams_webhook_url_is_a_key_vault_reference():
+    # A Workflows URL carries its signature (sig=): whoever has it can post to the channel.
+    assert text(app_settings()["ROSTER_TEAMS_WEBHOOK"]).startswith("@Microsoft.KeyVault(")
 
 
 def test_no_template_holds_a_key_or_a_connection_string():
@@ -219,7 +226,8 @@ def test_the_sendgrid_key_is_a_key_vault_reference():
 
 def test_rosters_settings_are_those_the_app_reads():
     settings = app_settings()
-    config = (REPO / "shared" / "config.py").read_text()
+    readers = [REPO / "shared" / "config.py", *sorted((REPO / "shared" / "tickets").glob("*.py"))]
+    config = "".join(path.read_text() for path in readers)
 
     roster = {name for name in settings if name.startswith("ROSTER_")}
     assert roster == {
@@ -231,9 +239,17 @@ def test_rosters_settings_are_those_the_app_reads():
         "ROSTER_STAFF_EMAIL",
         "ROSTER_MAIL_FROM",
         "ROSTER_PUBLIC_URL",
+        "ROSTER_TEAMS_WEBHOOK",
+        "ROSTER_TICKETS",
+        "ROSTER_DEVOPS_URL",
+        "ROSTER_DEVOPS_PROJECT",
+        "ROSTER_DEVOPS_WORK_ITEM_TYPE",
+        "ROSTER_DEVOPS_STATES",
+        "ROSTER_DEVOPS_AUTH",
+        "ROSTER_DEVOPS_HOOK_SECRET",
     }
     for name in roster | {"SENDGRID_API_KEY", "ServiceBusConnection__fullyQualifiedNamespace"}:
-        assert f'"{name}"' in config, f"shared/config.py does not read {name}"
+        assert f'"{name}"' in config, f"neither shared/config.py nor shared/tickets reads {name}"
     assert settings["ROSTER_BUS"] == "servicebus"
     assert settings["ROSTER_MAIL"] == "sendgrid"
     assert settings["ROSTER_CHAIN"] in {"sync", "async"}

@@ -1,0 +1,1 @@
+"""`python -m cli`: the command-line client for the people who run Roster (docs/cli.md)."""

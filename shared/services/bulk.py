@@ -1,0 +1,178 @@
+"""Bulk load: many source updates in one call, each answered on its own.
+
+`POST /api/persons/bulk` takes up to `MAX_RECORDS` `PersonUpdate`s (a JSON array or NDJSON).
+Every record runs through the same chain as `POST /api/persons` (registration → groups →
+provisioning); one bad record never fails the others: it is answered with the field at
+fault. A repeated load changes nothing (every record answers `unchanged`), so an import
+interrupted half-way is simply started again.
+
+With `dry_run` nothing is written: each record says what would happen — its outcome, the
+person's lifecycle step (joiner, mover, leaver), the groups gained and lost, and the orders
+per target that would follow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import BodyTooLarge, InvalidInput, MalformedBody, RosterError, invalid
+from shared.models.person import Person, PersonUpdate
+from shared.runtime import Runtime
+from shared.services.chain import run_sync
+from shared.services.registration import apply_update, changed_fields
+from shared.services.rulebook import rulebook
+from shared.store.groups import MembershipRepository
+from shared.store.orders import OrderRepository
+from shared.store.persons import PersonRepository
+from shared.store.targets import TargetRepository
+
+MAX_RECORDS = 1000
+MAX_BYTES = 4 * 1024 * 1024
+ACCOUNT = "account"
+
+
+@dataclass
+class RecordResult:
+    """The answer for one record of a bulk load."""
+
+    index: int
+    source_id: str | None
+    outcome: str  # created | updated | unchanged | stale | failed
+    person_id: str | None = None
+    errors: list[dict] = field(default_factory=list)
+    lifecycle: str | None = None  # joiner | mover | leaver | None (dry run)
+    groups: dict[str, list[str]] | None = None  # {"gained": [...], "lost": [...]}
+    orders: dict[str, dict[str, int]] | None = None  # target → action → count
+
+    def as_response(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
+
+
+def parse_records(body: bytes, content_type: str) -> list[Any]:
+    """The raw records of a JSON array or NDJSON body; 413 over the limits, 400 if unreadable."""
+    if len(body) > MAX_BYTES:
+        raise BodyTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BYTES}")
+    try:
+        text = body.decode("utf-8")
+        if "ndjson" in content_type or "jsonl" in content_type:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            records = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(f"the body is not valid JSON or NDJSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("the body is nested too deeply") from None
+    if not isinstance(records, list):
+        raise MalformedBody("the body must be a JSON array of person updates, or NDJSON")
+    if len(records) > MAX_RECORDS:
+        raise BodyTooLarge(f"{len(records)} records; at most {MAX_RECORDS} in one call")
+    return records
+
+
+def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> dict:
+    """Apply (or preview) every record; the summary counts outcomes."""
+    results = [_one(rt, index, raw, actor, dry_run) for index, raw in enumerate(records)]
+    return {
+        "dry_run": dry_run,
+        "summary": dict(Counter(r.outcome for r in results)),
+        "items": [r.as_response() for r in results],
+    }
+
+
+def _one(rt: Runtime, index: int, raw: Any, actor: str, dry_run: bool) -> RecordResult:
+    source_id = raw.get("source_id") if isinstance(raw, dict) else None
+    try:
+        if not isinstance(raw, dict):
+            raise InvalidInput("a record must be a JSON object", [])
+        update = PersonUpdate.model_validate(raw)
+        return preview(rt, index, update) if dry_run else _apply(rt, index, update, actor)
+    except ValidationError as error:
+        return _failed(index, source_id, invalid(error))
+    except RosterError as error:
+        return _failed(index, source_id, error)
+
+
+def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
+    errors = [{"field": e.field, "message": e.message} for e in error.errors] or [
+        {"field": "body", "message": error.detail}]
+    return RecordResult(index, source_id if isinstance(source_id, str) else None, "failed", errors=errors)
+
+
+def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordResult:
+    result = run_sync(rt, update, actor)
+    return RecordResult(index, update.source_id, result.registration.outcome, result.registration.person.id)
+
+
+def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
+    """What applying `update` would do, with nothing written."""
+    persons = PersonRepository(rt.store)
+    person_id = persons.owner_of(update.source, update.source_id)
+    stored = persons.get(person_id) if person_id else None
+    current = stored.person if stored else None
+    stamp = current.sources.get(update.source) if current else None
+    if stamp is not None and update.as_of < stamp.as_of:
+        return RecordResult(index, update.source_id, "stale", person_id)
+    now = rt.clock.now()
+    after = apply_update(current, update, person_id or "(new)", now)
+    outcome = "created" if current is None else ("updated" if changed_fields(current, after) else "unchanged")
+    before_groups = set(MembershipRepository(rt.store).state(person_id).groups) if person_id else set()
+    after_groups = _groups_of(rt, after, person_id)
+    return RecordResult(
+        index, update.source_id, outcome, person_id,
+        lifecycle=_lifecycle(rt, current, after),
+        groups={"gained": sorted(after_groups - before_groups), "lost": sorted(before_groups - after_groups)},
+        orders=_orders_that_follow(rt, person_id, after_groups),
+    )
+
+
+def _groups_of(rt: Runtime, person: Person, person_id: str | None) -> set[str]:
+    memberships = MembershipRepository(rt.store).of_person(person_id) if person_id else []
+    statics = [m for m in memberships if m.kind == "static"]
+    return set(rulebook(rt.store, rt.clock).effective(person, statics, rt.clock.now(), rt.settings.tz))
+
+
+def _lifecycle(rt: Runtime, before: Person | None, after: Person) -> str | None:
+    now, tz = rt.clock.now(), rt.settings.tz
+    was, now_active = bool(before and before.active_at(now, tz)), after.active_at(now, tz)
+    if now_active and not was:
+        return "joiner"
+    if was and not now_active or _ends_added(before, after):
+        return "leaver"
+    if before is not None and before.affiliations != after.affiliations:
+        return "mover"
+    return None
+
+
+def _ends_added(before: Person | None, after: Person) -> bool:
+    """An affiliation that had no end (or a later one) now ends: a leaver to come."""
+    if before is None:
+        return False
+    ends = {(a.source, a.key): a.end for a in before.affiliations}
+    return any((a.source, a.key) in ends and a.end is not None and ends[(a.source, a.key)] != a.end
+               for a in after.affiliations)
+
+
+def _orders_that_follow(rt: Runtime, person_id: str | None, groups: set[str]) -> dict[str, dict[str, int]]:
+    """Per target, the orders the new groups would cause against what is assigned now."""
+    wanted: set[tuple[str, str]] = set()
+    targets = {t.id: t for t in TargetRepository(rt.store).all()}
+    for target_id in targets:
+        for policy in TargetRepository(rt.store).policies(target_id):
+            if policy.group_id in groups:
+                wanted |= {(target_id, policy.entitlement), (target_id, ACCOUNT)}
+    held = {(a.target_id, a.entitlement) for a in OrderRepository(rt.store).assignments(person_id)
+            if a.status != "removed"} if person_id else set()
+    orders: dict[str, Counter] = {}
+    for target_id, entitlement in wanted - held:
+        action = "create_account" if entitlement == ACCOUNT else "grant"
+        orders.setdefault(target_id, Counter())[action] += 1
+    for target_id, entitlement in held - wanted:
+        if target_id in targets:
+            on_remove = "delete_account" if targets[target_id].on_remove == "delete" else "disable_account"
+            orders.setdefault(target_id, Counter())[on_remove if entitlement == ACCOUNT else "revoke"] += 1
+    return {t: dict(c) for t, c in sorted(orders.items())}
