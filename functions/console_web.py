@@ -33,9 +33,17 @@ import azure.functions as func
 from functions.auth import ROLES, Principal, authenticate, principal_for_digest, require
 from functions.http import RouteInfo, register, route_values
 from shared.console.render import render, stylesheet
-from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
+from shared.errors import (
+    DocumentTooLarge,
+    FieldError,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    RosterError,
+)
 from shared.runtime import Runtime, runtime
 from shared.services import sessions
+from shared.store.port import PropertyTooLarge
 
 log = logging.getLogger("roster.console")
 BASE = "/api/console"
@@ -180,6 +188,8 @@ def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], fun
         return visit.redirect(sign_in_url(req), f"Please sign in again: {error.detail}.", error=True)
     except RosterError as error:
         return error_page(visit, error, error.status)
+    except PropertyTooLarge as too_large:  # the write that hit the store's limit was refused whole
+        return error_page(visit, DocumentTooLarge(f"too large to store: {too_large}"), 413)
     except Exception:
         log.exception("unhandled error in %s", info.name)
         return error_page(visit, RosterError("an unexpected error occurred; it has been logged"), 500)

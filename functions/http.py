@@ -20,6 +20,7 @@ from pydantic_core import to_jsonable_python
 from functions.auth import Principal, authenticate, require
 from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for queues and console)
     BodyTooLarge,
+    DocumentTooLarge,
     FieldError,
     InvalidInput,
     MalformedBody,
@@ -30,6 +31,7 @@ from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for 
 )
 from shared.models.base import plain_text
 from shared.runtime import Runtime, runtime
+from shared.store.port import PropertyTooLarge
 
 log = logging.getLogger("roster.http")
 MAX_BODY = 1024 * 1024
@@ -143,6 +145,8 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
         return problem(error, req)
     except ValidationError as error:
         return problem(invalid(error), req)
+    except PropertyTooLarge as too_large:  # the write that hit the store's limit was refused whole
+        return problem(DocumentTooLarge(f"too large to store: {too_large}"), req)
     except Exception:
         log.exception("unhandled error in %s", info.name)
         return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)

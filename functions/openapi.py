@@ -67,8 +67,10 @@ def statuses(info: RouteInfo) -> dict[int, str]:
     found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
     found.update(_caller_statuses(info))
     found.update(_input_statuses(info))
-    if "GET" not in info.methods and info.media == "application/json":
-        found[503] = "busy: others are changing the same thing; retry"
+    if "GET" not in info.methods:
+        found[413] = "the body, or what it would store, is too large"
+        if info.media == "application/json":
+            found[503] = "busy: others are changing the same thing; retry"
     return dict(sorted(found.items()))
 
 

@@ -191,3 +191,18 @@ def test_the_loopback_development_setting_is_on_in_the_local_sample_and_never_in
     assert '"ROSTER_ALLOW_LOOPBACK": "true"' in sample
     infra = [p for p in (ROOT / "infra").rglob("*") if p.is_file()]
     assert infra and not [p for p in infra if "ROSTER_ALLOW_LOOPBACK" in p.read_text(errors="ignore")]
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://169.254.169.254/org", "link-local"),
+    ("https://10.1.1.1/org", "private"),
+])
+def test_the_devops_organization_url_gets_the_same_check(url, says):
+    from shared.tickets import TicketSettingsError
+    from shared.tickets.settings import DevOpsSettings
+
+    env = {"ROSTER_TICKETS": "azure_devops", "ROSTER_DEVOPS_URL": url, "ROSTER_DEVOPS_PROJECT": "Desk"}
+    with pytest.raises(TicketSettingsError, match=says):
+        DevOpsSettings.from_env(env)
+    allowed = DevOpsSettings.from_env({**env, "ROSTER_OUTBOUND_ALLOW_CIDRS": "10.0.0.0/8"}) if says == "private" else None
+    assert allowed is None or allowed.url == url

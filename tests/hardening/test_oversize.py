@@ -116,3 +116,10 @@ def test_a_deeply_nested_client_principal_that_is_valid_base64_and_json_is_a_401
     response = call("persons_search", key=None, params={"q": "ada"}, headers={"x-ms-client-principal": nested})
 
     assert response.status_code == 401
+
+
+def test_a_target_too_large_to_store_is_a_413_and_nothing_is_stored(rt):
+    response = call("targets_create", "POST", body={"id": "wiki", "name": "Wiki", "settings": {"notes": "x" * 500_000}})
+
+    assert response.status_code == 413
+    assert call("targets_get", route={"id": "wiki"}).status_code == 404

@@ -89,3 +89,13 @@ def test_a_stamp_can_be_set_to_a_given_instant_but_not_to_the_future(rt):
     assert future.status_code == 422 and problem_fields(future) == ["as_of"]
     assert ok.status_code == 200 and payload(ok)["after"] == "2026-10-01T00:00:00+00:00"
     assert unknown.status_code == 404
+
+
+def test_a_bulk_load_refuses_a_future_as_of_per_record_in_a_dry_run_too(rt):
+    records = [hr_update(source_id="B1"), hr_update(source_id="B2", as_of="2030-01-01T00:00:00+00:00")]
+
+    for dry_run in ("true", "false"):
+        response = call("persons_bulk", "POST", key="hr-key", params={"dry_run": dry_run}, body=records)
+        results = payload(response)["items"]
+        assert [r["outcome"] for r in results][1] == "failed"
+        assert results[1]["errors"][0]["field"] == "as_of"
