@@ -3,7 +3,7 @@
 - Unknown fields are refused; surrounding white space is trimmed.
 - Text: no model accepts a NUL, another control character (tab, CR and LF excepted) or a
   lone surrogate in any string, a dict key included (`Model._plain_text`, one check for every
-  field); one-line fields (`Line`: names, titles, group names, subjects) refuse CR, LF and the
+  model); one-line fields (`Line`: names, titles, group names, subjects) refuse CR, LF and the
   Unicode line separators as well. Each refusal is a 422 naming the field.
 - Attribute names: `ATTRIBUTE_NAME`, at most 128 characters.
 """
@@ -23,9 +23,11 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
-    field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # C0 controls but tab, CR and LF; DEL and the C1 controls; lone surrogates.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -133,12 +135,26 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _plain_text(cls, value: Any) -> Any:
-        if not isinstance(value, BaseModel):
-            _no_control_anywhere(value)
-        return value
+    @model_validator(mode="after")
+    def _plain_text(self) -> Model:
+        """One pass over the fields (nested models check their own), naming the field."""
+        fields = self.__dict__
+        if _CONTROL.search("".join(v for v in fields.values() if type(v) is str)) is None:
+            fields = {k: v for k, v in fields.items() if type(v) is not str}  # the text fields are clean
+        for name, value in fields.items():
+            if isinstance(value, str):
+                if _CONTROL.search(value) is None:
+                    continue
+            elif not value or not isinstance(value, (dict, list, tuple, set, frozenset)):
+                continue
+            elif isinstance(value, list) and isinstance(value[0], BaseModel):
+                continue  # a list of models: each checked itself
+            try:
+                _no_control_anywhere(value)
+            except ValueError as refused:
+                error = InitErrorDetails(type=PydanticCustomError("value_error", str(refused)), loc=(name,), input=value)
+                raise ValidationError.from_exception_data(type(self).__name__, [error]) from None
+        return self
 
 
 def moment_start(value: date | datetime, tz: ZoneInfo) -> datetime:

@@ -31,6 +31,8 @@ def normalise_identifier(value: Any) -> Any:
     surrounding white space trimmed. Case is kept and significant: `E1001` ≠ `e1001`."""
     if not isinstance(value, str):
         return value
+    if value.isascii():  # no format characters, and NFKC leaves ASCII as it is
+        return value.strip()
     visible = "".join(c for c in value if unicodedata.category(c) != "Cf")
     return unicodedata.normalize("NFKC", visible).strip()
 
