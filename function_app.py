@@ -2,10 +2,20 @@
 
 import azure.functions as func
 
-from functions import console, groups, notifications, ops, persons, provisioning, requests, tickets
+from functions import (
+    console,
+    groups,
+    notifications,
+    ops,
+    persons,
+    provisioning,
+    requests,
+    scim,
+    tickets,
+)
 
 BLUEPRINTS = (
-    persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp,
+    persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp, scim.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -11,7 +11,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dayone, groups, http, provisioning, registration, rules
+from bench import dayone, groups, http, provisioning, registration, rules, scim, slowtarget
 from bench.common import console
 
 
@@ -25,6 +25,8 @@ def main() -> None:
         "groups": groups.run(),
         "provisioning": provisioning.run(),
         "dayone": dayone.run(),
+        "scim": scim.run(),
+        "slowtarget": slowtarget.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

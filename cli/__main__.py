@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None, api:
     try:
         return _run(args, api, console)
     except (ExportError, ApiError, OSError) as exc:
-        console.print(f"[red]{exc}")
+        console.print(f"[red]{exc}", highlight=False)
         return 2
     finally:
         api.close()

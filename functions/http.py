@@ -34,7 +34,6 @@ from shared.runtime import Runtime, runtime
 from shared.store.port import PropertyTooLarge
 
 log = logging.getLogger("roster.http")
-MAX_BODY = 1024 * 1024
 MAX_ROUTE_VALUE = 256  # characters of one path id: every id Roster makes or accepts is shorter
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -53,6 +52,7 @@ class RouteInfo:
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = (200,)
     public: bool = False
+    errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
     media: str = "application/json"  # what a success carries; console pages: text/html
 
 
@@ -139,7 +139,7 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
             require(principal, info.role)
         call = Call(req, rt, principal, route=route_values(req))
         if info.body is not None:
-            call.body = parse_body(req, info.body)
+            call.body = parse_body(req, info.body, rt.settings.max_message_bytes)
         return respond(handler(call))
     except RosterError as error:
         return problem(error, req)
@@ -161,10 +161,12 @@ def route_values(req: func.HttpRequest) -> dict[str, str]:
     return values
 
 
-def parse_body(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+def parse_body(req: func.HttpRequest, model: type[BaseModel], limit: int) -> BaseModel:
+    """The JSON body as `model`. `limit` is ROSTER_MAX_MESSAGE_BYTES: what a route takes in
+    fits on the bus, where an async route hands it on."""
     raw = req.get_body() or b""
-    if len(raw) > MAX_BODY:
-        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    if len(raw) > limit:
+        raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -205,6 +207,8 @@ def problem(error: RosterError, req: func.HttpRequest, status: int | None = None
         body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
     body.update(getattr(error, "extra", {}))
     headers = {"WWW-Authenticate": 'Bearer realm="roster"'} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": str(body.get("retry_after", 1))}
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False),
         status_code=status,

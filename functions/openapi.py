@@ -28,6 +28,18 @@ PROBLEM = {
 }
 
 
+SCIM_ERROR = {
+    "type": "object",
+    "description": "SCIM error (RFC 7644 §3.12), answered by the SCIM service under /api/scim/v2",
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+
+
 def describe(version: str) -> dict[str, Any]:
     models = _models()
     refs, defs = models_json_schema(
@@ -35,11 +47,12 @@ def describe(version: str) -> dict[str, Any]:
     )
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM
+    schemas["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in ROUTES:
-        item = paths.setdefault("/api/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/api/" + _template(info.route), {})
         for method in info.methods:
-            item[method.lower()] = _operation(info, refs)
+            item[method.lower()] = _operation(info, refs, method)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Roster", "version": version},
@@ -65,6 +78,8 @@ def statuses(info: RouteInfo) -> dict[int, str]:
     """Every status an operation can answer, and when (docs/security.md §9): what the route
     declares, plus what the plumbing adds to every route of its kind."""
     found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
+    if info.errors == "scim":
+        return found  # the SCIM service declares every status it answers itself
     found.update(_caller_statuses(info))
     found.update(_input_statuses(info))
     if "GET" not in info.methods:
@@ -100,8 +115,11 @@ def _input_statuses(info: RouteInfo) -> dict[int, str]:
 def _content(info: RouteInfo, status: int, refs: dict) -> dict[str, Any] | None:
     """What a response of `status` carries: nothing for a redirect, the page for a console
     page, the model (or any JSON) for an API success, a problem document otherwise."""
-    if status in (204, 303):
+    if status in (204, 303, 304):
         return None
+    if info.errors == "scim":
+        schema = {"$ref": "#/components/schemas/ScimError"} if status >= 400 else {}
+        return {"application/scim+json": {"schema": schema}}
     if info.media != "application/json":
         return {info.media: {"schema": {"type": "string"}}}
     if status >= 400:
@@ -109,7 +127,7 @@ def _content(info: RouteInfo, status: int, refs: dict) -> dict[str, Any] | None:
     return {"application/json": {"schema": _ref(info.response, refs)}}
 
 
-def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
+def _operation(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, why in statuses(info).items():
         responses[str(status)] = {"description": why}
@@ -117,7 +135,7 @@ def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
         if content:
             responses[str(status)]["content"] = content
     operation: dict[str, Any] = {
-        "operationId": info.name,
+        "operationId": _operation_id(info, method),
         "summary": info.summary,
         "responses": responses,
         "parameters": [
@@ -140,6 +158,17 @@ def _operation(info: RouteInfo, refs: dict) -> dict[str, Any]:
 
 def _ref(model: type[BaseModel] | None, refs: dict) -> dict:
     return refs[(model, "validation")] if model else {}
+
+
+def _operation_id(info: RouteInfo, method: str) -> str:
+    """The function's name; one function serving several methods (the SCIM service) gets
+    one id per method, since operation ids are unique."""
+    return info.name if len(info.methods) == 1 else f"{info.name}_{method.lower()}"
+
+
+def _template(route: str) -> str:
+    """The route as an OpenAPI path: a catch-all `{*path}` is `{path}`."""
+    return route.split("?")[0].replace("{*", "{")
 
 
 def _path_params(route: str) -> list[str]:
@@ -171,11 +200,12 @@ def describe_v2(version: str, public_url: str, role: str | None = None) -> dict[
     )
     definitions = {name: _swagger(schema) for name, schema in defs.get("$defs", {}).items()}
     definitions["Problem"] = PROBLEM
+    definitions["ScimError"] = SCIM_ERROR
     paths: dict[str, dict] = {}
     for info in routes:
-        item = paths.setdefault("/" + info.route.split("?")[0], {})
+        item = paths.setdefault("/" + _template(info.route), {})
         for method in info.methods:
-            item[method.lower()] = _operation_v2(info, refs)
+            item[method.lower()] = _operation_v2(info, refs, method)
     scheme, _, host = public_url.partition("://")
     return {
         "swagger": "2.0",
@@ -208,13 +238,14 @@ def _allows(info: RouteInfo, role: str) -> bool:
     return role in roles
 
 
-def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
+def _operation_v2(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
+    problem = {"$ref": "#/definitions/" + ("ScimError" if info.errors == "scim" else "Problem")}
     responses: dict[str, Any] = {}
     for status, why in statuses(info).items():
         responses[str(status)] = {"description": why}
         if status >= 400:
-            responses[str(status)]["schema"] = {"$ref": "#/definitions/Problem"}
-        elif info.response and status not in (204, 303):
+            responses[str(status)]["schema"] = problem
+        elif info.response and status not in (204, 303, 304):
             responses[str(status)]["schema"] = _ref(info.response, refs)
     parameters: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "type": "string"} for p in _path_params(info.route)
@@ -225,7 +256,7 @@ def _operation_v2(info: RouteInfo, refs: dict) -> dict[str, Any]:
             {"name": "body", "in": "body", "required": True, "schema": _ref(info.body, refs)}
         )
     operation: dict[str, Any] = {
-        "operationId": "".join(part.capitalize() for part in info.name.split("_")),
+        "operationId": "".join(part.capitalize() for part in _operation_id(info, method).split("_")),
         "summary": info.summary[:SUMMARY_LIMIT],
         "description": info.summary,
         "parameters": parameters,

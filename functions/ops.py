@@ -1,13 +1,19 @@
-"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages."""
+"""Operations: health, the OpenAPI description, the outbox, dead-lettered messages, the
+operations view of the chain and the replay of a dead letter (docs/operations.md)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import azure.functions as func
+from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
 from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
+from shared.models.base import Model
+from shared.services import operations
 from shared.store.deadletters import DeadLetterRepository
 
 VERSION = "0.1.0"
@@ -53,3 +59,20 @@ def deadletters(call: Call):
     if queue not in QUEUE_SETTINGS:
         raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
     return {"items": list(DeadLetterRepository(call.rt.store).list(queue)), "next": None}
+
+
+class ReplayIn(Model):
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    message_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+@endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role="Admin",
+          summary="The chain at a glance: queue depths, dead letters, paused targets")
+def chain(call: Call):
+    return operations.chain_view(call.rt)
+
+
+@endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role="Admin", body=ReplayIn,
+          statuses=(200, 404, 422, 503), summary="Send a dead letter of the bus back to its queue (audited)")
+def replay(call: Call):
+    return operations.replay(call.rt, call.body.queue, call.body.message_id, call.actor)

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from functions.http import Call, endpoint
 from functions.queues import consume
 from shared import outbound, secrets
+from shared.connectors import check_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
@@ -52,6 +53,7 @@ def list_targets(call: Call):
 @endpoint(bp, "targets", name="targets_create", methods=("POST",), role="Admin", body=Target, response=Target,
           statuses=(201, 409), summary="Register a target system")
 def create_target(call: Call):
+    check_connector(call.body)
     repo = TargetRepository(call.rt.store)
     if repo.get(call.body.id) is not None:
         raise Conflict(f"target {call.body.id!r} exists already")
@@ -73,6 +75,7 @@ def update_target(call: Call):
     if call.body.id not in (None, call.route["id"]):
         raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
     target = Target.model_validate({**call.body.model_dump(), "id": call.route["id"]})
+    check_connector(target)
     TargetRepository(call.rt.store).save(checked(target))
     return target
 

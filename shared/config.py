@@ -22,6 +22,9 @@ QUEUE_SETTINGS = {
 }
 
 
+MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard tier
+
+
 def secret_setting(env, name: str) -> str | None:
     """A secret's value, or None when unset — or when Azure left a Key Vault reference
     unresolved (the secret not set yet): the reference text itself is never a secret."""
@@ -50,11 +53,15 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    bulk_upload_rate: tuple[int, int] = (40, 5)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     as_of_max_skew: timedelta = timedelta(minutes=5)
     console_idle: timedelta = timedelta(minutes=30)
     console_session_max: timedelta = timedelta(hours=8)
+    max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
+    circuit_failures: int = 5  # transient faults in a row that pause a target
+    circuit_cooldown_seconds: int = 60  # how long a paused target waits before a probe
 
     @property
     def tz(self) -> ZoneInfo:
@@ -86,10 +93,14 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
         outbound = _outbound(env)
-        skew = _whole(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300)
-        idle = _whole(env, "ROSTER_CONSOLE_IDLE_MINUTES", 30, minimum=1)
-        session_max = _whole(env, "ROSTER_CONSOLE_SESSION_HOURS", 8, minimum=1)
+        skew = _whole(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300, 0, 86_400)
+        idle = _whole(env, "ROSTER_CONSOLE_IDLE_MINUTES", 30, 1, 1440)
+        session_max = _whole(env, "ROSTER_CONSOLE_SESSION_HOURS", 8, 1, 168)
         return cls(
+            bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
+            max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
+            circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
+            circuit_cooldown_seconds=_whole(env, "ROSTER_CIRCUIT_COOLDOWN_SECONDS", 60, 1, 86400),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,
@@ -128,11 +139,19 @@ def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
     return policy
 
 
-def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """A whole number from `minimum` (SettingsError naming the setting otherwise)."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
+def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting from `low` to `high`; unset or empty means `default`."""
+    value = (env.get(name) or "").strip()
+    if not value:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise SettingsError(f"{name} must be a whole number from {minimum}, not {raw!r}")
-    return int(raw)
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """`calls/seconds`, e.g. `40/5` (Entra's own quota for bulkUpload)."""
+    calls, _, seconds = text.partition("/")
+    if not (calls.strip().isdigit() and seconds.strip().isdigit() and int(calls) > 0 and int(seconds) > 0):
+        raise SettingsError(f"ROSTER_BULKUPLOAD_RATE must be calls/seconds, e.g. 40/5, not {text!r}")
+    return int(calls), int(seconds)

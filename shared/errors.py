@@ -65,6 +65,15 @@ class Conflict(RosterError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class TooManyRequests(RosterError):
+    """Over a configured rate; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail, retry_after=retry_after)
+
+
 class Busy(RosterError):
     """Contention that did not resolve in a few retries; safe to retry later."""
 

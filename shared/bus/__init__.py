@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.bus.limits import MAX_ID_CHARS, MessageTooLarge, bus_id
 from shared.bus.local import LocalBus
 from shared.bus.port import Bus, BusError, DeadLetter, Delivery, LockLost, Receiver
 from shared.clock import Clock
@@ -20,7 +21,10 @@ __all__ = [
     "Delivery",
     "LocalBus",
     "LockLost",
+    "MAX_ID_CHARS",
+    "MessageTooLarge",
     "Receiver",
+    "bus_id",
     "open_bus",
 ]
 
@@ -29,14 +33,20 @@ def open_bus(settings: Settings, clock: Clock | None = None) -> Bus:
     """The adapter `settings.bus` names: "local" (SQLite at bus_path) or "servicebus"."""
     if settings.bus == "local":
         Path(settings.bus_path).parent.mkdir(parents=True, exist_ok=True)
-        return LocalBus(settings.bus_path, clock=clock)
+        return LocalBus(settings.bus_path, clock=clock, max_message_bytes=settings.max_message_bytes)
     if settings.bus == "servicebus":
         from shared.bus.servicebus import ServiceBusBus
 
         if settings.servicebus_namespace:
-            return ServiceBusBus(fully_qualified_namespace=settings.servicebus_namespace)
+            return ServiceBusBus(
+                fully_qualified_namespace=settings.servicebus_namespace,
+                max_message_bytes=settings.max_message_bytes,
+            )
         if settings.servicebus_connection:
-            return ServiceBusBus(connection_string=settings.servicebus_connection)
+            return ServiceBusBus(
+                connection_string=settings.servicebus_connection,
+                max_message_bytes=settings.max_message_bytes,
+            )
         raise SettingsError(
             "ROSTER_BUS=servicebus needs ServiceBusConnection__fullyQualifiedNamespace "
             "(managed identity) or ServiceBusConnection (a connection string)"

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from shared.bus.port import BusError, DeadLetter, Delivery, LockLost
+from shared.bus.limits import bus_id, check_message
+from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, QueueDepth
 from shared.clock import Clock, SystemClock
+from shared.config import MAX_MESSAGE_BYTES
 from shared.wal import ensure_wal
 
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
@@ -113,6 +115,7 @@ class LocalBus:
         max_delivery_count: int = 10,
         duplicate_window: timedelta = timedelta(minutes=10),
         busy_timeout: timedelta = timedelta(seconds=30),
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ):
         if lock_duration <= timedelta(0) or max_delivery_count < 1:
             raise ValueError("lock_duration must be positive and max_delivery_count >= 1")
@@ -121,6 +124,7 @@ class LocalBus:
         self.lock_duration = lock_duration
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window
+        self.max_message_bytes = max_message_bytes
         self._mutex = threading.RLock()
         timeout = busy_timeout.total_seconds()
         self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -170,12 +174,14 @@ class LocalBus:
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
     ) -> None:
-        """Enqueue a message, unless its message_id was published within the window."""
+        """Enqueue a message, unless its message_id was published within the window.
+        Refuses what Service Bus would (shared/bus/limits.py)."""
         if not queue or not message_id:
             raise ValueError("queue and message_id are required")
         if scheduled_at is not None and scheduled_at.tzinfo is None:
             raise ValueError("scheduled_at must be tz-aware")
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        check_message(data, message_id, session_id, self.max_message_bytes)
         with self._tx() as db:
             now = self._now()
             window = self.duplicate_window // _US
@@ -253,14 +259,15 @@ class LocalBus:
             seq = self._locked_seq(db, delivery)
             self._move_to_dead_letters(db, seq, reason, description, self._now())
 
-    def dead_letters(self, queue: str) -> list[DeadLetter]:
+    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
+        """The queue's dead letters, oldest first (at most `limit`)."""
         with self._mutex:
             rows = (
                 self._conn()
                 .execute(
                     "SELECT message_id, body, session_id, delivery_count, reason, description,"
-                    " dead_lettered_at FROM dead_letters WHERE queue = ? ORDER BY id",
-                    (queue,),
+                    " dead_lettered_at FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?",
+                    (queue, -1 if limit is None else limit),
                 )
                 .fetchall()
             )
@@ -278,6 +285,42 @@ class LocalBus:
                 .fetchone()
             )
         return count
+
+    def depth(self, queue: str) -> QueueDepth:
+        """Active (due or locked), scheduled (not yet due) and dead-lettered messages."""
+        with self._mutex:
+            db = self._conn()
+            active, scheduled = db.execute(
+                "SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0)"
+                " FROM messages WHERE queue = ?",
+                (self._now(), self._now(), queue),
+            ).fetchone()
+            (dead,) = db.execute(
+                "SELECT COUNT(*) FROM dead_letters WHERE queue = ?", (queue,)
+            ).fetchone()
+        return QueueDepth(active=active, scheduled=scheduled, dead_lettered=dead)
+
+    def replay(self, queue: str, message_id: str) -> str | None:
+        """Move the oldest dead letter with `message_id` back onto `queue` (delivery count
+        0, under the id `replay:<n>:<message_id>`) in one transaction."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, body, session_id FROM dead_letters WHERE queue = ? AND message_id = ?"
+                " ORDER BY id LIMIT 1",
+                (queue, message_id),
+            ).fetchone()
+            if row is None:
+                return None
+            number, body, session_id = row
+            new_id = bus_id(f"replay:{number}:{message_id}")
+            now = self._now()
+            db.execute(
+                "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
+                " scheduled_at, visible_at) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                (queue, new_id, body, session_id, now, now),
+            )
+            db.execute("DELETE FROM dead_letters WHERE id = ?", (number,))
+        return new_id
 
     def next_due(self, queue: str) -> datetime | None:
         """When a message of `queue` can next be received, if nothing is settled meanwhile:

@@ -57,6 +57,32 @@ class DeadLetter:
     dead_lettered_at: datetime
 
 
+@dataclass(frozen=True)
+class QueueDepth:
+    """Messages of one queue: waiting or locked, scheduled for later (None where the
+    adapter cannot tell them apart), and in its dead-letter queue."""
+
+    active: int
+    scheduled: int | None
+    dead_lettered: int
+
+
+class Inspector(Protocol):
+    """What the operations view reads from a bus and the replay it asks of it (both
+    adapters; docs/operations.md)."""
+
+    def depth(self, queue: str) -> QueueDepth: ...
+
+    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
+        """The queue's dead-letter queue, oldest first (MaxDeliveryCountExceeded and
+        any other reason the bus gave)."""
+
+    def replay(self, queue: str, message_id: str) -> str | None:
+        """Send the oldest dead letter with `message_id` back to `queue` as a new message
+        and remove it from the dead-letter queue; the new message's id, or None when no
+        such dead letter is there."""
+
+
 class LockLost(BusError):
     """complete/abandon/dead_letter with a lock that expired or was already settled."""
 
@@ -77,7 +103,7 @@ class Receiver(Protocol):
 
     def dead_letter(self, delivery: Delivery, reason: str, description: str = "") -> None: ...
 
-    def dead_letters(self, queue: str) -> list[DeadLetter]: ...
+    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]: ...
 
     def active_count(self, queue: str) -> int:
         """Messages waiting or locked (scheduled ones included)."""

@@ -1,4 +1,12 @@
-"""The Azure Service Bus adapter: one client per instance, one cached sender per queue."""
+"""The Azure Service Bus adapter: one client per instance, one cached sender per queue.
+
+It also reads what the operations view shows (docs/operations.md): queue depths from the
+administration client (the identity needs the Manage right, e.g. Azure Service Bus Data
+Owner; without it depths are unavailable, not wrong), the `$deadletterqueue` sub-queue of
+each queue by peeking, and a replay that receives the dead letter under a peek-lock, sends
+a copy to the queue and completes it — a crash in between leaves both, and the handlers
+are idempotent.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,16 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
-from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
+from azure.servicebus.management import ServiceBusAdministrationClient
 
-from shared.bus.port import BusError
+from shared.bus.limits import bus_id, check_message
+from shared.bus.port import BusError, DeadLetter, QueueDepth
+from shared.config import MAX_MESSAGE_BYTES
+
+DEAD_LETTER_BATCH = 50  # dead letters received at once while looking for one to replay
+MAX_DEAD_LETTER_SCAN = 20  # batches: a replay looks at most at the 1 000 oldest
+WAIT_SECONDS = 5
 
 
 class ServiceBusBus:
@@ -27,15 +42,18 @@ class ServiceBusBus:
         fully_qualified_namespace: str | None = None,
         connection_string: str | None = None,
         credential: Any = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ):
         if bool(fully_qualified_namespace) == bool(connection_string):
             raise ValueError("give exactly one of fully_qualified_namespace or connection_string")
         self._namespace = fully_qualified_namespace
         self._connection_string = connection_string
         self._credential = credential
+        self.max_message_bytes = max_message_bytes
         self._own_credential: Any = None
         self._client: ServiceBusClient | None = None
         self._senders: dict[str, tuple[Any, threading.Lock]] = {}
+        self._admin: Any = None
         self._lock = threading.Lock()
 
     def publish(
@@ -46,11 +64,14 @@ class ServiceBusBus:
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
     ) -> None:
-        """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError."""
+        """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError.
+        A body over the limit is MessageTooLarge before anything is sent."""
         if not queue or not message_id:
             raise ValueError("queue and message_id are required")
         if scheduled_at is not None and scheduled_at.tzinfo is None:
             raise ValueError("scheduled_at must be tz-aware")
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        check_message(data, message_id, session_id, self.max_message_bytes)
         message = ServiceBusMessage(
             body, message_id=message_id, session_id=session_id, content_type="application/json"
         )
@@ -64,13 +85,70 @@ class ServiceBusBus:
         except AzureError as exc:
             raise BusError(f"publishing {message_id!r} to {queue!r} failed: {exc}") from exc
 
+    def depth(self, queue: str) -> QueueDepth:
+        """The queue's runtime properties from the administration client; BusError when
+        they cannot be read (no Manage right, the namespace unreachable)."""
+        try:
+            props = self._get_admin().get_queue_runtime_properties(queue)
+        except AzureError as exc:
+            raise BusError(f"reading the depth of {queue!r} failed: {type(exc).__name__}") from exc
+        return QueueDepth(
+            active=props.active_message_count or 0,
+            scheduled=props.scheduled_message_count or 0,
+            dead_lettered=props.dead_letter_message_count or 0,
+        )
+
+    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
+        """Peek at the queue's `$deadletterqueue`, oldest first (nothing is locked)."""
+        try:
+            with self._get_client().get_queue_receiver(
+                queue_name=queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER
+            ) as receiver:
+                messages = receiver.peek_messages(max_message_count=limit or DEAD_LETTER_BATCH)
+        except AzureError as exc:
+            raise BusError(f"reading the dead letters of {queue!r} failed: {type(exc).__name__}") from exc
+        return [_dead_letter(queue, message) for message in messages]
+
+    def replay(self, queue: str, message_id: str) -> str | None:
+        """Receive dead letters under a peek-lock until the one with `message_id` comes:
+        send a copy to `queue` as `replay:<sequence number>:<id>`, then complete it; the
+        others are abandoned (they stay in the dead-letter queue)."""
+        try:
+            with self._get_client().get_queue_receiver(
+                queue_name=queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=WAIT_SECONDS
+            ) as receiver:
+                return self._replay_from(receiver, queue, message_id)
+        except AzureError as exc:
+            raise BusError(f"replaying {message_id!r} on {queue!r} failed: {type(exc).__name__}") from exc
+
+    def _replay_from(self, receiver: Any, queue: str, message_id: str) -> str | None:
+        """Others received meanwhile stay locked until the end (so the next batch brings
+        new ones), then are abandoned: they stay in the dead-letter queue."""
+        held: list[Any] = []
+        try:
+            for _ in range(MAX_DEAD_LETTER_SCAN):
+                batch = receiver.receive_messages(max_message_count=DEAD_LETTER_BATCH, max_wait_time=WAIT_SECONDS)
+                if not batch:
+                    return None
+                found = next((m for m in batch if m.message_id == message_id), None)
+                held.extend(m for m in batch if m is not found)
+                if found is not None:
+                    new_id = bus_id(f"replay:{found.sequence_number}:{message_id}")
+                    self.publish(queue, _body(found), new_id, session_id=found.session_id)
+                    receiver.complete_message(found)
+                    return new_id
+            return None
+        finally:
+            for other in held:
+                receiver.abandon_message(other)
+
     def close(self) -> None:
-        """Close every sender, the client and the credential this instance created."""
+        """Close every sender, the clients and the credential this instance created."""
         with self._lock:
             senders = [sender for sender, _ in self._senders.values()]
-            client, credential = self._client, self._own_credential
-            self._senders, self._client, self._own_credential = {}, None, None
-        for handler in [*senders, client, credential]:
+            client, credential, admin = self._client, self._own_credential, self._admin
+            self._senders, self._client, self._own_credential, self._admin = {}, None, None, None
+        for handler in [*senders, client, admin, credential]:
             if handler is not None:
                 with suppress(Exception):
                     handler.close()
@@ -82,15 +160,51 @@ class ServiceBusBus:
                 self._senders[queue] = (client.get_queue_sender(queue_name=queue), threading.Lock())
             return self._senders[queue]
 
+    def _get_admin(self) -> ServiceBusAdministrationClient:
+        with self._lock:
+            if self._admin is None:
+                if self._connection_string:
+                    self._admin = ServiceBusAdministrationClient.from_connection_string(
+                        self._connection_string
+                    )
+                else:
+                    self._admin = ServiceBusAdministrationClient(
+                        fully_qualified_namespace=self._namespace, credential=self._credential_for_use()
+                    )
+            return self._admin
+
+    def _credential_for_use(self) -> Any:
+        if self._credential is not None:
+            return self._credential
+        if self._own_credential is None:
+            self._own_credential = DefaultAzureCredential()
+        return self._own_credential
+
     def _get_client(self) -> ServiceBusClient:
         if self._client is None:
             if self._connection_string:
                 self._client = ServiceBusClient.from_connection_string(self._connection_string)
             else:
-                credential = self._credential
-                if credential is None:
-                    credential = self._own_credential = DefaultAzureCredential()
                 self._client = ServiceBusClient(
-                    fully_qualified_namespace=self._namespace, credential=credential
+                    fully_qualified_namespace=self._namespace, credential=self._credential_for_use()
                 )
         return self._client
+
+
+def _body(message: Any) -> bytes:
+    body = message.body
+    return body if isinstance(body, bytes) else b"".join(body)
+
+
+def _dead_letter(queue: str, message: Any) -> DeadLetter:
+    at = message.enqueued_time_utc
+    return DeadLetter(
+        queue=queue,
+        message_id=message.message_id,
+        body=_body(message),
+        session_id=message.session_id,
+        delivery_count=message.delivery_count or 0,
+        reason=message.dead_letter_reason or "",
+        description=message.dead_letter_error_description or "",
+        dead_lettered_at=at.astimezone(UTC) if at is not None else datetime.now(UTC),
+    )

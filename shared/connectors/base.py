@@ -1,30 +1,31 @@
-"""What an automatic connector is: one call per order, and an outcome for it.
+"""What an automatic connector is: one call to its target per order, and an outcome for it.
 
-A connector never raises for a fault of its target. It retries what may pass (a 5xx, a 429,
-a timeout, a refused connection) with exponential backoff, then reports the order Errored
-with a short note that names the fault and no personal data.
+A connector never raises for a fault of its target and never waits: it makes one attempt
+and reports it. A fault that may pass (a 5xx, a 429, a timeout, a refused connection) is a
+*transient* outcome carrying the target's Retry-After, if any; the provisioning service
+turns it into a scheduled redelivery (docs/operations.md, "Retries"). Any other fault is
+Errored at once. Notes name the fault and carry no personal data. The connectors Roster
+knows are listed in `shared.connectors.registry`; this module knows none of them.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from shared import outbound
-from shared.clock import Clock
 from shared.models.person import Person
-from shared.models.provisioning import Connector as ConnectorKind
 from shared.models.provisioning import Order, OrderState, Target
 
-BACKOFF_BASE = 0.5  # seconds before the second attempt; doubles for each one after
-MAX_RETRY_AFTER = 30.0  # seconds: the most a target's Retry-After can make us wait
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 60.0  # seconds: one call never holds a message (and its session) longer
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
+LISTING_BACKOFF = 0.5  # seconds between attempts of a listing (not an order), doubling
 USER_AGENT = "Roster"
 
 Sleep = Callable[[float], None]
@@ -33,25 +34,31 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Outcome:
-    state: OrderState  # OrderState.executed | OrderState.verified | OrderState.errored
+    """What one attempt came to: Executed, Verified or Errored — or Pending, a transient
+    fault to try again later (`retry_after` is the target's own wish, in seconds)."""
+
+    state: OrderState
     note: str  # short, no personal data: "HTTP 204", "SCIM user 2819c… deactivated, read back"
     external_id: str | None = None  # the target's id of the account, kept for later orders
+    retry_after: float | None = None
+
+    @property
+    def transient(self) -> bool:
+        return self.state == OrderState.pending
 
 
 class Connector(Protocol):
+    """Carries out orders in one kind of target; built by the registry per order."""
+
     def execute(
         self, target: Target, order: Order, person: Person, external_id: str | None
     ) -> Outcome:
-        """Carry out one order; `external_id` is what an earlier order of this person and
-        target returned, or None."""
-
-    def accounts(self, target: Target) -> list[dict]:
-        """The target's accounts for reconciliation:
-        `[{"person_id", "email", "entitlements", "active", "external_id"}]`."""
+        """Make one attempt at one order; `external_id` is what an earlier order of this
+        person and target returned, or None."""
 
 
 class ConnectorError(Exception):
-    """A target that could not be read (from `accounts`); `note` is safe to show and log."""
+    """A target that could not be read (from a listing); `note` is safe to show and log."""
 
     def __init__(self, note: str):
         super().__init__(note)
@@ -79,18 +86,19 @@ def errored(note: str) -> Outcome:
     return Outcome(OrderState.errored, note)
 
 
-def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1, 2, …): 0.5, 1, 2, …,
-    or longer when the target asked for it (at most MAX_RETRY_AFTER)."""
-    delay = BACKOFF_BASE * 2 ** (attempt - 1)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
+def once(attempt: Callable[[], Outcome]) -> Outcome:
+    """One attempt: a Transient fault becomes a transient outcome, a Refused one Errored."""
+    try:
+        return attempt()
+    except Transient as fault:
+        return Outcome(OrderState.pending, fault.note, retry_after=fault.retry_after)
+    except Refused as refused:
+        return errored(refused.note)
 
 
 def retrying(attempt: Callable[[], T], *, retries: int, sleep: Sleep) -> T:
-    """Call `attempt` until it returns, at most `retries` times while it raises Transient,
-    sleeping with backoff in between; then raise Refused naming the last fault."""
+    """For listings, never for orders: call `attempt` at most `retries` times while it
+    raises Transient, sleeping 0.5 s, 1 s, … in between; then raise Refused."""
     last: Transient | None = None
     for number in range(1, retries + 1):
         try:
@@ -98,17 +106,9 @@ def retrying(attempt: Callable[[], T], *, retries: int, sleep: Sleep) -> T:
         except Transient as fault:
             last = fault
             if number < retries:
-                sleep(backoff(number, fault.retry_after))
+                sleep(LISTING_BACKOFF * 2 ** (number - 1))
     assert last is not None
     raise Refused(f"{last.note} after {retries} attempts")
-
-
-def with_retries(attempt: Callable[[], Outcome], *, retries: int, sleep: Sleep) -> Outcome:
-    """`retrying`, with a fault that stays (Refused) as an Errored outcome."""
-    try:
-        return retrying(attempt, retries=retries, sleep=sleep)
-    except Refused as refused:
-        return errored(refused.note)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -128,9 +128,27 @@ def transport_fault(error: httpx.TransportError) -> Transient:
     return Transient(f"connection failed ({type(error).__name__})")
 
 
+@contextmanager
+def http_faults() -> Iterator[None]:
+    """httpx's exceptions as Transient (a transport fault) or Refused (anything else)."""
+    try:
+        yield
+    except httpx.TransportError as error:
+        raise transport_fault(error) from error
+    except httpx.HTTPError as error:  # e.g. an answer that does not decode
+        raise Refused(f"HTTP exchange failed ({type(error).__name__})") from error
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
-    """The settings both automatic connectors read from `Target.settings`."""
+    """The settings the HTTP connectors read from `Target.settings`.
+
+    `timeout_seconds` (10) bounds one call, at most MAX_TIMEOUT; `retries` (3) is how many
+    attempts an order gets before it is Errored, at most MAX_RETRIES."""
 
     url: str
     timeout: float
@@ -147,42 +165,18 @@ class HttpSettings:
         except outbound.OutboundRefused as refused:
             raise Refused(refused.detail) from None
         timeout = settings.get("timeout_seconds", DEFAULT_TIMEOUT)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not 0 < timeout <= 300
-        ):
-            raise Refused("settings.timeout_seconds must be a number of seconds from 0 to 300")
+        if not _number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+            raise Refused(
+                f"settings.timeout_seconds must be a number of seconds from 0 to {MAX_TIMEOUT:g}"
+            )
         retries = settings.get("retries", DEFAULT_RETRIES)
-        if (
-            isinstance(retries, bool)
-            or not isinstance(retries, int)
-            or not 1 <= retries <= MAX_RETRIES
-        ):
+        if not _number(retries) or not isinstance(retries, int) or not 1 <= retries <= MAX_RETRIES:
             raise Refused(f"settings.retries must be a whole number from 1 to {MAX_RETRIES}")
         return cls(url=url, timeout=float(timeout), retries=retries)
 
 
-def connector_for(
-    target: Target,
-    *,
-    clock: Clock | None = None,
-    sleep: Sleep = time.sleep,
-    transport: httpx.BaseTransport | None = None,
-) -> Connector:
-    """The connector that carries out orders for `target` (webhook or scim).
-
-    `sleep` waits between attempts (tests pass a recorder); `transport` replaces the
-    network (an httpx mock or WSGI transport). A manual target has no connector: ValueError.
-    """
-    if target.connector == ConnectorKind.webhook:
-        from shared.connectors.webhook import WebhookConnector
-
-        return WebhookConnector(clock=clock, sleep=sleep, transport=transport)
-    if target.connector == ConnectorKind.scim:
-        from shared.connectors.scim import ScimConnector  # scim2 libraries load only when used
-
-        return ScimConnector(sleep=sleep, transport=transport)
-    raise ValueError(
-        f"target {target.id!r} is {target.connector.value}: it has no automatic connector"
-    )
+def attempts_allowed(target: Target) -> int:
+    """How many attempts an order of `target` gets: its `retries` setting when valid."""
+    retries = target.settings.get("retries", DEFAULT_RETRIES)
+    valid = isinstance(retries, int) and not isinstance(retries, bool)
+    return min(max(retries, 1), MAX_RETRIES) if valid else DEFAULT_RETRIES

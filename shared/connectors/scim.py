@@ -61,10 +61,10 @@ from shared.connectors.base import (
     Transient,
     errored,
     is_transient_status,
+    once,
     retry_after,
     retrying,
     transport_fault,
-    with_retries,
 )
 from shared.models.person import Person
 from shared.models.provisioning import Action, Order, OrderState, Target
@@ -95,7 +95,15 @@ class HttpxScimClient(BaseSyncSCIMClient):
 
 
 class ScimConnector:
-    def __init__(self, *, sleep: Sleep = time.sleep, transport: httpx.BaseTransport | None = None):
+    """One attempt per order; a listing (`accounts`) retries in place with `sleep`."""
+
+    def __init__(
+        self,
+        *,
+        clock: Any = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.sleep = sleep
         self.transport = transport
 
@@ -116,9 +124,9 @@ class ScimConnector:
                 with _faults():
                     return step(account)
 
-            outcome = with_retries(attempt, retries=settings.retries, sleep=self.sleep)
-        if outcome.state == OrderState.errored:
-            log.warning("scim order %s errored: %s", order.id, outcome.note)
+            outcome = once(attempt)
+        if outcome.state in (OrderState.errored, OrderState.pending):
+            log.warning("scim order %s: %s", order.id, outcome.note)
         return outcome
 
     def accounts(self, target: Target) -> list[dict]:

@@ -8,7 +8,8 @@ The receiver checks `X-Roster-Signature: sha256=<hex>`, the HMAC-SHA256 of the e
 bytes under the shared secret, and may use `sent_at` (signed, in the body) to refuse old
 replays and `X-Roster-Order` (the order id) to ignore a delivery it has already handled.
 A 2xx answer makes the order Executed; 408, 429, 5xx, a timeout or a connection failure
-are retried with backoff; any other answer is an error at once.
+are transient (the order is tried again later, scheduled); any other answer is an error at
+once. One call per attempt, bounded by `timeout_seconds`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from typing import Any
 
 import httpx
@@ -29,13 +29,12 @@ from shared.connectors.base import (
     HttpSettings,
     Outcome,
     Refused,
-    Sleep,
     Transient,
     errored,
+    http_faults,
     is_transient_status,
+    once,
     retry_after,
-    transport_fault,
-    with_retries,
 )
 from shared.models.person import Person
 from shared.models.provisioning import Order, OrderState, Target
@@ -73,15 +72,12 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class WebhookConnector:
+    """POSTs one order per attempt; built by the registry with its keyword options."""
+
     def __init__(
-        self,
-        *,
-        clock: Clock | None = None,
-        sleep: Sleep = time.sleep,
-        transport: httpx.BaseTransport | None = None,
+        self, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None
     ):
         self.clock = clock or SystemClock()
-        self.sleep = sleep
         self.transport = transport
 
     def execute(
@@ -103,12 +99,8 @@ class WebhookConnector:
         with outbound.client(field="settings.url", timeout=settings.timeout, transport=self.transport) as client:
 
             def post() -> Outcome:
-                try:
+                with http_faults():
                     response = client.post(settings.url, content=body, headers=headers)
-                except httpx.TransportError as error:
-                    raise transport_fault(error) from error
-                except httpx.HTTPError as error:  # e.g. an answer that does not decode
-                    raise Refused(f"HTTP exchange failed ({type(error).__name__})") from error
                 status = response.status_code
                 if 200 <= status < 300:
                     return Outcome(OrderState.executed, f"HTTP {status}", external_id)
@@ -116,15 +108,10 @@ class WebhookConnector:
                     raise Transient(f"HTTP {status}", retry_after(response))
                 raise Refused(f"HTTP {status}")
 
-            outcome = with_retries(post, retries=settings.retries, sleep=self.sleep)
-        if outcome.state == OrderState.errored:
-            log.warning("webhook order %s errored: %s", order.id, outcome.note)
+            outcome = once(post)
+        if outcome.state in (OrderState.errored, OrderState.pending):
+            log.warning("webhook order %s: %s", order.id, outcome.note)
         return outcome
-
-    def accounts(self, target: Target) -> list[dict]:
-        raise NotImplementedError(
-            "a webhook target cannot be listed: its reconciliation data is posted to Roster"
-        )
 
 
 def _secret(settings: dict[str, Any]) -> str:

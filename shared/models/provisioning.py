@@ -13,10 +13,10 @@ from shared.models.base import Line, Model
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-class Connector(StrEnum):
-    manual = "manual"
-    webhook = "webhook"
-    scim = "scim"
+MANUAL = "manual"  # a target whose orders staff carry out from the worklist
+# The name of a target's connector: `manual`, or one of shared.connectors.registry's names
+# (checked there, so that adding a connector is one registration).
+ConnectorName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 
 
 class Threshold(Model):
@@ -31,7 +31,7 @@ class Threshold(Model):
 class Target(Model):
     id: Slug
     name: Line
-    connector: Connector = Connector.manual
+    connector: ConnectorName = MANUAL
     settings: dict[str, Any] = Field(default_factory=dict)
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
@@ -39,10 +39,10 @@ class Target(Model):
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:
-        if self.connector in (Connector.webhook, Connector.scim):
+        if self.connector in ("webhook", "scim"):
             url = self.settings.get("url")
             if not isinstance(url, str) or not url:
-                raise ValueError(f"settings.url is required for a {self.connector.value} target")
+                raise ValueError(f"settings.url is required for a {self.connector} target")
             parts = urlsplit(url)
             loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
             if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
@@ -111,7 +111,9 @@ class Order(Model):
     history: list[OrderEvent] = Field(default_factory=list)
     created_at: AwareDatetime
     updated_at: AwareDatetime
-    attempts: int = 0
+    attempts: int = 0  # dispatches so far: each one's message id is `order:<id>:<attempts>`
+    failures: int = 0  # transient faults in a row since the last dispatch by staff or Roster
+    next_attempt_at: AwareDatetime | None = None  # when a waiting order is tried again
     external_id: str | None = None
     error: str | None = None
     account: str | None = None  # the address a request named, when no registered person holds it

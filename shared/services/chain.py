@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from shared.bus import bus_id
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
 from shared.services.membership import GroupChange, evaluate_person
@@ -36,6 +37,14 @@ def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
     return ChainResult(registration, change, after_group_change(rt, change)["orders"])
 
 
+def register_now(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
+    """Registration for a caller that needs the person at once (the SCIM doors); what
+    follows runs as `ROSTER_CHAIN` says: in-process (sync) or through `person-changed`."""
+    if rt.settings.chain == "sync":
+        return run_sync(rt, update, actor).registration
+    return register(rt, update, actor)
+
+
 def after_group_change(rt: Runtime, change: GroupChange) -> dict:
     """What follows a group change in-process: the provisioning orders it gives. Run even
     when nothing changed, so a retried call finishes what an interrupted one began."""
@@ -51,6 +60,6 @@ def enqueue(rt: Runtime, update: PersonUpdate) -> str:
         rt.settings.queue("person-update"),
         update.model_dump_json(),
         message_id=message_id,
-        session_id=update.session_id,
+        session_id=bus_id(update.session_id),
     )
     return message_id

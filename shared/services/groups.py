@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from shared.bus import bus_id
 from shared.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound, PersonNotFound
 from shared.models.base import moment_end, moment_start
 from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn, MemberIn, Membership
@@ -184,7 +185,7 @@ def start_reevaluation(rt: Runtime, group_id: str, cause: str) -> str:
     for bucket in range(256):
         ref = ReevaluationRef(group_id=group_id, job_id=job_id, bucket=f"{bucket:02x}", cause=cause)
         rt.bus.publish(rt.settings.queue("group-reevaluation"), ref.model_dump_json(),
-                       message_id=f"reevaluation:{job_id}:{ref.bucket}")
+                       message_id=bus_id(f"reevaluation:{job_id}:{ref.bucket}"))
     return job_id
 
 
@@ -234,6 +235,6 @@ def _guard_members(group: Group, roles) -> None:
 
 def _announce(rt: Runtime, person_id: str, cause: str, key: str) -> None:
     rt.bus.publish(rt.settings.queue("person-changed"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
-                   message_id=f"{key}:{person_id}", session_id=person_id)
+                   message_id=bus_id(f"{key}:{person_id}"), session_id=person_id)
 
 

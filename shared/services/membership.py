@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared.bus import bus_id
 from shared.errors import PersonNotFound
 from shared.models.group import Membership
 from shared.models.messages import PersonRef
@@ -48,7 +49,7 @@ def evaluate_person(
         rt.bus.publish(
             rt.settings.queue("group-update"),
             PersonRef(person_id=person_id, cause=change.cause).model_dump_json(),
-            message_id=f"group-update:{person_id}:{rt.clock.now().isoformat()}",
+            message_id=bus_id(f"group-update:{person_id}:{rt.clock.now().isoformat()}"),
             session_id=person_id,
         )
     return change
@@ -160,7 +161,7 @@ def _schedule(rt: Runtime, person_id: str, at: datetime, scheduled: bool) -> Non
     rt.bus.publish(
         rt.settings.queue("person-changed"),
         PersonRef(person_id=person_id, cause=f"dated change at {at.isoformat()}").model_dump_json(),
-        message_id=f"dated:{person_id}:{at.isoformat()}" + ("" if scheduled else ":sweep"),
+        message_id=bus_id(f"dated:{person_id}:{at.isoformat()}" + ("" if scheduled else ":sweep")),
         session_id=person_id,
         scheduled_at=at if scheduled else None,
     )

@@ -6,9 +6,12 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from shared.connectors import is_automatic, open_connector
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
-from shared.models.provisioning import Action, Connector, Order, OrderEvent, OrderState
+from shared.models.person import Person
+from shared.models.provisioning import MANUAL, Action, Order, OrderEvent, OrderState, Target
 from shared.runtime import Runtime
+from shared.services import circuits, redelivery
 from shared.services.eligibility import persons_with_email
 from shared.services.provisioning import dispatch, transition
 from shared.store.audit import audit_entity
@@ -66,7 +69,7 @@ def approve(rt: Runtime, order_id: str, actor: str) -> Order:
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
     order = get_order(rt, order_id)
     order = transition(rt, order_id, OrderState.pending, actor, "retry", allowed={OrderState.errored},
-                       attempts=order.attempts + 1, error=None)
+                       attempts=order.attempts + 1, failures=0, next_attempt_at=None, error=None)
     dispatch(rt, [order])
     return get_order(rt, order_id)
 
@@ -89,32 +92,50 @@ def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
 
 
 def execute(rt: Runtime, order_id: str) -> Order | None:
-    """Carry out a Pending order of an automatic connector (from the provisioning-order queue).
-    Anything not Pending was handled already: redelivery changes nothing."""
-    from shared.connectors import connector_for
-
+    """Make one attempt at a Pending order of an automatic connector (from the
+    provisioning-order queue). Anything not Pending was handled already: redelivery changes
+    nothing. A transient fault or a paused target schedules the next attempt and returns at
+    once (shared/services/redelivery.py); the target's circuit counts every attempt."""
     found = OrderRepository(rt.store).get(order_id)
     if found is None or found[0].state != OrderState.pending:
         return None
     order = found[0]
     target = TargetRepository(rt.store).get(order.target_id)
-    if target is None or target.connector == Connector.manual:
+    if target is None or target.connector == MANUAL:
         return None
+    if redelivery.too_early(order, rt.clock.now()):
+        redelivery.reschedule(rt, order)
+        return order
     person = PersonRepository(rt.store).get(order.person_id)
     if person is None:
         return transition(rt, order_id, OrderState.errored, "roster", "the person is no longer registered",
                           allowed={OrderState.pending}, error="person not found")
-    assignment = next((a for a in OrderRepository(rt.store).assignments(order.person_id)
+    if not is_automatic(target.connector):
+        note = f"no connector named {target.connector!r}"
+        return transition(rt, order_id, OrderState.errored, "roster", note, allowed={OrderState.pending}, error=note)
+    until = circuits.admit(rt, target)
+    if until is not None:
+        return redelivery.wait_for_target(rt, target, order, until)
+    return _attempt(rt, target, order, person.person)
+
+
+def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order:
+    """Call the target once and record what came of it on the order and the circuit."""
+    repo = OrderRepository(rt.store)
+    assignment = next((a for a in repo.assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
-    outcome = connector_for(target).execute(target, order, person.person, assignment.external_id if assignment else None)
+    connector = open_connector(target, clock=rt.clock)
+    outcome = connector.execute(target, order, person, assignment.external_id if assignment else None)
+    circuits.record(rt, target, outcome)
+    if outcome.transient:
+        return redelivery.retry_later(rt, target, order, outcome)
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
-    updated = transition(rt, order_id, outcome.state, f"connector:{target.connector.value}", outcome.note,
-                         allowed={OrderState.pending}, **changes)
+    updated = transition(rt, order.id, outcome.state, f"connector:{target.connector}", outcome.note,
+                         allowed={OrderState.pending}, next_attempt_at=None, **changes)
     if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
-        OrderRepository(rt.store).commit(
-            order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
+        repo.commit(order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
     return updated
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.bus import bus_id
 from shared.errors import Busy, Conflict, NotFound, PersonNotFound
 from shared.models.messages import Email, OrderRef, PersonRef
 from shared.models.provisioning import (
+    MANUAL,
     OPEN_STATES,
     REMOVALS,
     Action,
     Assignment,
-    Connector,
     Order,
     OrderEvent,
     OrderState,
@@ -69,13 +70,13 @@ def dispatch(rt: Runtime, orders: list[Order]) -> list[Order]:
         target = targets[order.target_id]
         if order.state != OrderState.pending:
             result.append(order)
-        elif target.connector == Connector.manual:
+        elif target.connector == MANUAL:
             result.append(transition(rt, order.id, OrderState.transmitted, "roster", "on the staff worklist"))
             manual[target.id] = manual.get(target.id, 0) + 1
         else:
             result.append(order)
             rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
-                           message_id=f"order:{order.id}:{order.attempts}", session_id=order.person_id)
+                           message_id=bus_id(f"order:{order.id}:{order.attempts}"), session_id=order.person_id)
     for target_id, count in manual.items():
         _notify_staff(rt, targets[target_id], count)
     return result
@@ -115,7 +116,7 @@ def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
     count = 0
     for person_id in MembershipRepository(rt.store).mirrored_person_ids(group_id):
         rt.bus.publish(rt.settings.queue("group-update"), PersonRef(person_id=person_id, cause=cause).model_dump_json(),
-                       message_id=f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}", session_id=person_id)
+                       message_id=bus_id(f"policy:{group_id}:{person_id}:{rt.clock.now().isoformat()}"), session_id=person_id)
         count += 1
     return count
 
@@ -269,5 +270,5 @@ def _notify_staff(rt: Runtime, target: Target, count: int) -> None:
         text=f"{count} new order(s) wait on the worklist of {target.name}.\n\nOpen the worklist: {link}\n",
     )
     rt.bus.publish(rt.settings.queue("notification"), email.model_dump_json(),
-                   message_id=f"worklist:{target.id}:{rt.clock.now().isoformat()}")
+                   message_id=bus_id(f"worklist:{target.id}:{rt.clock.now().isoformat()}"))
 

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.bus import bus_id
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
@@ -151,6 +152,6 @@ def _announce(rt: Runtime, result: Registration) -> None:
     rt.bus.publish(
         rt.settings.queue("person-changed"),
         PersonRef(person_id=person.id, cause=result.cause).model_dump_json(),
-        message_id=f"person-changed:{person.id}:v{person.version}",
+        message_id=bus_id(f"person-changed:{person.id}:v{person.version}"),
         session_id=person.id,
     )

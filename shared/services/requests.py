@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 
+from shared.bus import bus_id
 from shared.bus.port import BusError
 from shared.errors import Busy, Conflict, FieldError, InvalidInput, NotAllowed, NotFound
 from shared.models.request import (
@@ -373,7 +374,7 @@ def flush(rt: Runtime, repo: RequestRepository, number: str) -> None:
     for item in repo.pending(number):
         if item.kind in QUEUED:
             try:
-                rt.bus.publish(rt.settings.queue(QUEUED[item.kind]), json.dumps(item.body), message_id=item.id,
+                rt.bus.publish(rt.settings.queue(QUEUED[item.kind]), json.dumps(item.body), message_id=bus_id(item.id),
                                session_id=number if item.kind == "ticket" else None)
             except BusError:
                 raise Busy(f"{number} is saved but its messages could not be queued yet; retry") from None

@@ -22,6 +22,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
+from shared.bus import bus_id
 from shared.errors import Busy, RosterError
 from shared.models.base import Model
 from shared.models.request import Comment, Request, Task
@@ -189,7 +190,7 @@ def _retry_later(rt: Runtime, event: TicketEvent, error: TicketError) -> None:
     wait = error.retry_after if error.retry_after is not None else min(2.0 ** event.attempt, 300.0)
     again = event.model_copy(update={"attempt": event.attempt + 1})
     rt.bus.publish(rt.settings.queue("ticket-mirror"), again.model_dump_json(),
-                   message_id=f"{event.id}:a{again.attempt}", session_id=event.number,
+                   message_id=bus_id(f"{event.id}:a{again.attempt}"), session_id=event.number,
                    scheduled_at=rt.clock.now() + timedelta(seconds=wait))
     log.warning("tracker failed for %s (%s); attempt %d in %.0f s", event.number, error.note, again.attempt, wait)
 

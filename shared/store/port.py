@@ -18,7 +18,10 @@ MAX_BINARY_BYTES = 64 * 1024
 MAX_ENTITY_BYTES = 1024 * 1024
 MAX_PROPERTIES = 252  # user properties (plus PartitionKey, RowKey, Timestamp)
 MAX_BATCH = 100
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # estimated, as Table Storage caps a transaction's payload
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # a transaction's request body, as sent (multipart, JSON)
+# What one operation adds to a transaction besides its JSON body and its URL-quoted keys
+# (multipart headers, request line, ETag): an upper bound of what azure-data-tables sends.
+BATCH_PART_BYTES = 1024
 MAX_KEY_BYTES = 1024  # PartitionKey / RowKey after encoding, UTF-16
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

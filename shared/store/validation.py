@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from .keys import encode_key
 from .port import (
+    BATCH_PART_BYTES,
     INT64_MAX,
     INT64_MIN,
     MAX_BATCH,
@@ -122,6 +127,42 @@ def entity_size(pk: str, rk: str, properties: Mapping[str, Any]) -> int:
     return size + sum(8 + 2 * len(n) + value_size(v) for n, v in properties.items())
 
 
+def _wire_value(value: Any) -> tuple[str | None, Any]:
+    """(OData type annotation, JSON value) as azure-data-tables 12.7 serialises a value."""
+    if isinstance(value, bool):
+        return None, value
+    if isinstance(value, int):
+        return (None, value) if -(2**31) <= value < 2**31 else ("Edm.Int64", str(value))
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "Edm.Double", "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return "Edm.Double", value
+    if isinstance(value, datetime):
+        return "Edm.DateTime", value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bytes):
+        return "Edm.Binary", base64.b64encode(value).decode("ascii")
+    return "Edm.String", str(value)
+
+
+def wire_body(pk: str, rk: str, properties: Mapping[str, Any]) -> bytes:
+    """The JSON body Table Storage receives for an insert/upsert/replace of this entity:
+    type annotations, binary in base64, non-ASCII as \\uXXXX escapes (up to 3x the
+    UTF-16 estimate). Test-checked against the bytes azure-data-tables sends."""
+    body: dict[str, Any] = {}
+    for name, value in {"PartitionKey": pk, "RowKey": rk, **properties}.items():
+        edm, body[name] = _wire_value(value)
+        if edm:
+            body[f"{name}@odata.type"] = edm
+    return json.dumps(body).encode("ascii")
+
+
+def part_size(kind: str, pk: str, rk: str, properties: Mapping[str, Any]) -> int:
+    """Bytes one operation adds to a transaction's request body: its JSON (none for a
+    delete), its keys in the request line, and the part's headers."""
+    body = 0 if kind == "delete" else len(wire_body(pk, rk, properties))
+    return BATCH_PART_BYTES + len(quote(pk, safe="")) + len(quote(rk, safe="")) + body
+
+
 def check_entity(entity: Entity) -> tuple[str, str, dict[str, Any]]:
     """Encoded keys and clean properties of an entity fit for Table Storage."""
     pk = encode_key(entity.partition_key, "PartitionKey")
@@ -137,7 +178,7 @@ def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[
     """Encoded keys and clean properties per operation; BatchTooLarge or BatchFailed."""
     if len(ops) > MAX_BATCH:
         raise BatchTooLarge(f"batch of {len(ops)} operations, over {MAX_BATCH}")
-    checked, seen, total = [], set(), 0
+    checked, seen = [], set()
     for index, op in enumerate(ops):
         try:
             if op.kind not in _KINDS:
@@ -157,11 +198,21 @@ def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[
         except StoreError as exc:
             raise BatchFailed(index, exc) from exc
         seen.add(item[1])
-        total += entity_size(*item)
         checked.append(item)
-    if total > MAX_BATCH_BYTES:
-        raise BatchTooLarge(f"batch of about {total} bytes, over {MAX_BATCH_BYTES}")
+    _check_wire_size(ops, checked)
     return checked
+
+
+def _check_wire_size(ops: list[Op], checked: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """BatchTooLarge when the transaction's body would pass MAX_BATCH_BYTES. The exact count
+    (JSON serialisation) is skipped when a safe bound — ten times Table Storage's UTF-16
+    estimate per operation, more than any escaping, base64 or URL-quoting costs — fits."""
+    bound = sum(BATCH_PART_BYTES + 256 + 10 * entity_size(*item) for item in checked)
+    if bound <= MAX_BATCH_BYTES:
+        return
+    total = sum(part_size(op.kind, *item) for op, item in zip(ops, checked, strict=True))
+    if total > MAX_BATCH_BYTES:
+        raise BatchTooLarge(f"batch of {total} bytes on the wire, over {MAX_BATCH_BYTES}")
 
 
 def check_equals(equals: Mapping[str, Any] | None) -> dict[str, Any]:

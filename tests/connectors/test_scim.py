@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.connectors import ConnectorError, Outcome, connector_for
+from shared.connectors import ConnectorError, Outcome, open_connector
+from shared.connectors.scim import ScimConnector
 from shared.models.person import Person
 from shared.models.provisioning import Action, OrderState
 from tests.connectors.conftest import (
@@ -29,7 +30,7 @@ class Scim:
         self.external_id: str | None = None
 
     def do(self, action: Action, entitlement: str = "account") -> Outcome:
-        connector = connector_for(self.target, sleep=self.sleeps)
+        connector = open_connector(self.target)
         order = an_order(action, entitlement, person_id=self.person.id)
         outcome = connector.execute(self.target, order, self.person, self.external_id)
         self.external_id = outcome.external_id or self.external_id
@@ -327,46 +328,45 @@ def test_a_missing_token_errors_the_order_and_sends_nothing(scim, monkeypatch):
     assert scim.server.requests == []
 
 
-def test_a_passing_5xx_is_retried_and_the_order_still_verified(scim):
+def test_a_passing_5xx_is_a_transient_outcome_and_the_next_attempt_verifies(scim):
     scim.do(Action.create_account)
-    scim.server.fail_next(503, 502)
+    scim.server.fail_next(503)
 
-    outcome = scim.do(Action.suspend)
+    first = scim.do(Action.suspend)
+    second = scim.do(Action.suspend)
 
-    assert outcome.state == OrderState.verified
-    assert scim.sleeps == [0.5, 1.0]
+    assert first == Outcome(OrderState.pending, "SCIM 503")
+    assert first.transient
+    assert second.state == OrderState.verified
+    assert scim.sleeps == []  # nothing waits inside an attempt
 
 
-def test_a_server_that_answers_500_errors_the_order_after_the_retries(scim):
+def test_a_server_that_answers_500_makes_one_request_per_attempt(scim):
     scim.server.fail_next(*[500] * 10)
 
     outcome = scim.do(Action.create_account)
 
-    assert outcome == Outcome(OrderState.errored, "SCIM 500 after 3 attempts")
-    assert len(scim.server.requests) == 3
-    assert scim.sleeps == [0.5, 1.0]
+    assert outcome == Outcome(OrderState.pending, "SCIM 500")
+    assert len(scim.server.requests) == 1
 
 
-def test_a_server_gone_away_errors_the_order_after_the_retries(scim):
+def test_a_server_gone_away_is_a_transient_outcome(scim):
     scim.do(Action.create_account)
     scim.server.stop()
 
     outcome = scim.do(Action.suspend)
 
-    assert outcome == Outcome(
-        OrderState.errored, "SCIM connection failed (ConnectError) after 3 attempts"
-    )
-    assert scim.sleeps == [0.5, 1.0]
+    assert outcome == Outcome(OrderState.pending, "SCIM connection failed (ConnectError)")
 
 
-def test_a_server_too_slow_errors_the_order_as_timed_out(scim_server, sleeps):
+def test_a_server_too_slow_is_a_transient_outcome_after_one_timeout(scim_server, sleeps):
     scim = Scim(scim_server, sleeps, timeout_seconds=0.2, retries=2)
     scim.server.app.check_auth = lambda request: __import__("time").sleep(1.0)
 
     outcome = scim.do(Action.create_account)
 
-    assert outcome == Outcome(OrderState.errored, "SCIM timed out after 2 attempts")
-    assert sleeps == [0.5]
+    assert outcome == Outcome(OrderState.pending, "SCIM timed out")
+    assert sleeps == []
 
 
 # -- reconciliation --------------------------------------------------------------------------
@@ -382,7 +382,7 @@ def test_accounts_lists_users_with_their_groups(scim_server, sleeps):
     grace.do(Action.grant, "editors")
     grace.do(Action.suspend)
 
-    rows = connector_for(ada.target, sleep=sleeps).accounts(ada.target)
+    rows = ScimConnector(sleep=sleeps).accounts(ada.target)
 
     assert sorted(rows, key=lambda r: r["person_id"]) == [
         {"person_id": "p-ada", "email": "ada.lovelace@example.edu", "entitlements": ["admins", "editors"],
@@ -400,7 +400,7 @@ def test_accounts_pages_through_a_long_listing(scim_server, sleeps, monkeypatch)
         )
     target = a_target("scim", **scim_server.settings())
 
-    rows = connector_for(target, sleep=sleeps).accounts(target)
+    rows = ScimConnector(sleep=sleeps).accounts(target)
 
     assert sorted(r["person_id"] for r in rows) == [f"p-{n}" for n in range(5)]
 
@@ -410,6 +410,6 @@ def test_accounts_of_a_server_gone_away_raise_a_connector_error(scim_server, sle
     scim_server.stop()
 
     with pytest.raises(ConnectorError) as raised:
-        connector_for(target, sleep=sleeps).accounts(target)
+        ScimConnector(sleep=sleeps).accounts(target)
 
     assert raised.value.note == "SCIM connection failed (ConnectError) after 3 attempts"

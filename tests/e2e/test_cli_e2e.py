@@ -102,3 +102,11 @@ def test_the_worklist_exports_every_waiting_order_of_a_target_as_csv(roster, tmp
     rows = list(csv.DictReader(out.open()))
     assert code == 0 and "7 orders on the worklist of wiki" in output
     assert len(rows) == 7 and {(r["action"], r["state"]) for r in rows} == {("create_account", "Transmitted")}
+
+
+def test_status_prints_the_chains_operations_view(roster):
+    client, _ = roster
+    code, output = run_cli(["status"], str(client.base_url), key="admin-key")
+    assert code == 0 and '"queues"' in output and "person-update" in output
+    refused, message = run_cli(["status"], str(client.base_url), key="hr-key")
+    assert refused == 2 and "HTTP 403" in message

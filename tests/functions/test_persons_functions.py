@@ -144,8 +144,9 @@ def test_openapi_lists_every_http_function(functions, rt):
         (path, method.upper()): op["operationId"]
         for path, item in doc["paths"].items() for method, op in item.items()
     }
-    app_http = {
-        ("/api/" + f.get_trigger().route, method): f.get_function_name()
+    app_http = {  # a catch-all `{*path}` is `{path}`; a function of several methods has an id per method
+        ("/api/" + f.get_trigger().route.replace("{*", "{"), method):
+            f.get_function_name() if len(f.get_trigger().methods) == 1 else f"{f.get_function_name()}_{method.lower()}"
         for f in fresh_app_functions() if f.get_trigger().get_binding_name() == "httpTrigger"
         for method in (m.value for m in f.get_trigger().methods)
     }
@@ -165,7 +166,7 @@ def test_match_over_http_returns_the_outcome_and_candidates(functions, rt):
 
 
 def test_deeply_nested_json_is_a_400_not_a_500(functions, rt):
-    response = post_person(functions, None, raw=b"[" * 200_000 + b"]" * 200_000)
+    response = post_person(functions, None, raw=b"[" * 100_000 + b"]" * 100_000)
     assert response.status_code == 400
     assert "nested" in payload(response)["detail"]
 

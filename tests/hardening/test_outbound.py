@@ -11,7 +11,7 @@ import pytest
 
 from shared import outbound
 from shared.config import Settings, SettingsError
-from shared.connectors.base import connector_for
+from shared.connectors.registry import open_connector
 from shared.models.person import Names, Person
 from shared.models.provisioning import Action, Order, OrderState, Target
 from shared.outbound import OutboundPolicy, OutboundRefused, check_url
@@ -148,7 +148,7 @@ def test_a_stored_target_pointing_at_loopback_errors_its_order_without_the_devel
     with receiver() as (port, seen):
         target = Target(id="app", name="App", connector="webhook",
                         settings={"url": f"http://127.0.0.1:{port}/x", "secret_env": "ROSTER_TARGET_SECRET_HOOK"})
-        outcome = connector_for(target, sleep=lambda s: None).execute(target, _order(), _person(), None)
+        outcome = open_connector(target).execute(target, _order(), _person(), None)
 
     assert outcome.state == OrderState.errored
     assert "loopback" in outcome.note

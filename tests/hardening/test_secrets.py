@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.connectors.base import connector_for
+from shared.connectors.registry import open_connector
 from shared.models.person import Names, Person
 from shared.models.provisioning import Action, Order, OrderState, Target
 from shared.secrets import SecretRefused, check_secret_name, secret
@@ -78,7 +78,7 @@ def test_a_stored_target_naming_another_variable_never_sends_it(monkeypatch):
                       action=Action.create_account, state=OrderState.pending, reason="t", created_at=NOW,
                       updated_at=NOW)
         person = Person(id="p-1", names=Names(given="A", family="B"), created_at=NOW, updated_at=NOW)
-        outcome = connector_for(target, sleep=lambda s: None).execute(target, order, person, None)
+        outcome = open_connector(target).execute(target, order, person, None)
 
     assert outcome.state == OrderState.errored
     assert "ROSTER_TARGET_SECRET_" in outcome.note

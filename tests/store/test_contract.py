@@ -439,3 +439,16 @@ def test_many_threads_share_a_store(store, table):
         thread.join()
     assert errors == []
     assert len(_rows(table, "p")) == 160
+
+
+def test_a_batch_is_measured_on_the_bytes_sent_not_the_utf16_estimate(table):
+    """Non-ASCII text travels as \\uXXXX escapes: 6 bytes a character where the UTF-16
+    estimate counts 2. Three entities of 600 KB by that estimate are 5.4 MB on the wire."""
+    wide = {f"s{n}": "é" * 30_000 for n in range(10)}
+    ops = [Op("insert", Entity("p", f"r{i}", wide)) for i in range(3)]
+
+    with pytest.raises(BatchTooLarge, match="on the wire"):
+        table.batch("p", ops)
+
+    assert _rows(table, "p") == []
+    assert len(table.batch("p", ops[:2])) == 2  # 3.6 MB on the wire: within the limit

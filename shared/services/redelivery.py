@@ -1,0 +1,91 @@
+"""Automatic orders that must wait: a transient fault, or a paused target. The order stays
+Pending with `next_attempt_at` set, and a `provisioning-order` message is scheduled for
+then — the handler never sleeps, so one slow target holds up no other (docs/operations.md).
+
+A scheduled message's id is `order:<id>:<attempts>:at:<when>`, the same for the same wait,
+so a repeated publish is dropped by the bus's duplicate detection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from shared.bus import bus_id
+from shared.connectors import Outcome
+from shared.connectors.base import attempts_allowed
+from shared.models.messages import OrderRef
+from shared.models.provisioning import Order, OrderState, Target
+from shared.runtime import Runtime
+from shared.services.provisioning import transition
+from shared.store.orders import OrderRepository
+
+RETRY_BASE = timedelta(seconds=5)  # before the second attempt; doubles for each one after
+MAX_RETRY_DELAY = timedelta(minutes=15)  # the longest wait, Retry-After included
+EARLY = timedelta(seconds=2)  # a scheduled message this close to its time counts as due (clock skew)
+PAUSED = "target paused"
+
+
+def retry_delay(failures: int, retry_after: float | None) -> timedelta:
+    """The wait after `failures` transient faults in a row: 5 s, 10 s, 20 s, …, or the
+    target's Retry-After when longer — never more than MAX_RETRY_DELAY."""
+    delay = RETRY_BASE * 2 ** (failures - 1)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return min(delay, MAX_RETRY_DELAY)
+
+
+def too_early(order: Order, now: datetime) -> bool:
+    """Whether a delivery arrived before the order's next attempt is due (a redelivery of
+    an earlier message): it is put back on schedule instead of calling the target."""
+    return order.next_attempt_at is not None and now < order.next_attempt_at - EARLY
+
+
+def reschedule(rt: Runtime, order: Order) -> None:
+    """(Re)publish the message that carries out `order` at its `next_attempt_at`."""
+    at = order.next_attempt_at
+    assert at is not None
+    stamp = at.strftime("%Y%m%dT%H%M%S.%fZ")
+    rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
+                   message_id=bus_id(f"order:{order.id}:{order.attempts}:at:{stamp}"),
+                   session_id=order.person_id, scheduled_at=at)
+
+
+def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> Order:
+    """A transient fault: another attempt, scheduled with backoff; Errored once the target's
+    attempts are used up."""
+    failures, by = order.failures + 1, f"connector:{target.connector}"
+    allowed = attempts_allowed(target)
+    if failures >= allowed:
+        note = f"{outcome.note} after {failures} attempts"
+        return transition(rt, order.id, OrderState.errored, by, note, allowed={OrderState.pending},
+                          failures=failures, next_attempt_at=None, error=note)
+    at = rt.clock.now() + retry_delay(failures, outcome.retry_after)
+    note = f"{outcome.note} (attempt {failures} of {allowed}); next attempt at {at.isoformat()}"
+    updated = transition(rt, order.id, OrderState.pending, by, note, allowed={OrderState.pending},
+                         attempts=order.attempts + 1, failures=failures, next_attempt_at=at, error=outcome.note)
+    reschedule(rt, updated)
+    return updated
+
+
+def wait_for_target(rt: Runtime, target: Target, order: Order, until: datetime) -> Order:
+    """The target's circuit is open: the order waits until it may be probed. The first wait
+    is recorded in the order's history; later ones only move `next_attempt_at`."""
+    note = f"{PAUSED} after repeated faults; next attempt at {until.isoformat()}"
+    if order.error is not None and order.error.startswith(PAUSED):
+        updated = _move_silently(rt, order, until, note)
+    else:
+        updated = transition(rt, order.id, OrderState.pending, "roster", note, allowed={OrderState.pending},
+                             next_attempt_at=until, error=note)
+    reschedule(rt, updated)
+    return updated
+
+
+def _move_silently(rt: Runtime, order: Order, until: datetime, note: str) -> Order:
+    """Only the order's wait changes (no state change, no history): one etag-guarded write."""
+    repo = OrderRepository(rt.store)
+    found = repo.get(order.id)
+    assert found is not None
+    current, etag = found
+    updated = current.model_copy(update={"next_attempt_at": until, "error": note})
+    repo.commit(current.person_id, [(updated, etag, current.state)], [], [])
+    return updated

@@ -1,0 +1,119 @@
+"""`GET /api/ops/chain` shows an Admin the chain at a glance — queue depths, the bus's own
+dead letters beside the parked ones, paused targets and what waits on them — and
+`POST /api/ops/chain/replay` sends a dead letter back, audited."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from shared.bus import BusError
+from shared.connectors import Outcome
+from shared.models.provisioning import OrderState
+from shared.services import circuits
+from tests.bus.calls import call, payload
+from tests.delivery.chain import SECRET_ENV, deliver_due, finance_group, hire, webhook_target
+from tests.delivery.servers import Receiver
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"ROSTER_CIRCUIT_FAILURES": "1"}
+
+
+def poison(rt, message_id: str = "order:p1.x:0") -> None:
+    """A provisioning-order message that fails every delivery until the bus dead-letters it."""
+    queue = rt.settings.queue("provisioning-order")
+    rt.bus.publish(queue, b'{"order_id": "p1.x"}', message_id, session_id="p1")
+    for _ in range(rt.bus.max_delivery_count):
+        rt.bus.abandon(rt.bus.receive(queue))
+    assert rt.bus.receive(queue) is None
+
+
+def view(key: str = "admin-key"):
+    return call("ops_chain", "GET", "ops/chain", key=key)
+
+
+def section(body: dict, queue: str) -> dict:
+    return next(q for q in body["queues"] if q["queue"] == queue)
+
+
+def test_the_view_shows_the_bus_dead_letters_beside_the_parked_ones(rt):
+    poison(rt)
+    from devhost.pump import to_message
+    from functions.provisioning import provisioning_order_queue
+
+    rt.bus.publish(rt.settings.queue("provisioning-order"), b"not json", "bad-1")
+    bad = rt.bus.receive(rt.settings.queue("provisioning-order"))
+    provisioning_order_queue._function.get_user_function()(to_message(bad))  # parks it
+
+    response = view()
+
+    assert response.status_code == 200
+    orders = section(payload(response), "provisioning-order")
+    assert orders["dead_lettered"] == 1
+    [letter] = orders["dead_letters"]
+    assert (letter["message_id"], letter["reason"], letter["delivery_count"]) == (
+        "order:p1.x:0", "MaxDeliveryCountExceeded", 10)
+    assert "body" not in letter  # bodies may hold personal data
+    assert [(p["message_id"], p["reason"]) for p in orders["parked"]] == [("bad-1", "MalformedJson")]
+    assert payload(response)["outbox"] is None and payload(response)["last_sweep"] is None
+
+
+def test_only_an_admin_sees_the_view(rt):
+    assert view("reader-key").status_code == 403
+
+
+def test_a_replay_sends_the_dead_letter_back_once_and_is_audited(rt):
+    poison(rt)
+    body = {"queue": "provisioning-order", "message_id": "order:p1.x:0"}
+
+    replayed = call("ops_chain_replay", "POST", "ops/chain/replay", body=body)
+    again = call("ops_chain_replay", "POST", "ops/chain/replay", body=body)
+
+    assert replayed.status_code == 200 and again.status_code == 404
+    new_id = payload(replayed)["new_message_id"]
+    after = payload(view())
+    orders = section(after, "provisioning-order")
+    assert (orders["active"], orders["dead_lettered"]) == (1, 0)
+    [audit] = after["replays"]
+    assert (audit["action"], audit["details"]["new_message_id"]) == ("deadletter.replayed", new_id)
+    assert audit["actor"] == payload(replayed)["by"] != "anonymous"
+    assert rt.bus.receive(rt.settings.queue("provisioning-order")).message_id == new_id
+
+
+def test_a_replay_naming_an_unknown_queue_is_refused_naming_the_field(rt):
+    response = call("ops_chain_replay", "POST", "ops/chain/replay", body={"queue": "nope", "message_id": "m"})
+
+    assert response.status_code == 422
+    assert payload(response)["errors"][0]["field"] == "queue"
+
+
+def test_a_paused_target_shows_its_circuit_and_the_orders_waiting_on_it(rt, clock, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, "delivery-secret")
+    with Receiver(status=503) as failing:
+        finance_group(rt)
+        target = webhook_target(rt, "flaky", failing.url)
+        persons = [hire(rt, n) for n in range(3)]
+        deliver_due(rt)
+
+        [row] = payload(view())["targets"]
+
+    assert (row["target_id"], row["circuit"], row["waiting"], row["last_fault"]) == ("flaky", "open", 3, "HTTP 503")
+    assert datetime.fromisoformat(row["next_probe_at"]) == clock.now() + timedelta(seconds=60)
+    assert failing.requests == 1 and len(persons) == 3
+    circuits.record(rt, target, Outcome(OrderState.executed, "HTTP 204"))
+    assert payload(view())["targets"][0]["circuit"] == "closed"
+
+
+def test_a_bus_that_cannot_be_read_shows_an_error_not_a_failed_view(rt, monkeypatch):
+    def refuse(queue):
+        raise BusError("reading the depth failed: ClientAuthenticationError")
+
+    monkeypatch.setattr(rt.bus, "depth", refuse)
+
+    response = view()
+
+    assert response.status_code == 200
+    assert all(q["error"] and q["active"] is None for q in payload(response)["queues"])
