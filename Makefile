@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench lint deps chromium clean
+.PHONY: run test bench lint deps chromium slapd clean
 
 # `make run` installs only what running needs; tests, lint and benchmarks add their tools.
 $(VENV)/.run-installed: requirements.txt requirements-local.txt
@@ -28,10 +28,15 @@ deps: $(VENV)/.installed node_modules/.installed
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# Debian's OpenLDAP server for the ldap connector's tests (tests/connectors/slapd.py starts
+# and stops it on a free port with a throw-away config; the package's own service stays off).
+slapd:
+	test -x /usr/sbin/slapd || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd)
+
 run: $(VENV)/.run-installed
 	$(PY) -m devhost --port $(PORT)
 
-test: deps chromium
+test: deps chromium slapd
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

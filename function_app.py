@@ -4,7 +4,9 @@ import azure.functions as func
 
 from functions import (
     console,
+    console_matches,
     groups,
+    matches,
     notifications,
     ops,
     persons,
@@ -15,7 +17,8 @@ from functions import (
 )
 
 BLUEPRINTS = (
-    persons.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp, scim.bp,
+    persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, notifications.bp, tickets.bp, ops.bp, console.bp,
+    scim.bp, console_matches.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

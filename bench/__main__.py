@@ -1,7 +1,9 @@
 """`make bench`: every benchmark, its figures printed and saved to bench/results/latest.json.
 
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
-ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records).
+ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons);
+ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
+ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons).
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dayone, groups, http, provisioning, registration, rules, scim, slowtarget
+from bench import (
+    dayone,
+    groups,
+    http,
+    matching,
+    provisioning,
+    registration,
+    rules,
+    scim,
+    slowtarget,
+    targets,
+)
 from bench.common import console
 
 
@@ -24,9 +37,11 @@ def main() -> None:
         "rules": rules.run(),
         "groups": groups.run(),
         "provisioning": provisioning.run(),
+        "matching": matching.run(),
         "dayone": dayone.run(),
         "scim": scim.run(),
         "slowtarget": slowtarget.run(),
+        "targets": targets.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

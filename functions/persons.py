@@ -17,9 +17,11 @@ from shared.services import bulk, search, stamps
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery, match
 from shared.services.registration import link_identifier, register
+from shared.services.screening import protected
 from shared.store.persons import PersonRepository
 
 bp = func.Blueprint()
+_REGISTERED = {"created": 201, "held": 202}
 
 
 @endpoint(
@@ -28,14 +30,16 @@ bp = func.Blueprint()
     body=PersonUpdate, query=("mode",), statuses=(200, 201, 202),
 )
 def register_person(call: Call):
+    """sync: 201 created, 200 updated/unchanged/stale, 202 held as a pending match."""
     mode = call.query("mode") or call.rt.settings.chain
     if mode not in ("sync", "async"):
         raise InvalidInput("mode must be sync or async", [FieldError("mode", "sync or async")])
     stamps.check_as_of(call.rt, call.body.as_of)  # before it is queued, so the caller hears it
+    update = protected(call.rt, call.body)  # the clear national id never reaches the queue
     if mode == "async":
-        return 202, {"message_id": enqueue(call.rt, call.body)}
-    result = run_sync(call.rt, call.body, call.actor)
-    return (201 if result.registration.outcome == "created" else 200), result.as_response()
+        return 202, {"message_id": enqueue(call.rt, update)}
+    result = run_sync(call.rt, update, call.actor)
+    return _REGISTERED.get(result.registration.outcome, 200), result.as_response()
 
 
 @endpoint(
@@ -74,7 +78,7 @@ def search_persons(call: Call):
     summary="Attribute matching: who might this source record already be? (exact | possible | none)",
 )
 def match_person(call: Call):
-    return match(PersonRepository(call.rt.store), call.body)
+    return match(call.rt.store, call.body, call.rt.settings.national_id_key)
 
 
 class LinkIn(Identifier):

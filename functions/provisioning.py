@@ -3,6 +3,7 @@ triggers."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 import azure.functions as func
@@ -17,12 +18,13 @@ from shared.models.base import Model
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target, TargetView
 from shared.runtime import runtime
-from shared.services import orders, reconciliation
+from shared.services import orders, reconciliation, target_reading
 from shared.services.provisioning import announce_members, evaluate_provisioning, suspended_by
 from shared.services.rulebook import rulebook
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
 
+log = logging.getLogger("roster.provisioning")
 bp = func.Blueprint()
 OPERATE = "Provisioning.Operate"
 READ = ("Provisioning.Operate", "Persons.Read")
@@ -84,6 +86,10 @@ def update_target(call: Call):
           statuses=(201, 404), summary="Grant an entitlement in the target to a group's members")
 def add_policy(call: Call):
     target = _target(call)
+    problem = target.entitlement_problem(call.body.entitlement)
+    if problem:
+        raise InvalidInput(f"entitlement: {problem}", [FieldError("entitlement", problem)])
+    call.body = call.body.model_copy(update={"entitlement": target.normal_entitlement(call.body.entitlement)})
     if call.body.group_id not in rulebook(call.rt.store, call.rt.clock).groups:
         raise InvalidInput(f"no group {call.body.group_id!r}", [FieldError("group_id", "unknown group")])
     TargetRepository(call.rt.store).add_policy(target.id, call.body)
@@ -100,6 +106,22 @@ def reconcile(call: Call):
     accounts = reconciliation.parse_accounts(raw, call.req.headers.get("content-type", "application/json"))
     create = (call.query("create_orders") or "false").lower() == "true"
     return reconciliation.reconcile(call.rt, target.id, accounts, call.actor, create)
+
+
+@endpoint(bp, "targets/{id}/reconcile/pull", name="targets_reconcile_pull", methods=("POST",), role=OPERATE,
+          query=("create_orders",), statuses=(200, 404, 409, 502),
+          summary="Read the target itself (Graph delta, LDAP or SCIM listing) → Verified orders and drift")
+def reconcile_pull(call: Call):
+    create = (call.query("create_orders") or "false").lower() == "true"
+    return target_reading.pull(call.rt, call.route["id"], call.actor, create)
+
+
+@bp.function_name("targets_reconcile_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
+def targets_reconcile_timer(timer: func.TimerRequest) -> None:
+    """Hourly at :15: every readable target is read and reconciled (docs/targets.md, Reconciliation)."""
+    for target_id, summary in target_reading.pull_all(runtime(), "roster:timer").items():
+        log.info("reconciliation of %s: %s", target_id, summary)
 
 
 @endpoint(bp, "provisioning/evaluate", name="provisioning_evaluate", methods=("POST",), role=OPERATE,
@@ -188,11 +210,12 @@ def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
 
 def checked(target: Target) -> Target:
     """A target whose settings may be saved: every URL (`url`, `*_url`) passes the outbound
-    check, every secret is a `ROSTER_TARGET_SECRET_*` name (docs/security.md)."""
+    check (an http(s) one whole, another scheme, LDAP's, for its address), every secret is a
+    `ROSTER_TARGET_SECRET_*` name (docs/security.md)."""
     secrets.check_settings(target.settings)
     for key, value in target.settings.items():
         if key == "url" or key.endswith("_url"):
-            outbound.check_url(value, f"settings.{key}")
+            outbound.check_address_of(value, f"settings.{key}")
     return target
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.http import field_path
 from shared.errors import RosterError
+from shared.matching.national_id import redacted
 from shared.runtime import runtime
 from shared.store.deadletters import DeadLetterRepository
 
@@ -42,6 +43,6 @@ def _park(msg: func.ServiceBusMessage, queue: str, reason: str, description: str
     rt = runtime()
     log.warning("dead-lettered message %s on %s: %s", msg.message_id, queue, reason)
     DeadLetterRepository(rt.store).park(
-        queue, msg.message_id or "unknown", msg.get_body(), reason, description, rt.clock.now(),
+        queue, msg.message_id or "unknown", redacted(msg.get_body()), reason, description, rt.clock.now(),
         msg.delivery_count or 1,
     )

@@ -216,9 +216,9 @@ var queueSettings = [for q in queues: {
 }]
 
 // Roster's settings (docs/architecture.md §8). Every connection is identity-based; secrets
-// (SendGrid key, Teams webhook URL, DevOps hook secret) are Key Vault references resolved by
-// the platform with the app's identity. A reference to a secret not yet set resolves to
-// nothing Roster uses (the app treats an unresolved reference as unset).
+// (SendGrid key, Teams webhook URL, DevOps hook secret, national-id key) are Key Vault
+// references resolved by the platform with the app's identity. A reference to a secret not
+// yet set resolves to nothing Roster uses (the app treats an unresolved reference as unset).
 var appSettings = concat([
   {
     name: 'ServiceBusConnection__fullyQualifiedNamespace'
@@ -247,6 +247,10 @@ var appSettings = concat([
   {
     name: 'SENDGRID_API_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.sendGridSecretUri})'
+  }
+  {
+    name: 'ROSTER_NATIONAL_ID_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.nationalIdSecretUri})'
   }
   {
     name: 'ROSTER_CHAIN'
@@ -343,6 +347,8 @@ output SERVICE_API_URI string = api.outputs.uri
 output SERVICE_API_NAME string = api.outputs.name
 @description('Client id of the app\'s managed identity (not a secret).')
 output AZURE_CLIENT_ID string = identity.outputs.clientId
+@description('Principal id of the app\'s managed identity: infra/entra/grant-graph-permissions.sh grants it the Graph permissions of entra targets.')
+output AZURE_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.name

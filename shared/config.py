@@ -22,6 +22,8 @@ QUEUE_SETTINGS = {
 }
 
 
+MATCH_POLICIES = ("auto", "review", "never")
+DEFAULT_MATCH_POLICY = "review"
 MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard tier
 
 
@@ -53,6 +55,8 @@ class Settings:
     servicebus_connection: str | None = None
     sendgrid_api_key: str | None = None
     auth_enabled: bool = False
+    national_id_key: str | None = None
+    match_policies: dict[str, str] = field(default_factory=dict)
     bulk_upload_rate: tuple[int, int] = (40, 5)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
@@ -66,6 +70,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def match_policy(self, source: str) -> str:
+        """What registration does with a match for `source`'s new records (docs/matching.md)."""
+        return self.match_policies.get(source) or self.match_policies.get("*") or DEFAULT_MATCH_POLICY
 
     def queue(self, name: str) -> str:
         """The configured name of a logical queue of docs/architecture.md §4."""
@@ -97,6 +105,8 @@ class Settings:
         idle = _whole(env, "ROSTER_CONSOLE_IDLE_MINUTES", 30, 1, 1440)
         session_max = _whole(env, "ROSTER_CONSOLE_SESSION_HOURS", 8, 1, 168)
         return cls(
+            national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
+            match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
             bulk_upload_rate=_rate(env.get("ROSTER_BULKUPLOAD_RATE") or "40/5"),
             max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
             circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
@@ -139,6 +149,17 @@ def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
     return policy
 
 
+def _match_policies(raw: str) -> dict[str, str]:
+    """ROSTER_MATCH_POLICY: {"<source>": "auto" | "review" | "never", "*": <the rest>}."""
+    try:
+        policies = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"ROSTER_MATCH_POLICY is not JSON: {exc.msg}") from None
+    if not isinstance(policies, dict) or not all(
+        isinstance(k, str) and v in MATCH_POLICIES for k, v in policies.items()
+    ):
+        raise SettingsError('ROSTER_MATCH_POLICY must be {"<source>": "auto" | "review" | "never", "*": ...}')
+    return policies
 def _whole(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     """A whole-number setting from `low` to `high`; unset or empty means `default`."""
     value = (env.get(name) or "").strip()

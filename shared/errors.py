@@ -103,3 +103,9 @@ def field_path(loc: tuple) -> str:
         elif part not in _TYPE_TAGS and "[" not in str(part):
             path += f".{part}" if path else str(part)
     return path or "body"
+
+
+class TargetUnreachable(RosterError):
+    """A target system could not be read (reconciliation); the detail names the fault."""
+
+    status, title, slug = 502, "Target unreachable", "target-unreachable"

@@ -122,15 +122,40 @@ def check_url(
 
     A name that does not resolve now is accepted here: the connect-time check refuses it
     then if it resolves to a refused address."""
-    policy = policy or current_policy()
     scheme, host, port = _parts(url, field)
-    addresses = _literal(host) or [_address(a) for a in resolve(host, port or 443)]
-    if host.lower().rstrip(".") == "localhost" and not addresses:
-        addresses = [ipaddress.ip_address("127.0.0.1")]
-    _check_addresses(addresses, field, policy)
+    addresses = check_host(host, port or 443, field, policy, resolve)
     if scheme == "http" and not (addresses and all(a.is_loopback for a in addresses)):
         _refuse(field, "must be https (plain http only to this machine's loopback)")
     return url
+
+
+def check_address_of(url: Any, field: str, policy: OutboundPolicy | None = None) -> str:
+    """`check_url` for an http(s) URL; for another scheme (ldap, ldaps: the connector checks
+    its scheme) the address rule alone. OutboundRefused naming `field`."""
+    if not isinstance(url, str) or urlsplit(url).scheme in ("http", "https", ""):
+        return check_url(url, field, policy)
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 0
+    except ValueError:
+        _refuse(field, "the port is not a number from 0 to 65535")
+    if not parts.hostname:
+        _refuse(field, "must be an absolute URL with a host")
+    check_host(parts.hostname, port, field, policy)
+    return url
+
+
+def check_host(
+    host: str, port: int, field: str, policy: OutboundPolicy | None = None, resolve: Resolver = system_resolver
+) -> list[IPAddress]:
+    """The addresses of `host` if every one may be reached, else OutboundRefused naming
+    `field`. For a connector whose protocol is not http (LDAP): the address rule alone."""
+    policy = policy or current_policy()
+    addresses = _literal(host) or [_address(a) for a in resolve(host, port)]
+    if host.lower().rstrip(".") == "localhost" and not addresses:
+        addresses = [ipaddress.ip_address("127.0.0.1")]
+    _check_addresses(addresses, field, policy)
+    return addresses
 
 
 def _parts(url: Any, field: str) -> tuple[str, str, int | None]:
@@ -220,5 +245,7 @@ def client(
 ) -> httpx.Client:
     """An httpx client whose every request goes through PinnedTransport (around `transport`
     when given: tests pass an in-process one). Redirects are not followed."""
-    guarded = PinnedTransport(policy, transport, field=field)
+    inner = transport or httpx.HTTPTransport(verify=options.pop("verify", True))
+    guarded = PinnedTransport(policy, inner, field=field)
+    options.pop("verify", None)
     return httpx.Client(transport=guarded, follow_redirects=False, **options)

@@ -1,6 +1,7 @@
-// Key Vault in RBAC mode for the one secret Roster has: the SendGrid API key. The app
-// reads it through a Key Vault reference (SENDGRID_API_KEY) with its own identity as
-// Key Vault Secrets User; nobody gets an access policy.
+// Key Vault in RBAC mode for Roster's secrets: the SendGrid API key and the key national ids
+// are hashed with (docs/matching.md). The app reads them through Key Vault references
+// (SENDGRID_API_KEY, ROSTER_NATIONAL_ID_KEY) with its own identity as Key Vault Secrets
+// User; nobody gets an access policy.
 
 @description('Name of the vault (3-24 characters).')
 @minLength(3)
@@ -25,6 +26,9 @@ param enablePurgeProtection bool = true
 
 @description('Name of the secret that holds the SendGrid API key.')
 param sendGridSecretName string = 'sendgrid-api-key'
+
+@description('Name of the secret that holds the national-id hashing key (set by the operator: az keyvault secret set; never rotated without re-hashing, docs/matching.md).')
+param nationalIdSecretName string = 'national-id-key'
 
 // Key Vault Secrets User: read secret values, nothing else.
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
@@ -83,3 +87,6 @@ output uri string = vault.properties.vaultUri
 
 @description('Versionless URI of the SendGrid secret: the reference follows the latest version.')
 output sendGridSecretUri string = '${vault.properties.vaultUri}secrets/${sendGridSecretName}'
+
+@description('Versionless URI of the national-id hashing key.')
+output nationalIdSecretUri string = '${vault.properties.vaultUri}secrets/${nationalIdSecretName}'

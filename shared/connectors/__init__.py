@@ -1,4 +1,4 @@
-"""Automatic connectors: they carry out provisioning orders in a target (webhook, scim),
+"""Automatic connectors: they carry out provisioning orders in a target (webhook, scim, entra, ldap),
 picked by name from the registry."""
 
 from shared.connectors.base import Connector, ConnectorError, Outcome

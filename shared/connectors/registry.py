@@ -25,6 +25,8 @@ Factory = Callable[..., Connector]
 _BUILT_IN: dict[str, str] = {
     "webhook": "shared.connectors.webhook:WebhookConnector",
     "scim": "shared.connectors.scim:ScimConnector",
+    "entra": "shared.connectors.entra:EntraConnector",
+    "ldap": "shared.connectors.ldap:LdapConnector",
 }
 _registry: dict[str, str | Factory] = dict(_BUILT_IN)
 

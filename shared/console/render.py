@@ -22,6 +22,8 @@ TONES = {
     "New": "info", "InPlanning": "warn", "InProgress": "warn", "Done": "ok", "Closed": "muted",
     "Rejected": "bad", "Open": "warn", "Completed": "ok",
     "active": "ok", "suspended": "bad", "removed": "muted", "inactive": "muted",
+    "agree": "ok", "partial": "warn", "disagree": "bad", "exact": "ok", "possible": "warn", "open": "warn",
+    "linked": "ok", "created": "ok",
 }  # fmt: skip
 
 

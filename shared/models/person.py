@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.matching import national_id
 from shared.models.base import Attributes, Line, Model, Moment, moment_end, moment_start
 
 Text = Line  # names, organisations, titles: one line each
@@ -43,6 +44,8 @@ SourceName = Annotated[
 SourceId = Annotated[
     str, BeforeValidator(normalise_identifier), StringConstraints(min_length=1, max_length=256)
 ]
+NationalId = Annotated[str, StringConstraints(min_length=4, max_length=40)]
+NationalIdHash = Annotated[str, StringConstraints(pattern=national_id.HASH.pattern)]
 
 
 class AffiliationType(StrEnum):
@@ -56,13 +59,32 @@ class AffiliationType(StrEnum):
 
 
 class Names(Model):
-    given: Text
-    family: Text
+    """A person's names; one of given and family may be missing (a mononym, a record that
+    lacks one), never both."""
+
+    given: Text | None = None
+    family: Text | None = None
     preferred: Text | None = None
+
+    @model_validator(mode="after")
+    def _given_or_family(self) -> Names:
+        if not (self.given or self.family):
+            raise ValueError("give a given name, a family name or both")
+        return self
 
     @property
     def display(self) -> str:
-        return f"{self.preferred or self.given} {self.family}"
+        return " ".join(n for n in (self.preferred or self.given, self.family) if n)
+
+
+class Address(Model):
+    """A postal address as HR systems send it; every part optional, no other parts."""
+
+    street: Text | None = None
+    locality: Text | None = None
+    postcode: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    region: Text | None = None
+    country: Text | None = None
 
 
 class EmailAddress(Model):
@@ -128,6 +150,8 @@ class Person(Model):
     names: Names
     birth_date: date | None = None
     emails: list[EmailAddress] = Field(default_factory=list)
+    address: Address | None = None
+    national_id_hash: NationalIdHash | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
     affiliations: list[Affiliation] = Field(default_factory=list)
     attributes: Attributes
@@ -135,6 +159,7 @@ class Person(Model):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     version: int = 1
+    merged_into: str | None = Field(default=None, description="set when merged into that person (docs/matching.md)")
 
     def active_at(self, instant: datetime, tz: ZoneInfo) -> bool:
         return any(a.active_at(instant, tz) for a in self.affiliations)
@@ -153,6 +178,11 @@ class PersonUpdate(Model):
     names: Names | None = None
     birth_date: date | None = None
     emails: list[EmailIn] | None = Field(default=None, max_length=20)
+    address: Address | None = None
+    national_id: NationalId | None = Field(default=None, description=(
+        "a national / social-security number: checked, then kept only as a keyed hash (docs/matching.md)"))
+    national_id_hash: NationalIdHash | None = Field(default=None, description=(
+        "what Roster keeps in place of national_id; set by Roster, not by a source"))
     attributes: Attributes
     affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
     _given: tuple[Any, Any] | None = PrivateAttr(default=None)
@@ -175,6 +205,20 @@ class PersonUpdate(Model):
         if not all(isinstance(part, str) for part in given):
             return None
         return given
+
+    @field_validator("national_id")
+    @classmethod
+    def _national_id_form(cls, value: str | None) -> str | None:
+        return None if value is None else national_id.normalised(value)
+
+    def protected(self, key: str | None) -> PersonUpdate:
+        """The update with its national id replaced by the keyed hash (ValueError without a key)."""
+        if self.national_id is None:
+            return self
+        if not key:
+            raise ValueError("ROSTER_NATIONAL_ID_KEY is not set: national_id cannot be accepted")
+        return self.model_copy(update={"national_id": None,
+                                       "national_id_hash": national_id.keyed_hash(self.national_id, key)})
 
     @model_validator(mode="after")
     def _unique_affiliation_keys(self) -> PersonUpdate:

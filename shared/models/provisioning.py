@@ -6,8 +6,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from shared.models import target_settings
 from shared.models.base import Line, Model
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -36,6 +44,23 @@ class Target(Model):
     on_remove: Literal["disable", "delete"] = "disable"
     approval: Literal["none", "always", "threshold"] = "none"
     threshold: Threshold = Field(default_factory=Threshold)
+
+    @field_validator("settings")
+    @classmethod
+    def _directory_settings(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An entra or ldap target's settings, checked field by field (`settings.domain`)."""
+        model = {"entra": target_settings.EntraSettings, "ldap": target_settings.LdapSettings}.get(
+            info.data.get("connector", MANUAL))
+        if model is not None:
+            model.model_validate(settings)
+        return settings
+
+    def entitlement_problem(self, entitlement: str) -> str | None:
+        """Why the target's connector cannot hold `entitlement`, or None."""
+        return target_settings.entitlement_problem(self.connector, entitlement)
+
+    def normal_entitlement(self, entitlement: str) -> str:
+        return target_settings.normal_entitlement(self.connector, entitlement)
 
     @model_validator(mode="after")
     def _connector_settings(self) -> Target:

@@ -19,7 +19,7 @@ ROSTER_EXTENSION = "urn:roster:scim:schemas:extension:hr:1.0:User"
 ScimPath = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9:._$-]+$")]
 AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
-Outcome = Literal["created", "updated", "unchanged", "stale", "disabled", "failed"]
+Outcome = Literal["created", "updated", "unchanged", "stale", "held", "disabled", "failed"]
 
 
 def _enterprise(name: str) -> str:

@@ -26,6 +26,7 @@ from shared.runtime import Runtime
 from shared.services.chain import run_sync
 from shared.services.registration import apply_update, changed_fields
 from shared.services.rulebook import rulebook
+from shared.services.screening import foreseen
 from shared.services.stamps import check_as_of
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository
@@ -43,7 +44,7 @@ class RecordResult:
 
     index: int
     source_id: str | None
-    outcome: str  # created | updated | unchanged | stale | failed
+    outcome: str  # created | updated | unchanged | stale | held | failed
     person_id: str | None = None
     errors: list[dict] = field(default_factory=list)
     lifecycle: str | None = None  # joiner | mover | leaver | None (dry run)
@@ -105,8 +106,9 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
 
 
 def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordResult:
-    result = run_sync(rt, update, actor)
-    return RecordResult(index, update.source_id, result.registration.outcome, result.registration.person.id)
+    registration = run_sync(rt, update, actor).registration
+    person_id = registration.person.id if registration.person else None  # None: held as a pending match
+    return RecordResult(index, update.source_id, registration.outcome, person_id)
 
 
 def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
@@ -119,6 +121,8 @@ def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
     stamp = current.sources.get(update.source) if current else None
     if stamp is not None and update.as_of < stamp.as_of:
         return RecordResult(index, update.source_id, "stale", person_id)
+    if current is None and foreseen(rt, update) == "held":
+        return RecordResult(index, update.source_id, "held", None)
     now = rt.clock.now()
     after = apply_update(current, update, person_id or "(new)", now)
     outcome = "created" if current is None else ("updated" if changed_fields(current, after) else "unchanged")

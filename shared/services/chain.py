@@ -20,9 +20,11 @@ class ChainResult:
     orders: list[dict] = field(default_factory=list)
 
     def as_response(self) -> dict:
+        held = self.registration.pending
         return {
             "person": self.registration.person,
             "outcome": self.registration.outcome,
+            **({"pending_match": {"id": held.id, "outcome": held.outcome}} if held else {}),
             "groups": self.groups.as_response() if self.groups else {"added": [], "removed": []},
             "orders": self.orders,
         }
@@ -31,7 +33,7 @@ class ChainResult:
 def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
     """One HTTP response carries the whole chain's outcome."""
     registration = register(rt, update, actor, announce=False)
-    if registration.outcome == "stale":
+    if registration.outcome in ("stale", "held"):
         return ChainResult(registration)
     change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False)
     return ChainResult(registration, change, after_group_change(rt, change)["orders"])

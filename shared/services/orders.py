@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from shared.connectors import is_automatic, open_connector
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
@@ -21,6 +22,7 @@ from shared.store.targets import TargetRepository
 
 log = logging.getLogger("roster.orders")
 BULK_LIMIT = 500
+ACCOUNT_WAIT = timedelta(seconds=30)  # a grant's wait, each time, for its account's order
 
 
 def get_order(rt: Runtime, order_id: str) -> Order:
@@ -113,10 +115,27 @@ def execute(rt: Runtime, order_id: str) -> Order | None:
     if not is_automatic(target.connector):
         note = f"no connector named {target.connector!r}"
         return transition(rt, order_id, OrderState.errored, "roster", note, allowed={OrderState.pending}, error=note)
+    if _waits_for_account(rt, order):
+        return redelivery.wait_for_account(rt, order, rt.clock.now() + ACCOUNT_WAIT)
     until = circuits.admit(rt, target)
     if until is not None:
         return redelivery.wait_for_target(rt, target, order, until)
     return _attempt(rt, target, order, person.person)
+
+
+def _waits_for_account(rt: Runtime, order: Order) -> bool:
+    """A grant whose account's order is still Pending (its target put it off) waits for it:
+    the queue would otherwise deliver the grant first, before the account exists."""
+    if order.action != Action.grant:
+        return False
+    repo = OrderRepository(rt.store)
+    account = next((a for a in repo.assignments(order.person_id)
+                    if a.target_id == order.target_id and a.entitlement == "account"), None)
+    if account is None or account.order_id == order.id:
+        return False
+    found = repo.get(account.order_id)
+    return (found is not None and found[0].state == OrderState.pending
+            and found[0].action in (Action.create_account, Action.restore))
 
 
 def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order:

@@ -23,6 +23,7 @@ RETRY_BASE = timedelta(seconds=5)  # before the second attempt; doubles for each
 MAX_RETRY_DELAY = timedelta(minutes=15)  # the longest wait, Retry-After included
 EARLY = timedelta(seconds=2)  # a scheduled message this close to its time counts as due (clock skew)
 PAUSED = "target paused"
+ACCOUNT_FIRST = "waits for the account's order"
 
 
 def retry_delay(failures: int, retry_after: float | None) -> timedelta:
@@ -68,10 +69,20 @@ def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> 
 
 
 def wait_for_target(rt: Runtime, target: Target, order: Order, until: datetime) -> Order:
-    """The target's circuit is open: the order waits until it may be probed. The first wait
-    is recorded in the order's history; later ones only move `next_attempt_at`."""
-    note = f"{PAUSED} after repeated faults; next attempt at {until.isoformat()}"
-    if order.error is not None and order.error.startswith(PAUSED):
+    """The target's circuit is open: the order waits until it may be probed."""
+    return _wait(rt, order, until, PAUSED, f"{PAUSED} after repeated faults; next attempt at {until.isoformat()}")
+
+
+def wait_for_account(rt: Runtime, order: Order, until: datetime) -> Order:
+    """A grant whose account's order is still Pending waits, without calling the target or
+    using up an attempt: once the account's order is settled, the grant goes ahead."""
+    return _wait(rt, order, until, ACCOUNT_FIRST, f"{ACCOUNT_FIRST}; next attempt at {until.isoformat()}")
+
+
+def _wait(rt: Runtime, order: Order, until: datetime, reason: str, note: str) -> Order:
+    """The order waits until `until`. The first wait for `reason` is recorded in the
+    order's history; later ones only move `next_attempt_at`."""
+    if order.error is not None and order.error.startswith(reason):
         updated = _move_silently(rt, order, until, note)
     else:
         updated = transition(rt, order.id, OrderState.pending, "roster", note, allowed={OrderState.pending},

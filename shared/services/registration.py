@@ -12,25 +12,33 @@ from typing import Literal
 
 from shared.bus import bus_id
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
+from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.services.matching import person_profile
+from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
 from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
+from shared.store.matchindex import MatchIndex
 from shared.store.persons import PersonRepository
 
-Outcome = Literal["created", "updated", "unchanged", "stale"]
-COMPARED = ("names", "birth_date", "emails", "identifiers", "affiliations", "attributes")
+Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
+COMPARED = ("names", "birth_date", "emails", "address", "national_id_hash", "identifiers", "affiliations",
+            "attributes")
 
 
 @dataclass
 class Registration:
-    person: Person
+    """What registering did; `held`: no person yet, the record waits as `pending`."""
+
+    person: Person | None
     outcome: Outcome
     changes: list[str] = field(default_factory=list)
     cause: str = ""
+    pending: PendingMatch | None = None
 
 
 def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
@@ -38,8 +46,9 @@ def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = Tru
     caller runs the chain in-process: `announce=False`)."""
     check_as_of(rt, update.as_of)
     repo = PersonRepository(rt.store)
+    update = protected(rt, update)
     result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
-    if announce and result.outcome != "stale":
+    if announce and result.outcome not in ("stale", "held"):
         _announce(rt, result)
     return result
 
@@ -48,8 +57,11 @@ def link_identifier(rt: Runtime, person_id: str, identifier: Identifier, actor: 
     """Bind a source's identifier to an existing person (after a match): that source's
     updates then land on this person. Conflict if another person holds it already."""
     repo = PersonRepository(rt.store)
-    if repo.get(person_id) is None:
+    target = repo.get(person_id)
+    if target is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
+    if target.person.merged_into:
+        raise Conflict(f"{person_id} was merged into {target.person.merged_into}: link to that person")
     owner = repo.claim(identifier.source, identifier.source_id, person_id)
     if owner != person_id:
         raise Conflict(f"{identifier.source}:{identifier.source_id} belongs to another person", person_id=owner)
@@ -89,9 +101,7 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     sources = dict(current.sources) if current else {}
     sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
     base.update(
-        names=update.names or current.names,
-        birth_date=update.birth_date or base.get("birth_date"),
-        emails=[e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", []),
+        **_facts(update, base),
         identifiers=identifiers,
         affiliations=others + mine,
         attributes={k: v for k, v in attributes.items() if v is not None},
@@ -102,6 +112,15 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     return Person.model_validate(base)
 
 
+def _facts(update: PersonUpdate, base: dict) -> dict:
+    """Names, birth date, address, national id and emails: what the update carries replaces
+    what the person had; what it leaves out stays."""
+    kept = {name: getattr(update, name) or base.get(name) for name in ("names", "birth_date", "address",
+                                                                        "national_id_hash")}
+    emails = [e.model_dump() for e in update.emails] if update.emails is not None else base.get("emails", [])
+    return {**kept, "emails": emails}
+
+
 def changed_fields(before: Person, after: Person) -> list[str]:
     a, b = before.model_dump(include=set(COMPARED)), after.model_dump(include=set(COMPARED))
     return [name for name in COMPARED if a[name] != b[name]]
@@ -110,12 +129,16 @@ def changed_fields(before: Person, after: Person) -> list[str]:
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
-    person_id = repo.owner_of(update.source, update.source_id, update.given_identifier)
+    person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
     if person_id is None:
         repo.check_fits(apply_update(None, update, "unclaimed", now))  # refuse before anything is stored
-        person_id = repo.claim(update.source, update.source_id, uuid.uuid4().hex)
+        screening = screen(rt, update, actor)
+        if screening.held is not None:
+            return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
+        person_id = repo.claim(update.source, update.source_id, screening.link or uuid.uuid4().hex)
+        matched = screening.details() if screening.link else {}
     stored = repo.get(person_id)
     if stored is None:
         person = apply_update(None, update, person_id, now)
@@ -124,6 +147,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         )
         repo.create(person, audit)
         repo.index(person_id, person_tokens(person), set())
+        file_for_matching(rt, None, person)
         return Registration(person, "created", list(COMPARED), cause)
 
     current = stored.person
@@ -137,13 +161,24 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
             current.sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
             repo.replace(current, stored.etag, None)
         repo.index(person_id, person_tokens(current), set())
+        file_for_matching(rt, current, current, heal=True)
         return Registration(current, "unchanged", [], cause)
-    details = {"source": update.source, "changes": changes}
-    audit = audit_entity(person_id, now, actor, "person.updated", cause, details, person.version)
+    details = {"source": update.source, "changes": changes, **matched}
+    action = "person.matched" if matched else "person.updated"
+    audit = audit_entity(person_id, now, actor, action, cause, details, person.version)
     repo.replace(person, stored.etag, audit)
     old, new = person_tokens(current), person_tokens(person)
     repo.index(person_id, new - old, old - new)
+    file_for_matching(rt, current, person)
     return Registration(person, "updated", changes, cause)
+
+
+def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False) -> None:
+    """Keep the matcher's blocking entries and name counts in step with the person
+    (`heal`: rewritten although nothing changed, so a replay finishes an interrupted write)."""
+    old = person_profile(before) if before else None
+    new = person_profile(after) if after else None
+    MatchIndex(rt.store).file((after or before).id, old, new, rewrite=heal)
 
 
 def _announce(rt: Runtime, result: Registration) -> None:

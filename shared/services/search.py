@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from shared.errors import FieldError, InvalidInput
+from shared.matching.profile import fold
 from shared.models.person import Person, normalise_identifier
 from shared.store.persons import PersonRepository
 
@@ -15,16 +15,12 @@ SCAN_LIMIT = 1000
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: "Éloïse" → "eloise"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def person_tokens(person: Person) -> set[str]:
     """What text search finds a person by: name words, email addresses and their parts."""
     names = person.names
-    words = f"{names.given} {names.family} {names.preferred or ''}"
+    words = f"{names.given or ''} {names.family or ''} {names.preferred or ''}"
     tokens = set(_WORD.findall(fold(words)))
     for email in person.emails:
         address = fold(email.address)
@@ -70,5 +66,5 @@ def by_text(repo: PersonRepository, q: str, limit: int = 20) -> list[Person]:
         own = person_tokens(person)
         if all(any(t.startswith(q) for t in own) for q in tokens):
             found.append(person)
-    found.sort(key=lambda p: (fold(p.names.family), fold(p.names.given), p.id))
+    found.sort(key=lambda p: (fold(p.names.family or ""), fold(p.names.given or ""), p.id))
     return found[:limit]

@@ -50,7 +50,7 @@ def test_the_base_module_loads_no_connector():
 
 
 def test_names_are_manual_and_the_registered_connectors():
-    assert names() == ["manual", "scim", "webhook"]
+    assert names() == ["manual", "entra", "ldap", "scim", "webhook"]
     assert connectors.is_automatic("webhook") and not connectors.is_automatic("manual")
 
 
@@ -85,9 +85,9 @@ def test_an_order_of_a_connector_no_longer_registered_errors_naming_it(rt, echo)
 
 def test_a_target_naming_an_unknown_connector_is_refused_naming_the_field(rt):
     with pytest.raises(InvalidInput):
-        check_connector(Target(id="x", name="X", connector="ldap"))
+        check_connector(Target(id="x", name="X", connector="okta"))
 
-    response = call("targets_create", "POST", "targets", body={"id": "x", "name": "X", "connector": "ldap"})
+    response = call("targets_create", "POST", "targets", body={"id": "x", "name": "X", "connector": "okta"})
 
     assert response.status_code == 422
     assert [e["field"] for e in payload(response)["errors"]] == ["connector"]

@@ -81,7 +81,7 @@ def test_an_unknown_person_is_a_404_problem(functions, rt):
         (hr_update(affiliations=[{**hr_update()["affiliations"][0], "type": "wizard"}]), "affiliations[0].type"),
         (hr_update(emails=[{"address": "not-an-address"}]), "emails[0].address"),
         (hr_update(end_date="2026-11-30"), "end_date"),
-        (hr_update(names={"given": "Ada"}), "names.family"),
+        (hr_update(names={"preferred": "Ada"}), "names"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(functions, rt, body, field):
@@ -178,3 +178,11 @@ def test_a_queued_update_the_service_refuses_is_dead_lettered_at_once_not_retrie
     assert [(p["message_id"], p["reason"]) for p in parked] == [("no-names", "ValidationFailed")]
     assert "names" in parked[0]["description"]
     assert PersonRepository(rt.store).owner_of("hr", "E1001") is None
+
+
+def test_a_queued_national_id_the_registry_cannot_hash_is_parked_without_it(functions, rt):
+    body = hr_update(national_id="AB 12 34 56")  # no ROSTER_NATIONAL_ID_KEY in these settings
+    functions["person_update_queue"](message(json.dumps(body), message_id="nid-1"))
+    parked = list(DeadLetterRepository(rt.store).list("person-update"))
+    assert [(p["message_id"], p["reason"]) for p in parked] == [("nid-1", "ValidationFailed")]
+    assert "AB 12 34 56" not in str(parked[0]) and "[redacted]" in str(parked[0])

@@ -206,3 +206,27 @@ def test_the_devops_organization_url_gets_the_same_check(url, says):
         DevOpsSettings.from_env(env)
     allowed = DevOpsSettings.from_env({**env, "ROSTER_OUTBOUND_ALLOW_CIDRS": "10.0.0.0/8"}) if says == "private" else None
     assert allowed is None or allowed.url == url
+
+
+LDAP = {"base_dn": "ou=people,dc=example,dc=edu", "bind_dn": "cn=roster,dc=example,dc=edu",
+        "password_env": "ROSTER_TARGET_SECRET_LDAP"}
+
+
+@pytest.mark.parametrize("url", ["ldaps://169.254.169.254", "ldaps://10.0.0.9:636", "ldaps://[fe80::1]"])
+def test_an_ldap_directory_at_an_internal_address_is_refused_at_save(rt, url):
+    response = call("targets_create", "POST", body={"id": "dir", "name": "LDAP", "connector": "ldap",
+                                                     "settings": {**LDAP, "url": url}})
+
+    assert response.status_code == 422
+    assert problem_fields(response) == ["settings.url"]
+
+
+def test_an_ldap_directory_at_an_internal_address_is_refused_at_connect_time(monkeypatch):
+    from shared.connectors.base import Refused
+    from shared.connectors.ldap import connection
+    from shared.models.target_settings import LdapSettings
+
+    monkeypatch.setenv("ROSTER_TARGET_SECRET_LDAP", "pw")
+    settings = LdapSettings.model_validate({**LDAP, "url": "ldaps://169.254.169.254"})
+    with pytest.raises(Refused, match="link-local"), connection(settings):
+        pass

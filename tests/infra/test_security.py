@@ -200,8 +200,9 @@ def test_no_setting_holds_a_key_or_a_connection_string():
         if re.search(r"connection_?string|_key$|password|secret", name, re.IGNORECASE):
             # The only exceptions: App Insights' connection string carries an
             # instrumentation key that authorises nothing once local auth is disabled;
-            # the SendGrid key and the DevOps hook secret are Key Vault references.
-            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY", "ROSTER_DEVOPS_HOOK_SECRET"}, name
+            # the SendGrid key, the DevOps hook secret and the national-id key are Key Vault references.
+            assert name in {"APPLICATIONINSIGHTS_CONNECTION_STRING", "SENDGRID_API_KEY", "ROSTER_DEVOPS_HOOK_SECRET",
+                            "ROSTER_NATIONAL_ID_KEY"}, name
             if name != "APPLICATIONINSIGHTS_CONNECTION_STRING":
                 assert text(value).startswith("@Microsoft.KeyVault("), name
 
@@ -224,6 +225,12 @@ def test_the_sendgrid_key_is_a_key_vault_reference():
     assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
 
 
+def test_the_national_id_key_is_a_key_vault_reference():
+    value = app_settings()["ROSTER_NATIONAL_ID_KEY"]
+
+    assert value == "@Microsoft.KeyVault(SecretUri=${keyVault.outputs.nationalIdSecretUri})"
+
+
 def test_rosters_settings_are_those_the_app_reads():
     settings = app_settings()
     readers = [REPO / "shared" / "config.py", *sorted((REPO / "shared" / "tickets").glob("*.py"))]
@@ -239,6 +246,7 @@ def test_rosters_settings_are_those_the_app_reads():
         "ROSTER_STAFF_EMAIL",
         "ROSTER_MAIL_FROM",
         "ROSTER_PUBLIC_URL",
+        "ROSTER_NATIONAL_ID_KEY",
         "ROSTER_TEAMS_WEBHOOK",
         "ROSTER_TICKETS",
         "ROSTER_DEVOPS_URL",

@@ -198,3 +198,15 @@ def test_writing_needs_persons_write(roster):
     client, _ = roster
     answer = upload(client, "workday", entra.bulk(entra.operation(entra.BARBARA)), key="reader-key")
     assert answer.status_code == 403
+
+
+def test_a_second_source_sending_a_known_person_is_held_for_review(roster):
+    client, _ = roster
+    use_contoso_mapping(client, "workday")
+    use_contoso_mapping(client, "sap")
+    assert upload(client, "workday", entra.bulk(entra.operation(entra.BARBARA, "b1"))).status_code == 202
+    answer = upload(client, "sap", entra.bulk(entra.operation(entra.BARBARA, "b2")))
+    [op] = answer.json()["Operations"]
+    assert op["outcome"] == "held" and op.get("personId") is None, op
+    held = client.get("/api/matches", headers=auth("reader-key", None)).json()["items"]
+    assert [(m["source"], m["outcome"]) for m in held] == [("sap", "exact")]

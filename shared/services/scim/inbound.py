@@ -159,7 +159,8 @@ def _apply(rt: Runtime, repo: PersonRepository, mapping, source: str, operation:
     outcome = registration.outcome
     if outcome in ("created", "updated") and data.get("active") is False and "affiliations" in registration.changes:
         outcome = "disabled"
-    return OperationOutcome(bulk_id=bulk_id, outcome=outcome, person_id=registration.person.id,
+    held = registration.person is None  # a pending match (docs/matching.md): nobody registered yet
+    return OperationOutcome(bulk_id=bulk_id, outcome=outcome, person_id=None if held else registration.person.id,
                             external_id=external_id, changes=registration.changes)
 
 
