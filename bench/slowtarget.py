@@ -34,7 +34,7 @@ from shared.store.sqlite import SqliteStore
 from shared.store.targets import TargetRepository
 
 PERSONS, TIMEOUT, RUNS = 20, 1.0, 3
-SECRET_ENV = "ROSTER_BENCH_SLOW_TARGET_SECRET"
+SECRET_ENV = "ROSTER_TARGET_SECRET_BENCH_SLOW"
 OLD_RETRIES, OLD_SLEEPS = 3, 0.5 + 1.0  # the former in-handler retries: 3 calls, 0.5 s and 1 s asleep
 
 
@@ -71,7 +71,9 @@ def one_run() -> dict:
     os.environ.setdefault(SECRET_ENV, "bench")
     with tempfile.TemporaryDirectory() as tmp, receiver(hang=True) as stuck, receiver(hang=False) as quick:
         clock = SystemClock()
-        settings = Settings.from_env({"ROSTER_STORE": f"sqlite:///{tmp}/r.db", "ROSTER_BUS_PATH": f"{tmp}/b.db"})
+        os.environ.setdefault("ROSTER_ALLOW_LOOPBACK", "true")  # the receivers listen on 127.0.0.1
+        settings = Settings.from_env({"ROSTER_STORE": f"sqlite:///{tmp}/r.db", "ROSTER_BUS_PATH": f"{tmp}/b.db",
+                                      "ROSTER_ALLOW_LOOPBACK": "true"})
         rt = Runtime(settings, clock=clock, store=SqliteStore(f"{tmp}/r.db"), bus=LocalBus(f"{tmp}/b.db", clock=clock))
         targets = TargetRepository(rt.store)
         groups.create_group(rt, GroupIn(id="staff", name="Staff"), "bench")

@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -210,5 +209,9 @@ def build_app(
     router: FunctionsRouter,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
-    """The Starlette app: every path goes to the router; `lifespan` runs pumps and timers."""
-    return Starlette(routes=[Mount("", app=router)], lifespan=lifespan)
+    """The Starlette app: every path goes to the router (as the default, so that even a path
+    with a decoded line break, which no route pattern matches, is the router's to answer);
+    `lifespan` runs pumps and timers."""
+    app = Starlette(lifespan=lifespan)
+    app.router.default = router
+    return app

@@ -15,6 +15,7 @@ from shared.models.role import Role, Roles, any_of
 
 ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 NAME_CLAIMS = ("preferred_username", "name", "appid", "azp")
+MAX_CLIENT_PRINCIPAL = 64 * 1024  # characters of base64; App Service's own are a few KB
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,20 @@ def require(principal: Principal, role: Roles) -> None:
 
 
 def _from_client_principal(encoded: str) -> Principal:
+    """The principal App Service Authentication vouches for: `{"claims": [{"typ", "val"}]}`
+    in base64. Anything else (too long, not JSON, nested, values that are not text) → 401."""
+    malformed = NotAuthenticated("the client principal header is malformed")
+    if len(encoded) > MAX_CLIENT_PRINCIPAL:
+        raise malformed
     try:
-        data = json.loads(base64.b64decode(encoded))
+        data = json.loads(base64.b64decode(encoded, validate=True))
         claims = data.get("claims") or []
-        roles = {c["val"] for c in claims if c.get("typ") in ROLE_CLAIMS}
-        names = {c.get("typ"): c.get("val") for c in claims}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise NotAuthenticated("the client principal header is malformed") from None
+        pairs = [(c.get("typ"), c.get("val")) for c in claims]
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        raise malformed from None
+    if not all(isinstance(t, str) and isinstance(v, str) for t, v in pairs):
+        raise malformed
+    roles = {v for t, v in pairs if t in ROLE_CLAIMS}
+    names = dict(pairs)
     name = next((names[c] for c in NAME_CLAIMS if names.get(c)), "unknown")
     return Principal(f"entra:{name}", frozenset(roles), names.get("name") or name)

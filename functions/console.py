@@ -13,14 +13,14 @@ import azure.functions as func
 from functions.auth import key_digest, principal_for_key
 from functions.console_web import (
     BASE,
-    KEY_COOKIE,
-    SESSION_SECONDS,
+    SESSION_COOKIE,
     Visit,
     console_path,
     cookie,
     field_errors,
     form_model,
     page,
+    read_cookie,
     roles_of,
 )
 from shared.console import views
@@ -30,7 +30,7 @@ from shared.models.group import SUSPEND_IMMEDIATE, Group, GroupIn
 from shared.models.provisioning import OrderState
 from shared.models.request import CommentIn, RequestChange, TaskIn
 from shared.models.role import Role
-from shared.services import groups, orders, requests, search
+from shared.services import groups, orders, requests, search, sessions
 
 bp = func.Blueprint()
 PEOPLE = (Role.persons_read, Role.suspend_manage)  # officers find the person they suspend
@@ -72,15 +72,19 @@ def sign_in(visit: Visit) -> func.HttpResponse:
         principal = principal_for_key(key, visit.rt.settings)
     except NotAuthenticated:
         return visit.html("signin.html", 401, next=wanted, errors={"key": "This API key is not known."})
-    visit.cookies.append(cookie(visit.req, KEY_COOKIE, key_digest(key), SESSION_SECONDS))
+    sessions.end(visit.rt, read_cookie(visit.req, SESSION_COOKIE))  # never carry an old session over
+    session_id = sessions.start(visit.rt, key_digest(key))
+    lifetime = int(visit.rt.settings.console_session_max.total_seconds())
+    visit.cookies.append(cookie(visit.req, SESSION_COOKIE, session_id, lifetime))
     _renew_csrf(visit)
     return visit.redirect(wanted or f"{BASE}/", f"Signed in as {principal.display}.")
 
 
 @page(bp, "sign-out", name="console_sign_out", methods=("POST",), role=None, public=True, statuses=(303,),
-      summary="Sign out of the console (clears the cookie)")
+      summary="Sign out of the console (ends the session)")
 def sign_out(visit: Visit) -> func.HttpResponse:
-    visit.cookies.append(cookie(visit.req, KEY_COOKIE, "", 0))
+    sessions.end(visit.rt, read_cookie(visit.req, SESSION_COOKIE))
+    visit.cookies.append(cookie(visit.req, SESSION_COOKIE, "", 0))
     _renew_csrf(visit)
     if visit.rt.settings.auth_enabled and visit.req.headers.get("x-ms-client-principal"):
         return visit.redirect(f"/.auth/logout?post_logout_redirect_uri={quote(BASE + '/')}")
@@ -88,7 +92,7 @@ def sign_out(visit: Visit) -> func.HttpResponse:
 
 
 @page(bp, "static/console.css", name="console_stylesheet", methods=("GET",), role=None, public=True,
-      summary="The console's stylesheet")
+      summary="The console's stylesheet", media="text/css")
 def css(visit: Visit) -> func.HttpResponse:
     body, _ = stylesheet()
     return func.HttpResponse(body, mimetype="text/css", charset="utf-8", headers={

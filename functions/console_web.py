@@ -5,8 +5,10 @@ registers an HTTP-triggered function and lists it in the OpenAPI description; un
 the caller is a browser:
 
 - Sign-in: App Service Authentication's client principal (in Azure), an `Authorization:
-  Bearer` key, or the `roster_key` cookie that the sign-in form sets (HttpOnly,
-  SameSite=Strict, Path=/api/console) holding the key's SHA-256 digest, never the key.
+  Bearer` key, or the `roster_session` cookie that the sign-in form sets (HttpOnly,
+  SameSite=Strict, Path=/api/console) holding a random server-side session id
+  (shared/services/sessions.py: idle and absolute expiry, ended at sign-out and when its
+  key leaves ROSTER_API_KEYS).
   Not signed in → 303 to the sign-in page; a missing role → a 403 page.
 - Forms are posted (urlencoded; multipart/form-data for an upload, up to 8 MiB) and answered with 303 back to a page (Post/Redirect/Get) carrying a
   flash message in the query string; a refused form is drawn again with the errors by the
@@ -32,18 +34,25 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from functions.auth import Principal, authenticate, principal_for_digest, require
-from functions.http import RouteInfo, invalid, register
+from functions.http import RouteInfo, invalid, register, route_values
 from shared.console.render import render, stylesheet
-from shared.errors import FieldError, InvalidInput, NotAllowed, NotAuthenticated, RosterError
+from shared.errors import (
+    FieldError,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    RosterError,
+)
 from shared.models.role import Role
 from shared.runtime import Runtime, runtime
+from shared.services import sessions
 
 log = logging.getLogger("roster.console")
 BASE = "/api/console"
-KEY_COOKIE = "roster_key"
+SESSION_COOKIE = "roster_session"
 CSRF_COOKIE = "roster_csrf"
 CSRF_FIELD = "csrf"
-SESSION_SECONDS = 8 * 3600
+CSRF_SECONDS = 8 * 3600
 MAX_FORM = 256 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -126,7 +135,7 @@ class Visit:
             f"frame-ancestors 'none'; base-uri 'none'; script-src 'nonce-{self.nonce}'"
         )
         if self.renew_csrf:
-            self.cookies.append(cookie(self.req, CSRF_COOKIE, self.csrf, SESSION_SECONDS, same_site="Lax"))
+            self.cookies.append(cookie(self.req, CSRF_COOKIE, self.csrf, CSRF_SECONDS, same_site="Lax"))
         for value in self.cookies:
             headers.add("Set-Cookie", value)
         return response
@@ -146,10 +155,11 @@ def page(
     query: tuple[str, ...] = (),
     statuses: tuple[int, ...] = (200,),
     public: bool = False,
+    media: str = "text/html",
 ) -> Callable:
     """Register `handler(visit) -> HttpResponse` as the function serving /api/console/<route>."""
     full = "console" + (f"/{route}" if route else "")
-    info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public)
+    info = RouteInfo(name, full, methods, role, summary, query=query, statuses=statuses, public=public, media=media)
 
     def decorate(handler: Callable[[Visit], func.HttpResponse]) -> Callable[[Visit], func.HttpResponse]:
         register(bp, info, lambda req: serve(req, info, handler))
@@ -161,7 +171,8 @@ def page(
 def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], func.HttpResponse]) -> func.HttpResponse:
     visit: Visit | None = None
     try:
-        visit = Visit(req, runtime(), route=dict(req.route_params))
+        visit = Visit(req, runtime(), route={})
+        visit.route = route_values(req)
         known = read_cookie(req, CSRF_COOKIE)
         visit.csrf, visit.renew_csrf = (known, False) if known else (secrets.token_urlsafe(32), True)
         try:
@@ -169,7 +180,7 @@ def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], fun
         except NotAuthenticated:
             if not info.public:
                 raise
-            visit.cookies.append(cookie(req, KEY_COOKIE, "", 0))  # a public page: as if signed out
+            visit.cookies.append(cookie(req, SESSION_COOKIE, "", 0))  # a public page: as if signed out
         if not info.public:
             if visit.principal is None:
                 return visit.redirect(sign_in_url(req))
@@ -179,7 +190,7 @@ def serve(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Visit], fun
             check_csrf(visit, known)
         return handler(visit)
     except NotAuthenticated as error:
-        visit.cookies.append(cookie(req, KEY_COOKIE, "", 0))
+        visit.cookies.append(cookie(req, SESSION_COOKIE, "", 0))
         return visit.redirect(sign_in_url(req), f"Please sign in again: {error.detail}.", error=True)
     except RosterError as error:
         return error_page(visit, error, error.status)
@@ -207,10 +218,15 @@ def signed_in(req: func.HttpRequest, rt: Runtime) -> Principal | None:
     App Service Authentication and a Bearer key come first, as for the API."""
     if (rt.settings.auth_enabled and req.headers.get("x-ms-client-principal")) or req.headers.get("authorization"):
         return authenticate(req, rt.settings)
-    stored = read_cookie(req, KEY_COOKIE)
-    if not stored:
+    session_id = read_cookie(req, SESSION_COOKIE)
+    if not session_id:
         return None
-    return principal_for_digest(stored, rt.settings)
+    digest = sessions.key_of(rt, session_id)
+    try:
+        return principal_for_digest(digest, rt.settings)
+    except NotAuthenticated:
+        sessions.end(rt, session_id)  # the key left ROSTER_API_KEYS: so does every session of it
+        raise NotAuthenticated("the API key of this session is no longer valid") from None
 
 
 def roles_of(principal: Principal) -> list[str]:

@@ -8,7 +8,7 @@ import azure.functions as func
 
 from functions.http import Call, endpoint
 from functions.queues import consume
-from shared.models.group import EvaluateIn, Group, GroupIn, MemberIn, RuleIn
+from shared.models.group import EvaluateIn, Group, GroupIn, GroupView, MemberIn, RuleIn
 from shared.models.messages import PersonRef, ReevaluationRef
 from shared.models.role import Role
 from shared.runtime import runtime
@@ -31,11 +31,11 @@ def create_group(call: Call):
     return 201, groups.create_group(call.rt, call.body, call.actor)
 
 
-@endpoint(bp, "groups/{id}", name="groups_get", methods=("GET",), role=(Role.groups_manage, Role.persons_read), response=Group,
+@endpoint(bp, "groups/{id}", name="groups_get", methods=("GET",), role=(Role.groups_manage, Role.persons_read), response=GroupView,
           statuses=(200, 404), summary="One group, with the progress of its latest re-evaluation")
 def get_group(call: Call):
     group = groups.get_group(call.rt, call.route["id"])
-    return {**group.model_dump(mode="json"), "reevaluation": groups.reevaluation_progress(call.rt, group.id)}
+    return GroupView(**group.model_dump(), reevaluation=groups.reevaluation_progress(call.rt, group.id))
 
 
 @endpoint(bp, "groups/{id}", name="groups_update", methods=("PUT",), role=Role.groups_manage, body=GroupIn,

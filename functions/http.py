@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,17 +20,22 @@ from pydantic_core import to_jsonable_python
 from functions.auth import Principal, authenticate, require
 from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for queues and console)
     BodyTooLarge,
+    DocumentTooLarge,
     FieldError,
     InvalidInput,
     MalformedBody,
+    NotFound,
     RosterError,
     field_path,
     invalid,
 )
+from shared.models.base import plain_text
 from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
 
 log = logging.getLogger("roster.http")
+MAX_ROUTE_VALUE = 256  # characters of one path id: every id Roster makes or accepts is shorter
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class RouteInfo:
     statuses: tuple[int, ...] = (200,)
     public: bool = False
     errors: str = "problem"  # or "scim": SCIM's error schema (the SCIM service, docs/scim.md)
+    media: str = "application/json"  # what a success carries; console pages: text/html
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", needed(self.role))  # a typo fails here, at import
@@ -81,7 +88,10 @@ class Call:
             return None
         if len(value) > max_length:
             raise InvalidInput(f"{name} is too long", [FieldError(name, f"at most {max_length} characters")])
-        return value
+        try:
+            return plain_text(value)
+        except ValueError as refused:
+            raise InvalidInput(f"{name} {refused}", [FieldError(name, str(refused))]) from None
 
 
 def endpoint(
@@ -130,7 +140,7 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
         if not info.public:
             principal = authenticate(req, rt.settings)
             require(principal, info.role)
-        call = Call(req, rt, principal, route=dict(req.route_params))
+        call = Call(req, rt, principal, route=route_values(req))
         if info.body is not None:
             call.body = parse_body(req, info.body, rt.settings.max_message_bytes)
         return respond(handler(call))
@@ -141,6 +151,15 @@ def dispatch(req: func.HttpRequest, info: RouteInfo, handler: Callable[[Call], A
     except Exception:
         log.exception("unhandled error in %s", info.name)
         return problem(RosterError("an unexpected error occurred; it has been logged"), req, 500)
+
+
+def route_values(req: func.HttpRequest) -> dict[str, str]:
+    """The path's ids; one no stored id can be (too long, a control character) is a 404."""
+    values = dict(req.route_params)
+    for name, value in values.items():
+        if len(value) > MAX_ROUTE_VALUE or _CONTROL.search(value):
+            raise NotFound(f"no such {name}: the value cannot be an id")
+    return values
 
 
 def parse_body(req: func.HttpRequest, model: type[BaseModel], limit: int) -> BaseModel:

@@ -75,24 +75,66 @@ def _models() -> list[type[BaseModel]]:
     return seen
 
 
-def _operation(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+def statuses(info: RouteInfo) -> dict[int, str]:
+    """Every status an operation can answer, and when (docs/security.md §9): what the route
+    declares, plus what the plumbing adds to every route of its kind."""
+    found = {status: ("success" if status < 400 else "problem") for status in info.statuses}
     if info.errors == "scim":
-        problem = {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
-    responses: dict[str, Any] = {}
-    for status in info.statuses:
-        content = {"application/json": {"schema": _ref(info.response, refs)}} if info.response else {}
-        responses[str(status)] = {"description": "success" if status < 400 else "problem"}
-        if status < 400 and content:
-            responses[str(status)]["content"] = content
-        if status >= 400:
-            responses[str(status)]["content"] = problem
-    for status in (400, 422) if info.body else ():
-        responses[str(status)] = {"description": "invalid input", "content": problem}
+        return found  # the SCIM service declares every status it answers itself
+    found.update(_caller_statuses(info))
+    found.update(_input_statuses(info))
+    if "GET" not in info.methods:
+        found[413] = "the body, or what it would store, is too large"
+        if info.media == "application/json":
+            found[503] = "busy: others are changing the same thing; retry"
+    return dict(sorted(found.items()))
+
+
+def _caller_statuses(info: RouteInfo) -> dict[int, str]:
+    page = info.media != "application/json"
+    found: dict[int, str] = {}
     if not info.public:
-        responses["401"] = {"description": "no or unknown API key", "content": problem}
-        roles = " or ".join(any_of(info.role) or ("any",))
-        responses["403"] = {"description": f"needs role {roles}", "content": problem}
+        found[303 if page else 401] = "not signed in: to the sign-in page" if page else "no or unknown API key"
+        roles = " or ".join((info.role,) if isinstance(info.role, str) else info.role or ("any",))
+        found[403] = f"needs role {roles}"
+    if page and "POST" in info.methods:
+        found[403] = "the form's CSRF token is missing or wrong, or the role is missing"
+    return found
+
+
+def _input_statuses(info: RouteInfo) -> dict[int, str]:
+    found: dict[int, str] = {}
+    if _path_params(info.route):
+        found[404] = "nothing with this id (an id too long or with control characters never exists)"
+    if info.body:
+        found.update({400: "the body is not JSON", 413: "the body, or what it would store, is too large"})
+    if info.body or info.query or (info.media != "application/json" and "POST" in info.methods):
+        found[422] = "invalid input, each field named"
+    return found
+
+
+def _content(info: RouteInfo, status: int, refs: dict) -> dict[str, Any] | None:
+    """What a response of `status` carries: nothing for a redirect, the page for a console
+    page, the model (or any JSON) for an API success, a problem document otherwise."""
+    if status in (204, 303, 304):
+        return None
+    if info.errors == "scim":
+        schema = {"$ref": "#/components/schemas/ScimError"} if status >= 400 else {}
+        return {"application/scim+json": {"schema": schema}}
+    if info.media != "application/json":
+        return {info.media: {"schema": {"type": "string"}}}
+    if status >= 400:
+        return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {"application/json": {"schema": _ref(info.response, refs)}}
+
+
+def _operation(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, why in statuses(info).items():
+        responses[str(status)] = {"description": why}
+        content = _content(info, status, refs)
+        if content:
+            responses[str(status)]["content"] = content
     operation: dict[str, Any] = {
         "operationId": _operation_id(info, method),
         "summary": info.summary,
@@ -199,18 +241,12 @@ def _allows(info: RouteInfo, role: str) -> bool:
 def _operation_v2(info: RouteInfo, refs: dict, method: str) -> dict[str, Any]:
     problem = {"$ref": "#/definitions/" + ("ScimError" if info.errors == "scim" else "Problem")}
     responses: dict[str, Any] = {}
-    for status in info.statuses:
-        if status < 400:
-            responses[str(status)] = {"description": "success"}
-            if info.response:
-                responses[str(status)]["schema"] = _ref(info.response, refs)
-        else:
-            responses[str(status)] = {"description": "problem", "schema": problem}
-    for status in (400, 422) if info.body else ():
-        responses[str(status)] = {"description": "invalid input", "schema": problem}
-    if not info.public:
-        responses["401"] = {"description": "no or unknown API key", "schema": problem}
-        responses["403"] = {"description": "missing role, or refused (see detail)", "schema": problem}
+    for status, why in statuses(info).items():
+        responses[str(status)] = {"description": why}
+        if status >= 400:
+            responses[str(status)]["schema"] = problem
+        elif info.response and status not in (204, 303, 304):
+            responses[str(status)]["schema"] = _ref(info.response, refs)
     parameters: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "type": "string"} for p in _path_params(info.route)
     ]

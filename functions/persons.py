@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import azure.functions as func
-from pydantic import StringConstraints
+from pydantic import AwareDatetime, StringConstraints
 
 from functions.http import Call, endpoint
 from functions.queues import consume
 from shared.errors import FieldError, InvalidInput
+from shared.models.base import Model
 from shared.models.person import Identifier, Person, PersonUpdate
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import bulk, matching, search
+from shared.services import bulk, matching, search, stamps
 from shared.services.chain import enqueue, run_sync
 from shared.services.matching import Match, MatchQuery
 from shared.services.registration import link_identifier, register
@@ -33,6 +34,7 @@ def register_person(call: Call):
     mode = call.query("mode") or call.rt.settings.chain
     if mode not in ("sync", "async"):
         raise InvalidInput("mode must be sync or async", [FieldError("mode", "sync or async")])
+    stamps.check_as_of(call.rt, call.body.as_of)  # before it is queued, so the caller hears it
     update = protected(call.rt, call.body)  # the clear national id never reaches the queue
     if mode == "async":
         return 202, {"message_id": enqueue(call.rt, update)}
@@ -91,6 +93,23 @@ def link(call: Call):
 )
 def get_person(call: Call):
     return search.get_person(call.rt, call.route["id"])
+
+
+class StampRepair(Model):
+    """The stamp's new `as_of` (null: remove it, so the source's next update applies) and why."""
+
+    as_of: AwareDatetime | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+@endpoint(
+    bp, "persons/{id}/sources/{source}/repair", name="persons_source_repair", methods=("POST",), role="Admin",
+    body=StampRepair, statuses=(200, 404),
+    summary="Repair a source stamp poisoned by a future as_of (audited)",
+)
+def repair_stamp(call: Call):
+    return stamps.repair(call.rt, call.route["id"], call.route["source"], call.body.as_of, call.actor,
+                         call.body.reason)
 
 
 @bp.function_name("person_update_queue")

@@ -11,10 +11,9 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from functions.http import Call, endpoint, parse_body
 from functions.queues import consume
-from shared.models.base import Model
+from shared.models.base import Model, one_line
 from shared.models.messages import OrderRef, PersonRef
-from shared.models.provisioning import Policy, Target
-from shared.models.request import single_line
+from shared.models.provisioning import Policy, Target, TargetView
 from shared.models.role import Role
 from shared.runtime import runtime
 from shared.services import orders, reconciliation, target_reading, targets
@@ -41,8 +40,8 @@ class Bulk(Model):
 class ConfirmIn(Model):
     """What staff may record when they confirm: the account id they created, a note."""
 
-    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(single_line)] | None = None
-    note: Annotated[str, StringConstraints(max_length=2000), AfterValidator(single_line)] = ""
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(one_line)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), AfterValidator(one_line)] = ""
 
 
 class PersonIn(Model):
@@ -60,7 +59,7 @@ def create_target(call: Call):
     return 201, targets.create_target(call.rt, call.body, call.actor)
 
 
-@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=Role.provisioning_operate, response=Target,
+@endpoint(bp, "targets/{id}", name="targets_get", methods=("GET",), role=Role.provisioning_operate, response=TargetView,
           statuses=(200, 404), summary="One target with its policies")
 def get_target(call: Call):
     return targets.target_with_policies(call.rt, call.route["id"])

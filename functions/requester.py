@@ -24,6 +24,7 @@ bp = func.Blueprint()
 log = logging.getLogger("roster.requester")
 DESK = "The request desk"  # how a key without a display name signs what requesters read
 INFO = RouteInfo("requester_view", "track/{number}/{token}", ("GET",), None, public=True, statuses=(200, 404),
+                 media="text/html",
                  summary="The requester's page of a request (the link in their emails): no sign-in")
 
 

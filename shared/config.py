@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.outbound import OutboundPolicy, OutboundRefused, check_url
 
 QUEUE_SETTINGS = {
     "person-update": "PersonUpdateQueue",
@@ -93,6 +97,10 @@ class Settings:
     bulk_upload_rate: tuple[int, int] = (40, 5)
     sweep_batch: int = 200  # persons the self-healing sweep checks per run (docs/architecture.md §10)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    as_of_max_skew: timedelta = timedelta(minutes=5)
+    console_idle: timedelta = timedelta(minutes=30)
+    console_session_max: timedelta = timedelta(hours=8)
     max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
     circuit_failures: int = 5  # transient faults in a row that pause a target
     circuit_cooldown_seconds: int = 60  # how long a paused target waits before a probe
@@ -124,6 +132,10 @@ class Settings:
         api_keys, key_names = parse_api_keys(env.get("ROSTER_API_KEYS", "") or "{}")
         chain = _chain(env)
         timezone = _timezone(env)
+        outbound = _outbound(env)
+        skew = _whole(env, "ROSTER_AS_OF_MAX_SKEW_SECONDS", 300, 0, 86_400)
+        idle = _whole(env, "ROSTER_CONSOLE_IDLE_MINUTES", 30, 1, 1440)
+        session_max = _whole(env, "ROSTER_CONSOLE_SESSION_HOURS", 8, 1, 168)
         return cls(
             national_id_key=secret_setting(env, "ROSTER_NATIONAL_ID_KEY"),
             match_policies=_match_policies(env.get("ROSTER_MATCH_POLICY", "")),
@@ -149,6 +161,10 @@ class Settings:
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
             sweep_batch=_whole(env, "ROSTER_SWEEP_BATCH", 200, 1, 100_000),
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
+            outbound=outbound,
+            as_of_max_skew=timedelta(seconds=skew),
+            console_idle=timedelta(minutes=idle),
+            console_session_max=timedelta(hours=session_max),
         )
 
 
@@ -168,6 +184,21 @@ def _timezone(env: dict[str, str]) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"ROSTER_TIMEZONE is not an IANA time zone: {timezone!r}") from None
     return timezone
+
+
+def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
+    """The outbound policy, with the Teams webhook checked against it (the address, when
+    it is a literal: the name is resolved and checked again at every post)."""
+    try:
+        policy = OutboundPolicy.from_env(env)
+        teams = secret_setting(env, "ROSTER_TEAMS_WEBHOOK")  # an unresolved Key Vault reference is unset
+        if teams:
+            check_url(teams, "ROSTER_TEAMS_WEBHOOK", policy, resolve=lambda host, port: [])
+    except OutboundRefused as refused:
+        raise SettingsError(refused.detail) from None
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return policy
 
 
 def _match_policies(raw: str) -> dict[str, str]:

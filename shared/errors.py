@@ -41,6 +41,10 @@ class BodyTooLarge(RosterError):
     status, title, slug = 413, "Body too large", "body-too-large"
 
 
+class DocumentTooLarge(BodyTooLarge):
+    """What the input would make is over the store's limits: refused before any write."""
+
+
 class NotAuthenticated(RosterError):
     status, title, slug = 401, "Not authenticated", "not-authenticated"
 
@@ -89,8 +93,11 @@ def invalid(error: ValidationError) -> InvalidInput:
 
 
 def field_path(loc: tuple) -> str:
+    """`affiliations[0].end`; a refused dict key is not echoed (`attributes`, not the key)."""
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if loc[index + 1 : index + 2] == ("[key]",):
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         elif part not in _TYPE_TAGS and "[" not in str(part):

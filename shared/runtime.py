@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from shared import outbound
 from shared.bus import Bus, open_bus
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
@@ -68,6 +69,15 @@ def runtime() -> Runtime:
             if _current is None or source != _source:
                 _current, _source = Runtime(Settings.from_env()), source
     return _current
+
+
+def installed() -> Runtime | None:
+    """The runtime in use, if one was built or installed (never builds one)."""
+    return _current
+
+
+# Outbound URLs are checked against the runtime's settings (shared/outbound.py).
+outbound.installed_policy = lambda: _current.settings.outbound if _current is not None else None
 
 
 def use_runtime(value: Runtime | None) -> None:

@@ -60,6 +60,7 @@ def settings(tmp_path, api_keys, extra_settings) -> Settings:
             "ROSTER_BUS_PATH": f"{tmp_path}/bus.db",
             "ROSTER_API_KEYS": json.dumps(api_keys),
             "ROSTER_TIMEZONE": "Europe/Brussels",
+            "ROSTER_ALLOW_LOOPBACK": "true",  # the suites' receivers listen on 127.0.0.1
             **extra_settings,
         }
     )
@@ -90,7 +91,7 @@ def functions() -> dict[str, Any]:
 def browser(functions, rt):
     """browser(key) → a Browser calling the console's functions signed in with that key
     (None: not signed in)."""
-    return lambda key="admin-key": Browser(functions, key)
+    return lambda key="admin-key": Browser(functions, key, rt)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def hr_update(source_id: str = "E1001", as_of: str = "2026-11-01T08:00:00+00:00"
     return body
 
 
-def end_job(on: str = "2026-11-05", as_of: str = "2026-11-03T08:00:00+00:00", source_id: str = "E1001") -> PersonUpdate:
+def end_job(on: str = "2026-11-05", as_of: str = "2026-11-02T08:30:00+00:00", source_id: str = "E1001") -> PersonUpdate:
     """HR's update ending Ada's job on `on`."""
     body = hr_update(source_id=source_id, as_of=as_of)
     body["affiliations"][0]["end"] = on

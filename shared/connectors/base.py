@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from shared import outbound
 from shared.models.person import Person
 from shared.models.provisioning import Order, OrderState, Target
 
@@ -159,6 +160,10 @@ class HttpSettings:
         url = settings.get("url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise Refused("settings.url must be an http(s) URL")
+        try:
+            outbound.check_url(url, "settings.url")
+        except outbound.OutboundRefused as refused:
+            raise Refused(refused.detail) from None
         timeout = settings.get("timeout_seconds", DEFAULT_TIMEOUT)
         if not _number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
             raise Refused(

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from azure.core.exceptions import AzureError
 
+from shared import outbound
 from shared.connectors.base import (
     USER_AGENT,
     Refused,
@@ -184,8 +185,8 @@ def session(settings: EntraSettings, transport: httpx.BaseTransport | None = Non
     """A GraphSession on `settings.graph_url`; raises Refused/Transient without a token."""
     headers = {"Authorization": f"Bearer {token_for(settings)}", "User-Agent": USER_AGENT,
                "Accept": "application/json"}
-    with httpx.Client(base_url=settings.graph_url, headers=headers, timeout=settings.timeout_seconds,
-                      transport=transport, verify=_tls()) as client:
+    with outbound.client(field="settings.graph_url", base_url=settings.graph_url, headers=headers,
+                         timeout=settings.timeout_seconds, transport=transport, verify=_tls()) as client:
         yield GraphSession(client)
 
 

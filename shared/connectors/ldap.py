@@ -46,6 +46,7 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPSta
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from shared import outbound
 from shared.connectors.base import ConnectorError, Outcome, Refused, Transient, once
 from shared.connectors.directory import directory_step, read_settings, short_id
 from shared.models.account_template import AccountTemplate
@@ -125,6 +126,10 @@ def connection(settings: LdapSettings) -> Iterator[Connection]:
     if not password:
         raise Refused(f"environment variable {settings.password_env} (the bind password) is not set")
     parts = urlsplit(settings.url)
+    try:  # the addresses checked when connecting too (ldap3 resolves the name again itself)
+        outbound.check_host(parts.hostname or "", parts.port or 389, "settings.url")
+    except outbound.OutboundRefused as refused:
+        raise Refused(refused.detail) from None
     secure = parts.scheme == "ldaps"
     tls = None
     if secure or settings.start_tls:

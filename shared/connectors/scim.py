@@ -1,7 +1,8 @@
 """The SCIM 2.0 connector: a person's account is a User, an entitlement a Group membership.
 
-Settings: `url` (the SCIM base URL, e.g. https://app.example/scim/v2), `token_env` (the name
-of the environment variable holding a bearer token; optional), `timeout_seconds` (10),
+Settings: `url` (the SCIM base URL, e.g. https://app.example/scim/v2; checked by
+shared/outbound.py), `token_env` (the name of the environment variable holding a bearer
+token, `ROSTER_TARGET_SECRET_*`; optional), `timeout_seconds` (10),
 `retries` (3).
 
 Every action is idempotent, so a retried or redelivered order does no harm: the account is
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -50,6 +50,7 @@ from scim2_models import (
     User,
 )
 
+from shared import outbound, secrets
 from shared.connectors.base import (
     USER_AGENT,
     ConnectorError,
@@ -144,7 +145,8 @@ class ScimConnector:
 
     @contextmanager
     def _client(self, settings: HttpSettings, headers: dict[str, str]) -> Iterator[HttpxScimClient]:
-        with httpx.Client(
+        with outbound.client(
+            field="settings.url",
             base_url=settings.url,
             headers=headers,
             timeout=settings.timeout,
@@ -473,9 +475,10 @@ def _headers(settings: dict[str, Any]) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT}
     name = settings.get("token_env")
     if name:
-        token = os.environ.get(str(name))
-        if not token:
-            raise Refused(f"environment variable {name} (the SCIM token) is not set")
+        try:
+            token = secrets.secret(name, "settings.token_env")
+        except secrets.SecretRefused as refused:
+            raise Refused(f"{refused.detail} (the SCIM token)") from None
         headers["Authorization"] = f"Bearer {token}"
     return headers
 

@@ -1,7 +1,8 @@
 """The webhook connector: each order is POSTed as JSON to the target's URL, signed.
 
-Settings: `url` (required), `secret_env` (the name of the environment variable holding the
-HMAC secret: secrets never live in the store), `timeout_seconds` (10), `retries` (3).
+Settings: `url` (required; checked by shared/outbound.py), `secret_env` (the name of the
+environment variable holding the HMAC secret, `ROSTER_TARGET_SECRET_*`: secrets never live in
+the store, shared/secrets.py), `timeout_seconds` (10), `retries` (3).
 
 The receiver checks `X-Roster-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body
 bytes under the shared secret, and may use `sent_at` (signed, in the body) to refuse old
@@ -17,11 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from typing import Any
 
 import httpx
 
+from shared import outbound, secrets
 from shared.clock import Clock, SystemClock
 from shared.connectors.base import (
     USER_AGENT,
@@ -95,7 +96,7 @@ class WebhookConnector:
             ORDER_HEADER: order.id,
             "User-Agent": USER_AGENT,
         }
-        with httpx.Client(timeout=settings.timeout, transport=self.transport) as client:
+        with outbound.client(field="settings.url", timeout=settings.timeout, transport=self.transport) as client:
 
             def post() -> Outcome:
                 with http_faults():
@@ -117,7 +118,7 @@ def _secret(settings: dict[str, Any]) -> str:
     name = settings.get("secret_env")
     if not isinstance(name, str) or not name:
         raise Refused("settings.secret_env is not set: webhook orders are always signed")
-    secret = os.environ.get(name)
-    if not secret:
-        raise Refused(f"environment variable {name} (the webhook secret) is not set")
-    return secret
+    try:
+        return secrets.secret(name, "settings.secret_env")
+    except secrets.SecretRefused as refused:
+        raise Refused(f"{refused.detail} (the webhook secret)") from None

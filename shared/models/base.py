@@ -1,12 +1,75 @@
-"""Conventions every Roster model shares."""
+"""Conventions every Roster model shares (docs/security.md §5 for the text rules).
+
+- Unknown fields are refused; surrounding white space is trimmed.
+- Text: no model accepts a NUL, another control character (tab, CR and LF excepted) or a
+  lone surrogate in any string, a dict key included (`Model._plain_text`, one check for every
+  model); one-line fields (`Line`: names, titles, group names, subjects) refuse CR, LF and the
+  Unicode line separators as well. Each refusal is a 422 naming the field.
+- Attribute names: `ATTRIBUTE_NAME`, at most 128 characters.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+# C0 controls but tab, CR and LF; DEL and the C1 controls; lone surrogates.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile(r"[\t\r\n\x85\u2028\u2029]")
+MAX_NESTING = 32
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def plain_text(value: str) -> str:
+    """Text with line breaks and tabs, but no other control character."""
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (U+{ord(found.group()):04X} at {found.start()})")
+    return value
+
+
+def one_line(value: str) -> str:
+    """One line: no CR, LF, tab or other control character (such text may end up in a
+    mail header)."""
+    plain_text(value)
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be a single line (no CR, LF or tab)")
+    return value
+
+
+def _no_control_anywhere(value: Any, depth: int = 0) -> None:
+    """`plain_text` over a value's strings, dict keys and nested lists and dicts."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"nested more than {MAX_NESTING} deep")
+    if isinstance(value, str):
+        plain_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_control_anywhere(key, depth + 1)
+            _no_control_anywhere(item, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _no_control_anywhere(item, depth + 1)
+
+
+# A one-line text field, e.g. a name, a title, a group name.
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(one_line)]
 
 
 def parse_moment(value: Any) -> date | datetime:
@@ -54,13 +117,44 @@ AttributeValue = Annotated[
     PlainValidator(_flat),
     WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
 ]
-Attributes = Annotated[dict[str, AttributeValue], Field(default_factory=dict, max_length=100)]
+def _attribute_name(name: str) -> str:
+    if not ATTRIBUTE_NAME.fullmatch(name):
+        raise ValueError(
+            "attribute names are 1 to 128 letters, digits, '_', '-' or '.', not starting with '-' or '.'"
+        )
+    return name
+
+
+AttributeName = Annotated[str, AfterValidator(_attribute_name)]
+Attributes = Annotated[dict[AttributeName, AttributeValue], Field(default_factory=dict, max_length=100)]
 
 
 class Model(BaseModel):
-    """Strict about unknown fields: a misspelt `end_date` must not be silently ignored."""
+    """Strict about unknown fields: a misspelt `end_date` must not be silently ignored; and
+    about text: no control characters in any field (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _plain_text(self) -> Model:
+        """One pass over the fields (nested models check their own), naming the field."""
+        fields = self.__dict__
+        if _CONTROL.search("".join(v for v in fields.values() if type(v) is str)) is None:
+            fields = {k: v for k, v in fields.items() if type(v) is not str}  # the text fields are clean
+        for name, value in fields.items():
+            if isinstance(value, str):
+                if _CONTROL.search(value) is None:
+                    continue
+            elif not value or not isinstance(value, (dict, list, tuple, set, frozenset)):
+                continue
+            elif isinstance(value, list) and isinstance(value[0], BaseModel):
+                continue  # a list of models: each checked itself
+            try:
+                _no_control_anywhere(value)
+            except ValueError as refused:
+                error = InitErrorDetails(type=PydanticCustomError("value_error", str(refused)), loc=(name,), input=value)
+                raise ValidationError.from_exception_data(type(self).__name__, [error]) from None
+        return self
 
 
 def moment_start(value: date | datetime, tz: ZoneInfo) -> datetime:

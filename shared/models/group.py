@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from shared.models.base import Model, Moment
+from shared.models.base import Line, Model, Moment
 from shared.models.provisioning import Slug
 
 SUSPEND_IMMEDIATE = "suspend-immediate"
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Line  # a group's name: one line
 
 
 class Group(Model):
@@ -31,6 +31,24 @@ class Group(Model):
         if self.kind == "static" and self.rule:
             raise ValueError("a static group has no rule; use kind dynamic")
         return self
+
+
+class Reevaluation(Model):
+    """Progress of a group's latest re-evaluation (docs/architecture.md §5)."""
+
+    job_id: str
+    cause: str
+    started_at: AwareDatetime
+    batches_done: int
+    batches_total: int
+    persons_done: int
+    finished_at: AwareDatetime | None = None
+
+
+class GroupView(Group):
+    """A group as `GET /groups/{id}` shows it."""
+
+    reevaluation: Reevaluation | None = None
 
 
 class GroupIn(Model):

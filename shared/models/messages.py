@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import EmailStr, Field, RootModel, StringConstraints, field_validator
+from pydantic import AfterValidator, EmailStr, Field, RootModel, StringConstraints
 
-from shared.models.base import Model
+from shared.models.base import Model, one_line
 
 
 class PersonRef(Model):
@@ -32,17 +32,10 @@ class OrderRef(Model):
 class Email(Model):
     to: list[EmailStr] = Field(min_length=1)
     cc: list[EmailStr] = Field(default_factory=list)
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(one_line)]
     text: str
     html: str | None = None
     reply_to: EmailStr | None = None
-
-    @field_validator("subject")
-    @classmethod
-    def _single_line(cls, value: str) -> str:
-        if "\r" in value or "\n" in value:
-            raise ValueError("subject must be a single line")
-        return value
 
 
 class DigestRef(Model):

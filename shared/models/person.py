@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
+    BeforeValidator,
     EmailStr,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -18,11 +21,29 @@ from pydantic import (
 )
 
 from shared.matching import national_id
-from shared.models.base import Attributes, Model, Moment, moment_end, moment_start
+from shared.models.base import Attributes, Line, Model, Moment, moment_end, moment_start
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-SourceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Text = Line  # names, organisations, titles: one line each
+
+
+def normalise_identifier(value: Any) -> Any:
+    """One identifier, one spelling (docs/security.md §3): format characters (zero-width
+    space, joiners, soft hyphen, BOM) removed, Unicode NFKC (full-width `Ｅ１００１` → `E1001`),
+    surrounding white space trimmed. Case is kept and significant: `E1001` ≠ `e1001`."""
+    if not isinstance(value, str):
+        return value
+    if value.isascii():  # no format characters, and NFKC leaves ASCII as it is
+        return value.strip()
+    visible = "".join(c for c in value if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", visible).strip()
+
+
+SourceName = Annotated[
+    str, BeforeValidator(normalise_identifier), StringConstraints(min_length=1, max_length=100)
+]
+SourceId = Annotated[
+    str, BeforeValidator(normalise_identifier), StringConstraints(min_length=1, max_length=256)
+]
 NationalId = Annotated[str, StringConstraints(min_length=4, max_length=40)]
 NationalIdHash = Annotated[str, StringConstraints(pattern=national_id.HASH.pattern)]
 
@@ -164,6 +185,26 @@ class PersonUpdate(Model):
         "what Roster keeps in place of national_id; set by Roster, not by a source"))
     attributes: Attributes
     affiliations: list[AffiliationIn] = Field(default_factory=list, max_length=200)
+    _given: tuple[Any, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_given_identifier(cls, data: Any, handler: Any) -> PersonUpdate:
+        update = handler(data)
+        if isinstance(data, dict):
+            update._given = (data.get("source"), data.get("source_id"))
+        return update
+
+    @property
+    def given_identifier(self) -> tuple[str, str] | None:
+        """(source, source_id) as the source spelt them, when that differs from the
+        normalised pair: identifiers stored before normalisation are still found by it."""
+        given = self._given
+        if given is None or given == (self.source, self.source_id):
+            return None
+        if not all(isinstance(part, str) for part in given):
+            return None
+        return given
 
     @field_validator("national_id")
     @classmethod

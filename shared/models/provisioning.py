@@ -25,7 +25,7 @@ from pydantic import (
 from shared.errors import Conflict
 from shared.models import target_settings
 from shared.models.account_template import AccountTemplateSettings
-from shared.models.base import Model
+from shared.models.base import Line, Model
 from shared.models.request import AccountAction
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -48,7 +48,7 @@ class Threshold(Model):
 
 class Target(Model):
     id: Slug
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Line
     connector: ConnectorName = MANUAL
     settings: dict[str, Any] = Field(default_factory=dict)
     on_remove: Literal["disable", "delete"] = "disable"
@@ -100,6 +100,12 @@ class Policy(Model):
 
     group_id: Slug
     entitlement: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "account"
+
+
+class TargetView(Target):
+    """A target as `GET /targets/{id}` shows it: with its policies."""
+
+    policies: list[Policy] = Field(default_factory=list)
 
 
 class OrderState(StrEnum):

@@ -8,13 +8,12 @@ added compatibly, anything incompatible becomes version 2.
 from __future__ import annotations
 
 import re
-import unicodedata
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, EmailStr, Field, StringConstraints
 
-from shared.models.base import Model
+from shared.models.base import Line, Model, one_line, plain_text
 
 CONTRACT_VERSION = 1
 MAX_ACCOUNTS = 100
@@ -22,30 +21,12 @@ MAX_DETAILS = 8000
 MAX_COMMENT = 8000
 MAX_MENTIONS = 20
 NUMBER = re.compile(r"^REQ-\d{6,}$")
-_LINE_BREAKS = {"Cc", "Zl", "Zp"}  # control characters, line and paragraph separators
-
-
-def single_line(value: str) -> str:
-    """No CR, LF or other control character: such text may end up near a mail header."""
-    if any(unicodedata.category(c) in _LINE_BREAKS for c in value):
-        raise ValueError("must be a single line without control characters")
-    return value
-
-
-def _plain_text(value: str) -> str:
-    """Multi-line text: tabs and line breaks are fine, other control characters are not."""
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Line = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(single_line)]
-Text = Annotated[str, StringConstraints(max_length=MAX_DETAILS), AfterValidator(_plain_text)]
+Text = Annotated[str, StringConstraints(max_length=MAX_DETAILS), AfterValidator(plain_text)]
 Service = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 FormResponseId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(single_line)
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(one_line)
 ]
-Note = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_plain_text)]
+Note = Annotated[str, StringConstraints(max_length=2000), AfterValidator(plain_text)]
 
 
 class Category(StrEnum):
@@ -212,7 +193,7 @@ class CommentIn(Model):
     """A comment; `@someone@example.edu` in the text mentions (and emails) that address."""
 
     text: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_COMMENT), AfterValidator(_plain_text)
+        str, StringConstraints(min_length=1, max_length=MAX_COMMENT), AfterValidator(plain_text)
     ]
     public: bool = False
 

@@ -7,7 +7,6 @@ a rule is plain calls and dict look-ups on a PersonView: no walking of the tree.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from shared.rules.nodes import (
     Node,
     Quantifier,
 )
+from shared.rules.regex import compile_pattern
 
 Test = Callable[[Any], bool]  # takes a view Record (person, affiliation or item)
 _ORDER = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
@@ -125,7 +125,7 @@ def _positive(key: str, op: str, literal: Literal) -> Test:
             return lambda r: r.num.get(key) in numbers
         return lambda r: r.text.get(key) in texts or r.num.get(key) in numbers
     if op == "match":
-        pattern = re.compile(literal.value, re.IGNORECASE)
+        pattern = compile_pattern(literal.value)  # checked when the rule was saved
 
         def matches(r: Any) -> bool:
             value = r.orig.get(key)

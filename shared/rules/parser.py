@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from datetime import date
 
 from lark import Lark, Token, Tree
@@ -37,6 +36,7 @@ from shared.rules.nodes import (
     Property,
     Quantifier,
 )
+from shared.rules.regex import PatternError, compile_pattern
 
 MAX_RULE_LENGTH = 3072  # characters, Entra's limit on the body of a membership rule
 MAX_DEPTH = 20  # nesting of parentheses, -not and -any/-all
@@ -356,9 +356,10 @@ class _Checker:
                 raise self.fail(f"{shown} compares text: put the value in double quotes", at)
             if op in ("match", "notmatch"):
                 try:
-                    re.compile(literal.value, re.IGNORECASE)
-                except re.error as error:
-                    raise self.fail(f"not a valid regular expression: {error.msg}", at) from None
+                    compile_pattern(literal.value)
+                except PatternError as error:
+                    where = _value_position(self.text, literal.start, error.offset)
+                    raise self.fail(f"not a valid regular expression: {error.message}", where) from None
             return
         if op in ORDERING and literal.kind == BOOLEAN:
             raise self.fail(f"{shown} compares numbers, dates or text, not true/false", at)
@@ -414,3 +415,14 @@ def _day(value: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _value_position(text: str, start: int, offset: int) -> int:
+    """The position in the rule of character `offset` of the quoted value starting at
+    `start` (an escaped quote is two characters in the rule, one in the value)."""
+    position, seen = start + 1, 0
+    while seen < offset and position < len(text) - 1:
+        doubled = text[position] in "\\`\"'" and text[position + 1] in "\"'"
+        position += 2 if doubled else 1
+        seen += 1
+    return position

@@ -27,6 +27,7 @@ from shared.services.chain import run_sync
 from shared.services.registration import apply_update, changed_fields
 from shared.services.rulebook import rulebook
 from shared.services.screening import foreseen
+from shared.services.stamps import check_as_of
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
@@ -112,8 +113,9 @@ def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordR
 
 def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
     """What applying `update` would do, with nothing written."""
+    check_as_of(rt, update.as_of)  # refused as the real load would refuse it
     persons = PersonRepository(rt.store)
-    person_id = persons.owner_of(update.source, update.source_id)
+    person_id = persons.owner_of(update.source, update.source_id, update.given_identifier)
     stored = persons.get(person_id) if person_id else None
     current = stored.person if stored else None
     stamp = current.sources.get(update.source) if current else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from shared import outbound
 from shared.config import Settings
 from shared.errors import FieldError, InvalidInput
 from shared.mail.outbox import OutboxMailer
@@ -192,9 +193,8 @@ def post_to_teams(settings: Settings, card: dict[str, Any], what: str) -> bool:
     if not settings.teams_webhook:
         return False
     try:
-        import httpx
-
-        response = httpx.post(settings.teams_webhook, json=card, timeout=TEAMS_TIMEOUT)
+        with outbound.client(field="ROSTER_TEAMS_WEBHOOK", policy=settings.outbound, timeout=TEAMS_TIMEOUT) as http:
+            response = http.post(settings.teams_webhook, json=card)
         response.raise_for_status()
     except Exception as exc:  # noqa: BLE001 — a channel post never fails the request
         status = getattr(getattr(exc, "response", None), "status_code", None)

@@ -20,6 +20,7 @@ from shared.services.matching import person_profile
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
+from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
 from shared.store.matchindex import MatchIndex
 from shared.store.outbox import Outgoing
@@ -46,6 +47,7 @@ def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = Tru
     caller runs the chain in-process: `announce=False`). A change records the event in its
     own batch (outbox); an unchanged replay publishes it again, so a redelivery finishes what
     an interrupted run began (the same id: the bus drops it when the first one got through)."""
+    check_as_of(rt, update.as_of)
     repo = PersonRepository(rt.store)
     update = protected(rt, update)
     result = retrying(lambda: _register_once(rt, repo, update, actor, announce),
@@ -131,9 +133,11 @@ def changed_fields(before: Person, after: Person) -> list[str]:
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str, announce: bool):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
-    person_id, matched = repo.owner_of(update.source, update.source_id), {}
+    person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
+    if person_id is not None and update.given_identifier:
+        repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
     if person_id is None:
-        apply_update(None, update, "unclaimed", now)  # refuse before anything is stored
+        repo.check_fits(apply_update(None, update, "unclaimed", now))  # refuse before anything is stored
         screening = screen(rt, update, actor)
         if screening.held is not None:
             return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)

@@ -7,7 +7,7 @@ import re
 
 from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.matching.profile import fold
-from shared.models.person import Person
+from shared.models.person import Person, normalise_identifier
 from shared.runtime import Runtime
 from shared.store.persons import PersonRepository
 
@@ -40,7 +40,10 @@ def query_tokens(q: str) -> list[str]:
 
 
 def by_identifier(repo: PersonRepository, source: str, source_id: str) -> Person | None:
-    person_id = repo.owner_of(source, source_id)
+    """The person holding the identifier, normalised as registration stores it (a spelling
+    stored before normalisation is still found as given)."""
+    given = (source, source_id)
+    person_id = repo.owner_of(normalise_identifier(source), normalise_identifier(source_id), given)
     stored = repo.get(person_id) if person_id else None
     return stored.person if stored else None
 

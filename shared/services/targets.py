@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import outbound, secrets
 from shared.connectors import check_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.provisioning import Policy, Target
@@ -42,7 +43,7 @@ def target_with_policies(rt: Runtime, target_id: str) -> dict[str, Any]:
 def create_target(rt: Runtime, target: Target, actor: str) -> Target:
     """Register a new target; Conflict (409) when the id is taken, InvalidInput (422) when
     its connector is not one Roster has."""
-    check_connector(target)
+    checked(target)
     try:
         TargetRepository(rt.store).save(target, _audit(rt, TARGETS, actor, "target.created", target), create=True)
     except EntityExists:
@@ -56,8 +57,7 @@ def update_target(rt: Runtime, target_id: str, data: dict, actor: str) -> Target
     if data.get("id") not in (None, target_id):
         raise InvalidInput("id in the body differs from the path", [FieldError("id", "must match the path")])
     merged = {**data, "id": target_id, "settings": data.get("settings", current.settings)}
-    target = Target.model_validate(merged)
-    check_connector(target)
+    target = checked(Target.model_validate(merged))
     TargetRepository(rt.store).save(target, _audit(rt, TARGETS, actor, "target.updated", target))
     return target
 
@@ -84,6 +84,18 @@ def remove_policy(rt: Runtime, target_id: str, policy: Policy, actor: str) -> tu
     audit = _audit(rt, f"policy:{target.id}", actor, "policy.removed", target, policy)
     TargetRepository(rt.store).remove_policy(target.id, policy, audit)
     return policy, announce_members(rt, policy.group_id, f"policy {target.id}/{policy.entitlement} removed")
+
+
+def checked(target: Target) -> Target:
+    """A target that may be saved: a connector Roster has, every URL (`url`, `*_url`) passing
+    the outbound check (an http(s) one whole, another scheme, LDAP's, for its address), every
+    secret a `ROSTER_TARGET_SECRET_*` name (docs/security.md)."""
+    check_connector(target)
+    secrets.check_settings(target.settings)
+    for key, value in target.settings.items():
+        if key == "url" or key.endswith("_url"):
+            outbound.check_address_of(value, f"settings.{key}")
+    return target
 
 
 def _normal(target: Target, policy: Policy) -> Policy:

@@ -2,7 +2,8 @@
 
 - `persons`: partition = person id; row `person` holds the document, `audit|…` rows its trail,
   `outbox|…` the messages its last change still has to publish (shared.store.outbox).
-- `identifiers`: partition = source, row = source id → the person id (unique by insert).
+- `identifiers`: partition = source, row = source id (normalised, or its digest when too
+  long for a key: `identifier_key`) → the person id (unique by insert).
 - `personsearch`: partition = first two characters of a token, row = `token|person id`,
   so a text lookup reads a key range whose size depends on the matches, not on the registry.
 - `directory`: partition = first two hex digits of the id, row = person id: everyone, for
@@ -11,13 +12,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from shared.errors import DocumentTooLarge
 from shared.models.person import Person
 from shared.store.audit import audit_trail
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import BatchFailed, Entity, EntityExists, Op, TableStore
+from shared.store.keys import encode_key
+from shared.store.port import (
+    BatchFailed,
+    Entity,
+    EntityExists,
+    Op,
+    PropertyTooLarge,
+    StoreError,
+    TableStore,
+)
 
 PERSON_ROW = "person"
 
@@ -47,14 +59,25 @@ class PersonRepository:
             if stored is not None:
                 yield stored.person
 
-    def owner_of(self, source: str, source_id: str) -> str | None:
-        entity = self.identifiers.get(source, source_id)
-        return None if entity is None else entity.properties["person_id"]
+    def owner_of(self, source: str, source_id: str, *given: tuple[str, str] | None) -> str | None:
+        """The person holding `(source, source_id)`; else, for identifiers stored before
+        they were normalised, the one holding a `given` spelling (None entries skipped)."""
+        for pair in ((source, source_id), *given):
+            if pair is None:
+                continue
+            try:
+                entity = self.identifiers.get(pair[0], identifier_key(pair[1]))
+            except StoreError:  # a legacy spelling that cannot be a key: never stored
+                continue
+            if entity is not None:
+                return entity.properties["person_id"]
+        return None
 
     def claim(self, source: str, source_id: str, person_id: str) -> str:
         """Bind an identifier to a person unless already bound; returns the owner."""
         try:
-            self.identifiers.insert(Entity(source, source_id, {"person_id": person_id}))
+            props = {"person_id": person_id, "source_id": source_id}
+            self.identifiers.insert(Entity(source, identifier_key(source_id), props))
             return person_id
         except EntityExists:
             return self.owner_of(source, source_id)
@@ -97,12 +120,31 @@ class PersonRepository:
         except BatchFailed as failure:
             raise failure.cause from None
 
+    def check_fits(self, person: Person) -> None:
+        """DocumentTooLarge (413) if the person would not fit an entity: checked before the
+        first write, so a refused registration leaves nothing behind (not even a claim)."""
+        self._entity(person)
+
     @staticmethod
     def _entity(person: Person) -> Entity:
-        props = pack_json(person.model_dump(mode="json"))
+        try:
+            props = pack_json(person.model_dump(mode="json"))
+        except PropertyTooLarge as too_large:
+            raise DocumentTooLarge(f"the person would be too large to store ({too_large})") from None
         props["version"] = person.version
         props["updated_at"] = person.updated_at
         return Entity(person.id, PERSON_ROW, props)
+
+
+def identifier_key(source_id: str) -> str:
+    """The row key of a source id: itself when it fits a key, else a digest (a source id of
+    256 `/` is 768 characters once escaped). The digest starts with U+0001, which no source
+    id can hold (control characters are refused), so the two forms never collide."""
+    try:
+        encode_key(source_id)
+        return source_id
+    except PropertyTooLarge:
+        return "\x01sha256:" + hashlib.sha256(source_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _bucket(token: str) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from shared.errors import DocumentTooLarge
+
 MAX_STRING_BYTES = 64 * 1024  # UTF-16 encoded, as Table Storage counts
 MAX_BINARY_BYTES = 64 * 1024
 MAX_ENTITY_BYTES = 1024 * 1024
@@ -43,8 +45,9 @@ class ETagMismatch(StoreError):
     """replace/delete with an ETag that is no longer current (someone else changed it)."""
 
 
-class PropertyTooLarge(StoreError):
-    """A value or the entity exceeds a Table Storage limit; nothing was written."""
+class PropertyTooLarge(StoreError, DocumentTooLarge):
+    """A value or the entity exceeds a Table Storage limit; nothing was written (a 413 to
+    whoever asked for the write)."""
 
 
 class InvalidEntity(StoreError):

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from shared import outbound
 from shared.tickets.port import StaleRevision, TicketError, TicketRefused, WorkItem
 from shared.tickets.settings import DevOpsSettings
 
@@ -51,7 +52,7 @@ class AzureDevOps:
 
     def __init__(self, settings: DevOpsSettings, client: httpx.Client | None = None, credential: Any = None):
         self.settings = settings
-        self.http = client or httpx.Client(timeout=TIMEOUT)
+        self.http = client or outbound.client(field="ROSTER_DEVOPS_URL", timeout=TIMEOUT)  # checked, pinned
         self._entra = EntraToken(credential) if settings.auth == "entra" else None
 
     # -- the port ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from shared.config import secret_setting
 from shared.models.request import TRANSITIONS, State
+from shared.outbound import OutboundPolicy, OutboundRefused, check_url
 
 # What the default Agile/Basic processes offer; "In Planning" needs a custom state of an
 # inherited process (docs), so the map is a setting.
@@ -50,6 +51,10 @@ class DevOpsSettings:
     def from_env(cls, env: Mapping[str, str]) -> DevOpsSettings:
         allow_loopback = env.get("ROSTER_ALLOW_LOOPBACK", "").lower() == "true"
         url = _organization_url(env.get("ROSTER_DEVOPS_URL", ""), allow_loopback)
+        try:  # the address, when a literal (the name is resolved and checked at every call)
+            check_url(url, "ROSTER_DEVOPS_URL", OutboundPolicy.from_env(env), resolve=lambda host, port: [])
+        except (OutboundRefused, ValueError) as refused:
+            raise TicketSettingsError(getattr(refused, "detail", str(refused))) from None
         project = env.get("ROSTER_DEVOPS_PROJECT", "").strip()
         if not project:
             raise TicketSettingsError("ROSTER_DEVOPS_PROJECT is required with ROSTER_TICKETS=azure_devops")

@@ -316,7 +316,8 @@ def test_a_missing_token_errors_the_order_and_sends_nothing(scim, monkeypatch):
     outcome = scim.do(Action.create_account)
 
     assert outcome == Outcome(
-        OrderState.errored, f"environment variable {SCIM_TOKEN_ENV} (the SCIM token) is not set"
+        OrderState.errored,
+        f"settings.token_env: environment variable {SCIM_TOKEN_ENV} is not set (the SCIM token)",
     )
     assert scim.server.requests == []
 

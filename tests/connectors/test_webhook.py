@@ -15,7 +15,7 @@ from shared.models.provisioning import Action, OrderState
 from tests.factories import NOW, a_person, a_target, an_order
 
 SECRET = "webhook-test-secret"
-SECRET_ENV = "ROSTER_TEST_WEBHOOK_SECRET"
+SECRET_ENV = "ROSTER_TARGET_SECRET_TEST_WEBHOOK"
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,9 @@ def test_a_missing_secret_errors_the_order_and_sends_nothing(receiver, sleeps, m
     outcome = send(receiver, sleeps)
 
     assert outcome.state == OrderState.errored
-    assert outcome.note == f"environment variable {SECRET_ENV} (the webhook secret) is not set"
+    assert outcome.note == (
+        f"settings.secret_env: environment variable {SECRET_ENV} is not set (the webhook secret)"
+    )
     assert receiver.received == []
 
 

@@ -31,9 +31,10 @@ def test_signing_in_sets_an_httponly_strict_cookie_and_renews_the_csrf_token(bro
     response = anonymous.post("console_sign_in", "sign-in", {"key": "reader-key", "next": "/api/console/persons"})
     assert location(response).startswith("/api/console/persons?flash=Signed+in+as+apikey%3A")
     cookies = response.headers.getlist("Set-Cookie")
-    [key] = [c for c in cookies if c.startswith("roster_key=")]
+    [key] = [c for c in cookies if c.startswith("roster_session=")]
     value = key.split(";")[0].split("=", 1)[1]
-    assert value == hashlib.sha256(b"reader-key").hexdigest() and "reader-key" not in value  # never the key itself
+    assert value != hashlib.sha256(b"reader-key").hexdigest() and "reader-key" not in value  # a random session id
+    assert len(value) >= 40
     assert "HttpOnly" in key and "SameSite=Strict" in key and "Path=/api/console" in key
     assert "Secure" not in key  # plain http on one machine; https adds it
     [csrf] = [c for c in cookies if c.startswith("roster_csrf=")]
@@ -52,7 +53,7 @@ def test_an_unknown_key_is_refused_in_place(browser):
     body = html(response)
     assert 'aria-describedby="key-help key-error"' in body and 'aria-invalid="true"' in body
     assert '<p class="field-error" id="key-error">This API key is not known.</p>' in body
-    assert not any(c.startswith("roster_key=") for c in response.headers.getlist("Set-Cookie"))
+    assert not any(c.startswith("roster_session=") for c in response.headers.getlist("Set-Cookie"))
 
 
 def test_next_never_leaves_the_console(browser):
@@ -92,7 +93,7 @@ def test_a_form_posted_as_json_is_refused(browser):
 def test_a_key_that_is_no_longer_known_signs_out(browser):
     response = browser("revoked-key").get("console_persons", "persons")
     assert location(response).startswith("/api/console/?next=")
-    assert "roster_key=; Path=/api/console; Max-Age=0" in response.headers.getlist("Set-Cookie")[0]
+    assert "roster_session=; Path=/api/console; Max-Age=0" in response.headers.getlist("Set-Cookie")[0]
     home = browser("revoked-key").get("console_home", "")
     assert home.status_code == 200 and 'name="key"' in html(home)
 
@@ -100,7 +101,7 @@ def test_a_key_that_is_no_longer_known_signs_out(browser):
 def test_signing_out_clears_the_cookie(browser):
     response = browser("reader-key").post("console_sign_out", "sign-out")
     assert location(response) == "/api/console/?flash=Signed+out."
-    assert any(c.startswith("roster_key=;") and "Max-Age=0" in c for c in response.headers.getlist("Set-Cookie"))
+    assert any(c.startswith("roster_session=;") and "Max-Age=0" in c for c in response.headers.getlist("Set-Cookie"))
 
 
 def test_a_bearer_key_and_app_service_authentication_work_as_for_the_api(browser, rt, monkeypatch):

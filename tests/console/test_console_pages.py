@@ -26,7 +26,7 @@ def affiliation(key: str, type_: str, org: str, start: str, end: str | None = No
 
 def register(rt, source_id: str, given: str, family: str, *affiliations: dict) -> str:
     update = PersonUpdate.model_validate({
-        "source": "hr", "source_id": source_id, "as_of": "2026-11-01T08:00:00+00:00",
+        "source": "hr", "source_id": source_id, "as_of": min(rt.clock.now(), datetime(2026, 11, 1, 8, tzinfo=UTC)),
         "names": {"given": given, "family": family},
         "emails": [{"address": f"{source_id.lower()}@example.edu"}],
         "affiliations": list(affiliations) or [affiliation("job-1", "employee", "FIN", "2024-01-01", "2026-11-30")],

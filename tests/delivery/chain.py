@@ -13,7 +13,7 @@ from shared.store.targets import TargetRepository
 from tests.factories import hr_update
 
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
-SECRET_ENV = "ROSTER_TEST_DELIVERY_SECRET"
+SECRET_ENV = "ROSTER_TARGET_SECRET_TEST_DELIVERY"
 
 
 def finance_group(rt) -> None:

@@ -14,7 +14,7 @@ from tests.helpers.keys import auth
 from tests.helpers.servers import SCIM_TOKEN
 
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
-SECRET_ENV, SECRET = "ROSTER_TEST_WEBHOOK_SECRET", "whsec-test"
+SECRET_ENV, SECRET = "ROSTER_TARGET_SECRET_TEST_WEBHOOK", "whsec-test"
 
 
 def scim_user(server, person_id: str) -> dict:
@@ -60,7 +60,7 @@ def test_webhook_and_scim_targets_are_provisioned_and_deprovisioned_automaticall
     assert json.loads(delivery.body)["order"]["action"] == "create_account"
     assert scim_user(scim_server, person_id)["active"] is True
 
-    ended = hr_update(as_of="2026-11-03T08:00:00+00:00")
+    ended = hr_update(as_of="2026-11-02T08:30:00+00:00")
     ended["affiliations"][0]["end"] = "2026-11-01"
     left = client.post("/api/persons", json=ended, headers=auth("hr-key")).json()
     assert {(o["target_id"], o["action"]) for o in left["orders"]} == {

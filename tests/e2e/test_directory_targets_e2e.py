@@ -122,7 +122,7 @@ def test_joining_then_job_end_provisions_and_deprovisions_the_directory(travel, 
     joined = pull(client)
     assert len(joined["verified"]) == 3 and joined["drift"]["missing"] == joined["drift"]["unexpected"] == []
 
-    ended = hr_update(as_of="2026-11-03T08:00:00+00:00")
+    ended = hr_update(as_of="2026-11-02T08:30:00+00:00")
     ended["affiliations"][0]["end"] = "2026-11-01"
     left = client.post("/api/persons", json=ended, headers=auth("hr-key")).json()
     assert sorted(o["action"] for o in left["orders"]) == ["disable_account", "revoke", "revoke"]

@@ -18,7 +18,7 @@ def setup_finance(client, host) -> None:
 
 
 def ended(source_id: str) -> dict:
-    body = hr_update(source_id=source_id, as_of="2026-11-03T08:00:00+00:00")
+    body = hr_update(source_id=source_id, as_of="2026-11-02T08:30:00+00:00")
     body["affiliations"][0]["end"] = "2026-11-01"
     return body
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import azure.functions as func
 
 from functions.auth import key_digest
+from shared.services import sessions
 
 CSRF = "test-csrf-token"
 
@@ -18,15 +19,16 @@ CSRF = "test-csrf-token"
 class Browser:
     """Calls console functions as a browser signed in with `key` would."""
 
-    def __init__(self, functions: dict[str, Any], key: str | None):
+    def __init__(self, functions: dict[str, Any], key: str | None, rt=None):
         self.functions = functions
         self.key = key
         self.csrf = CSRF
+        self.session = sessions.start(rt, key_digest(key)) if key and rt is not None else None
 
     def cookies(self) -> str:
         parts = [f"roster_csrf={self.csrf}"] if self.csrf else []
-        if self.key:
-            parts.append(f"roster_key={key_digest(self.key)}")
+        if self.session:
+            parts.append(f"roster_session={self.session}")
         return "; ".join(parts)
 
     def get(self, name: str, path: str, *, params: dict | None = None, route: dict | None = None,

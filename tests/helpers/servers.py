@@ -102,7 +102,7 @@ def serve_receiver() -> Iterator[Receiver]:
 # -- scim2-server ---------------------------------------------------------------------------
 
 SCIM_TOKEN = "scim-test-token"
-SCIM_TOKEN_ENV = "ROSTER_TEST_SCIM_TOKEN"
+SCIM_TOKEN_ENV = "ROSTER_TARGET_SECRET_TEST_SCIM"
 
 
 class _Quiet(WSGIRequestHandler):

@@ -25,7 +25,7 @@ def refused(text: str) -> RuleError:
     ('person.organization -in "FIN"', 0, "unknown property"),
     ('person.givenName -in "Ada"', 21, '-in needs a list in square brackets'),
     ('person.givenName -notIn "Ada"', 24, '-notIn needs a list'),
-    ('person.givenName -match "(ada"', 24, "not a valid regular expression"),
+    ('person.givenName -match "(ada"', 25, "not a valid regular expression"),  # at the pattern's "("
     ('person.givenName -any (_ -eq "x")', 17, "-any needs a list property"),
     ('person.givenName -eq', 20, "the rule ends too early: expected a value after -eq"),
     ('person.givenName -eq -and person.id -eq "1"', 21, "unexpected -and: expected a value after -eq"),

@@ -84,7 +84,7 @@ def test_a_source_never_sends_one_person_twice(rt, ada):
 
 def test_a_newer_update_replaces_the_held_one_and_an_older_is_stale(rt, ada):
     held = register(rt, record("lms"), "lms").pending
-    newer = register(rt, record("lms", as_of="2026-11-03T08:00:00+00:00", attributes={"year": "2"}), "lms")
+    newer = register(rt, record("lms", as_of="2026-11-02T08:30:00+00:00", attributes={"year": "2"}), "lms")
     assert newer.outcome == "held" and newer.pending.update["attributes"] == {"year": "2"}
     older = register(rt, record("lms", as_of="2026-11-01T08:00:00+00:00"), "lms")
     assert older.outcome == "stale" and older.pending.id == held.id
@@ -105,7 +105,7 @@ def test_creating_a_new_person_from_a_held_record(rt, ada):
     resolved, result = pending_matches.resolve(rt, held.id, Resolution(decision="create"), "staff")
     assert resolved.state == "created" and result.registration.outcome == "created"
     assert result.registration.person.id != ada and persons(rt) == 2
-    later = register(rt, record("lms", as_of="2026-11-04T08:00:00+00:00"), "lms")
+    later = register(rt, record("lms", as_of="2026-11-02T08:40:00+00:00"), "lms")
     assert later.person.id == result.registration.person.id  # no longer held
 
 
@@ -137,7 +137,7 @@ def test_merging_moves_identifiers_and_affiliations_and_retires_the_other(rt, ad
     assert retired.merged_into == ada and retired.affiliations == [] and retired.identifiers == []
     assert repo.trail(ada)[-1]["action"] == "person.merged"
     assert repo.trail(other)[-1]["action"] == "person.merged_into"
-    later = register(rt, record("crm", "C-9", as_of="2026-11-05T08:00:00+00:00"), "crm")
+    later = register(rt, record("crm", "C-9", as_of="2026-11-02T08:50:00+00:00"), "crm")
     assert later.person.id == ada
 
 

@@ -61,9 +61,9 @@ def test_replaying_an_update_changes_nothing_and_is_deduplicated_on_the_bus(rt):
 
 
 def test_an_update_older_than_the_last_applied_is_stale(rt):
-    register(rt, update(as_of="2026-11-05T08:00:00+00:00"), "hr")
+    register(rt, update(as_of="2026-11-02T08:30:00+00:00"), "hr")
     changed_events(rt)
-    stale = register(rt, update(as_of="2026-11-04T08:00:00+00:00", names={"given": "Old", "family": "Name"}), "hr")
+    stale = register(rt, update(as_of="2026-11-02T08:15:00+00:00", names={"given": "Old", "family": "Name"}), "hr")
 
     assert stale.outcome == "stale"
     assert stale.person.names.given == "Ada"
@@ -84,7 +84,7 @@ def test_each_source_owns_its_affiliations(rt):
     both = register(rt, PersonUpdate.model_validate(student), "sis")
     assert sorted(a.source for a in both.person.affiliations) == ["hr", "sis"]
 
-    hr_again = register(rt, update(as_of="2026-11-03T08:00:00+00:00", affiliations=[]), "hr")
+    hr_again = register(rt, update(as_of="2026-11-02T08:30:00+00:00", affiliations=[]), "hr")
     assert [a.source for a in hr_again.person.affiliations] == ["sis"]
 
 
