@@ -46,7 +46,7 @@ TRIGGERS = {
     "notification": "notification_queue",
     "group-reevaluation": "group_reevaluation_queue",
 }
-SECRET_ENV, SECRET = "ROSTER_CHAIN_TEST_WEBHOOK_SECRET", "whsec-chain"
+SECRET_ENV, SECRET = "ROSTER_TARGET_SECRET_CHAIN_TEST", "whsec-chain"
 TICK = timedelta(milliseconds=1)  # time moves on between two messages, as it does
 RESTART_AFTER = timedelta(minutes=5)  # locks of the dead process expired, relay grace and stuck age passed
 
@@ -109,7 +109,8 @@ class Roster:
         self.data.mkdir(parents=True, exist_ok=True)
         self.settings = Settings.from_env({
             "ROSTER_STORE": f"sqlite:///{self.data}/roster.db", "ROSTER_BUS_PATH": f"{self.data}/bus.db",
-            "ROSTER_TIMEZONE": "UTC", "ROSTER_CHAIN": "async"})
+            "ROSTER_TIMEZONE": "UTC", "ROSTER_CHAIN": "async",
+            "ROSTER_ALLOW_LOOPBACK": "true"})  # the test's webhook receiver listens on 127.0.0.1
         store, bus = SqliteStore(f"{self.data}/roster.db"), LocalBus(f"{self.data}/bus.db", clock=self.clock)
         if self.plan is not None:
             store, bus = FaultyStore(store, self.plan), FaultyBus(bus, self.plan)

@@ -135,6 +135,7 @@ def crash_and_recover(base: Path, run: Path, crash_at: int, scenario, retry) -> 
 @pytest.fixture
 def hook(monkeypatch):
     monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.setenv("ROSTER_ALLOW_LOOPBACK", "true")  # the receiver listens on 127.0.0.1
     with receiver() as r:
         yield r
 

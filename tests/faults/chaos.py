@@ -147,7 +147,8 @@ def run(seed: int, updates: int = 2000, persons: int = 250, kills: int = 3, lock
     with tempfile.TemporaryDirectory(prefix="roster-faults-") as tmp, receiver() as hook:
         workdir = Path(tmp)
         settings = _write_settings(workdir)
-        host = Devhost(workdir, {**os.environ, SECRET_ENV: SECRET}, lock_seconds)
+        env = {**os.environ, SECRET_ENV: SECRET, "ROSTER_ALLOW_LOOPBACK": "true"}  # the receiver is on 127.0.0.1
+        host = Devhost(workdir, env, lock_seconds)
         try:
             host.start()
             _setup(host, hook.url)
