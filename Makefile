@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench lint deps chromium slapd clean
+.PHONY: run test bench lint faults deps chromium slapd clean
 
 # `make run` installs only what running needs; tests, lint and benchmarks add their tools.
 $(VENV)/.run-installed: requirements.txt requirements-local.txt
@@ -41,6 +41,13 @@ test: deps chromium slapd
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# The randomised fault run (docs/recovery.md): FAULTS_SEED picks the run, FAULTS_RUNS how
+# many seeds in a row (seed, seed+1, …); devhost is killed with -9 while a backlog is queued.
+FAULTS_SEED ?= 1
+FAULTS_RUNS ?= 1
+faults: $(VENV)/.installed
+	FAULTS_SEED=$(FAULTS_SEED) FAULTS_RUNS=$(FAULTS_RUNS) $(PY) -m tests.faults.chaos
 
 # ruff; the import contract (import-linter, pyproject.toml [tool.importlinter]); no function in
 # shared/ above cyclomatic complexity 15 (radon). Each reports what breaks it; all three run.

@@ -3,7 +3,8 @@
 ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons);
 ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons);
 ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
-ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons).
+ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons);
+ROSTER_BENCH_SWEEP_PERSONS the sweep's registry (default 2,000).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench import (
     rules,
     scim,
     slowtarget,
+    sweep,
     targets,
 )
 from bench.common import console
@@ -42,6 +44,7 @@ def main() -> None:
         "scim": scim.run(),
         "slowtarget": slowtarget.run(),
         "targets": targets.run(),
+        "sweep": sweep.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 
 from devhost.host import Host
 from devhost.index import AppLoadError, HostFunction
@@ -62,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--poll-interval", type=float, default=0.1, help="seconds between polls of an idle queue"
     )
+    p.add_argument(
+        "--lock-seconds", type=float, default=60.0,
+        help="peek-lock duration of the local bus (default 60, as Service Bus's PT1M): how long a"
+        " message a dead process held stays invisible",
+    )
     p.add_argument("--functions", action="store_true", help="list every function at start-up")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -80,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         poll_interval=args.poll_interval,
+        bus_options={"lock_duration": timedelta(seconds=args.lock_seconds)},
     )
     try:
         host.serve(on_ready=lambda h: print(banner(h, args.functions), flush=True))

@@ -1,8 +1,10 @@
 """Operations: health, the OpenAPI description, the outbox, dead-lettered messages, the
-operations view of the chain and the replay of a dead letter (docs/operations.md)."""
+operations view of the chain and the replay of a dead letter (docs/operations.md); the
+timers that keep the chain whole (the outbox relay's safety net, the self-healing sweep)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import azure.functions as func
@@ -10,12 +12,17 @@ from pydantic import StringConstraints
 
 from functions.http import Call, endpoint
 from functions.openapi import describe
+from shared.errors import FieldError, InvalidInput
 from shared.models.base import Model
 from shared.models.role import Role
+from shared.runtime import runtime
 from shared.services import deadletters, notifications, operations
+from shared.services.relay import relay_stale
+from shared.services.sweep import sweep
 
 VERSION = "0.1.0"
 bp = func.Blueprint()
+log = logging.getLogger("roster.ops")
 
 
 @endpoint(bp, "health", name="ops_health", methods=("GET",), role=None, public=True,
@@ -66,3 +73,31 @@ def chain(call: Call):
           statuses=(200, 404, 422, 503), summary="Send a dead letter of the bus back to its queue (audited)")
 def replay(call: Call):
     return operations.replay(call.rt, call.body.queue, call.body.message_id, call.actor)
+
+
+@endpoint(bp, "ops/sweep", name="ops_sweep", methods=("POST",), role=Role.admin, query=("limit",),
+          summary="Run one batch of the self-healing sweep now (from its cursor); its figures")
+def run_sweep(call: Call):
+    raw = call.query("limit") or str(call.rt.settings.sweep_batch)
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InvalidInput("limit is out of range", [FieldError("limit", "1..100000")])
+    return sweep(call.rt, int(raw))
+
+
+@bp.function_name("outbox_relay")
+@bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=True)
+def outbox_relay(timer: func.TimerRequest) -> None:
+    """Safety net under the relay after each write: messages a crash left in an outbox."""
+    figures = relay_stale(runtime())
+    if figures["published"]:
+        log.info("outbox relay published %d messages from %d marks", figures["published"], figures["marks"])
+
+
+@bp.function_name("chain_sweep")
+@bp.timer_trigger(arg_name="timer", schedule="0 */2 * * * *", run_on_startup=False)
+def chain_sweep(timer: func.TimerRequest) -> None:
+    """The self-healing sweep: the next batch of persons checked and repaired."""
+    rt = runtime()
+    figures = sweep(rt, rt.settings.sweep_batch)
+    if figures["repairs"]:
+        log.warning("sweep repaired %s in %d persons", figures["repairs"], figures["persons_checked"])

@@ -95,6 +95,7 @@ class Settings:
     national_id_key: str | None = None
     match_policies: dict[str, str] = field(default_factory=dict)
     bulk_upload_rate: tuple[int, int] = (40, 5)
+    sweep_batch: int = 200  # persons the self-healing sweep checks per run (docs/architecture.md §10)
     queues: dict[str, str] = field(default_factory=lambda: dict((q, q) for q in QUEUE_SETTINGS))
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     as_of_max_skew: timedelta = timedelta(minutes=5)
@@ -158,6 +159,7 @@ class Settings:
             servicebus_connection=env.get("ServiceBusConnection") or None,
             sendgrid_api_key=secret_setting(env, "SENDGRID_API_KEY"),
             auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
+            sweep_batch=_whole(env, "ROSTER_SWEEP_BATCH", 200, 1, 100_000),
             queues={q: env.get(setting) or q for q, setting in QUEUE_SETTINGS.items()},
             outbound=outbound,
             as_of_max_skew=timedelta(seconds=skew),

@@ -1,4 +1,11 @@
-"""Optimistic concurrency: redo a read-decide-write step when someone else wrote first."""
+"""Optimistic concurrency: redo a read-decide-write step when someone else wrote first.
+
+The one attempt policy of every optimistic update (docs/architecture.md §10): a step that
+loses the race (ETagMismatch, EntityExists) is re-run from its read, at most `ATTEMPTS`
+times, after a random pause that grows by `PAUSE_STEP` per attempt up to `PAUSE_CAP`
+(full jitter, so colliding writers spread out). Worst case ≈ 0.5 s of pauses, typically a
+few milliseconds; then `Busy` (503: the caller retries, or the message comes back).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,16 @@ from shared.errors import Busy
 from shared.store.port import EntityExists, ETagMismatch
 
 T = TypeVar("T")
-ATTEMPTS = 8
+ATTEMPTS = 30
+PAUSE_STEP = 0.002  # seconds
+PAUSE_CAP = 0.03
 
 
 def retrying(step: Callable[[], T], busy: str) -> T:
-    """Run `step` until it commits; after a few collisions give up with Busy (503: retry)."""
+    """Run `step` until it commits; after `ATTEMPTS` collisions give up with Busy(`busy`)."""
     for attempt in range(ATTEMPTS):
         try:
             return step()
         except (ETagMismatch, EntityExists):
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            time.sleep(random.uniform(0, min(PAUSE_STEP * (attempt + 1), PAUSE_CAP)))
     raise Busy(busy)

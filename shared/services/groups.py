@@ -15,10 +15,12 @@ from shared.runtime import Runtime
 from shared.services import consequences
 from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import layer_depths, rulebook
 from shared.store.audit import audit_entity
-from shared.store.groups import GroupRepository, MembershipRepository
+from shared.store.groups import GROUPS, GroupRepository, MembershipRepository
 from shared.store.jobs import JobRepository
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 from shared.store.port import EntityExists, ETagMismatch
 
@@ -68,12 +70,13 @@ def create_group(rt: Runtime, data: GroupIn, actor: str) -> Group:
     group = _validated(rt, data, data.id, version=1)
     audit = audit_entity("groups", rt.clock.now(), actor, "group.created", f"created {group.id}",
                          {"group_id": group.id, "rule": group.rule})
+    fan_out = [_reevaluation(group.id, f"group {group.id} created")] if group.kind == "dynamic" else []
     try:
-        GroupRepository(rt.store).write(group, None, audit, create=True)
+        committed_with(rt, "groups", GROUPS, fan_out,
+                       lambda outbox: GroupRepository(rt.store).write(group, None, audit, create=True, outbox=outbox))
     except EntityExists:
         raise Conflict(f"group {group.id!r} exists already") from None
-    if group.kind == "dynamic":
-        start_reevaluation(rt, group.id, f"group {group.id} created")
+    _started(rt, fan_out)
     return group
 
 
@@ -85,12 +88,14 @@ def update_group(rt: Runtime, group_id: str, data: GroupIn, actor: str) -> Group
     group = _validated(rt, data, group_id, version=current[0].version + 1)
     audit = audit_entity("groups", rt.clock.now(), actor, "group.updated", f"updated {group_id}",
                          {"group_id": group_id, "rule": group.rule, "previous_rule": current[0].rule})
+    changed = (group.rule, group.kind) != (current[0].rule, current[0].kind)
+    fan_out = [_reevaluation(group_id, f"rule of {group_id} changed (version {group.version})")] if changed else []
     try:
-        GroupRepository(rt.store).write(group, current[1], audit)
+        committed_with(rt, "groups", GROUPS, fan_out,
+                       lambda outbox: GroupRepository(rt.store).write(group, current[1], audit, outbox=outbox))
     except ETagMismatch:
         raise Conflict(f"group {group_id!r} changed meanwhile; read it again") from None
-    if (group.rule, group.kind) != (current[0].rule, current[0].kind):
-        start_reevaluation(rt, group_id, f"rule of {group_id} changed (version {group.version})")
+    _started(rt, fan_out)
     return group
 
 
@@ -183,18 +188,39 @@ def preview(rt: Runtime, group_id: str, text: str) -> dict:
     }
 
 
-def start_reevaluation(rt: Runtime, group_id: str, cause: str) -> str:
-    """Everyone re-evaluated in batches through the queue, one message per directory bucket."""
-    job_id = uuid.uuid4().hex[:12]
-    JobRepository(rt.store).start(group_id, job_id, cause, rt.clock.now())
+EVERYONE = "*"  # the bucket of a re-evaluation's first message: fan out to every bucket
+
+
+def _reevaluation(group_id: str, cause: str) -> Outgoing:
+    """The message that starts re-evaluating everyone, stored with the group's change."""
+    ref = ReevaluationRef(group_id=group_id, job_id=uuid.uuid4().hex[:12], bucket=EVERYONE, cause=cause)
+    return Outgoing("group-reevaluation", ref.model_dump_json(), message_id("reevaluation", ref.job_id, EVERYONE))
+
+
+def _started(rt: Runtime, fan_out: list[Outgoing]) -> None:
+    """The job's progress row at once (its first message writes it too, if this is lost)."""
+    for message in fan_out:
+        ref = ReevaluationRef.model_validate_json(message.body)
+        JobRepository(rt.store).start(ref.group_id, ref.job_id, ref.cause, rt.clock.now())
+
+
+def start_reevaluation(rt: Runtime, group_id: str, job_id: str, cause: str) -> int:
+    """Everyone re-evaluated in batches through the queue, one message per directory bucket.
+    Run again (a redelivery), it publishes the same ids: the bus drops the copies."""
+    jobs = JobRepository(rt.store)
+    if (jobs.progress(group_id) or {}).get("job_id") != job_id:
+        jobs.start(group_id, job_id, cause, rt.clock.now())
     for bucket in range(256):
         ref = ReevaluationRef(group_id=group_id, job_id=job_id, bucket=f"{bucket:02x}", cause=cause)
-        rt.bus.publish(rt.settings.queue("group-reevaluation"), ref.model_dump_json(),
-                       message_id=bus_id(f"reevaluation:{job_id}:{ref.bucket}"))
-    return job_id
+        publish(rt, Outgoing("group-reevaluation", ref.model_dump_json(),
+                             message_id("reevaluation", job_id, ref.bucket)))
+    return 256
 
 
 def reevaluate_bucket(rt: Runtime, group_id: str, job_id: str, bucket: str, cause: str) -> int:
+    """One batch of a re-evaluation (or, for bucket `*`, the fan-out to all 256)."""
+    if bucket == EVERYONE:
+        return start_reevaluation(rt, group_id, job_id, cause)
     persons = [e.row_key for e in PersonRepository(rt.store).directory.query(bucket)]
     for person_id in persons:
         evaluate_person(rt, person_id, cause)

@@ -6,16 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.bus import bus_id
 from shared.errors import PersonNotFound
 from shared.models.group import Membership
 from shared.models.messages import PersonRef
 from shared.models.person import Person
 from shared.runtime import Runtime
 from shared.services.contention import retrying
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import RuleBook, rulebook
 from shared.store.audit import audit_entity
 from shared.store.groups import DueIndex, MembershipRepository, PersonState, person_partition
+from shared.store.orders import OrderRepository
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 
 UPCOMING_LIMIT = 50
@@ -41,18 +43,12 @@ class GroupChange:
 def evaluate_person(
     rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True
 ) -> GroupChange:
-    """Re-evaluate one person; publishes `group-update` when their groups changed (unless the
-    caller provisions in-process next: `announce=False`)."""
-    change = retrying(lambda: _evaluate_once(rt, person_id, cause, actor),
-                      "the person's groups are being evaluated by others; retry")
-    if announce and change.changed:
-        rt.bus.publish(
-            rt.settings.queue("group-update"),
-            PersonRef(person_id=person_id, cause=change.cause).model_dump_json(),
-            message_id=bus_id(f"group-update:{person_id}:{rt.clock.now().isoformat()}"),
-            session_id=person_id,
-        )
-    return change
+    """Re-evaluate one person. A change announces `group-update` (unless the caller
+    provisions in-process next: `announce=False`) in the same batch as the memberships;
+    when nothing changed but provisioning has not yet seen the current memberships (an
+    interrupted run), the event is published again."""
+    return retrying(lambda: _evaluate_once(rt, person_id, cause, actor, announce),
+                    "the person's groups are being evaluated by others; retry")
 
 
 def boundaries(person: Person, statics: list[Membership], after: datetime, tz) -> list[datetime]:
@@ -116,73 +112,119 @@ def sweep_due(rt: Runtime) -> int:
     """Safety net under scheduled messages: re-announce everyone whose change is due."""
     count = 0
     for person_id, at in DueIndex(rt.store).due(rt.clock.now()):
-        _schedule(rt, person_id, at, scheduled=False)
+        publish(rt, _dated(person_id, at, scheduled=False))
         count += 1
     return count
 
 
-def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str) -> GroupChange:
-    now, tz = rt.clock.now(), rt.settings.tz
+@dataclass
+class _Diff:
+    """What one evaluation found: the rows to write and the change to report."""
+
+    upserts: list[Membership]
+    deletes: list[str]
+    change: GroupChange
+
+    def writes_nothing(self, state: PersonState) -> bool:
+        return (not (self.upserts or self.deletes or self.change.changed) and state.etag is not None
+                and state.next_change == self.change.next_change)
+
+
+def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, announce: bool) -> GroupChange:
     person = _person(rt, person_id)
     repo = MembershipRepository(rt.store)
+    memberships, state = repo.of_person(person_id), repo.state(person_id)
+    diff = _diff(rt, person, memberships, state, cause)
+    if diff.writes_nothing(state):
+        if announce and provisioned_version(rt, person_id) < state.version:
+            publish(rt, _group_update(person_id, state.version, cause))
+        return diff.change
+    _commit(rt, repo, diff, state, actor, announce)
+    return diff.change
+
+
+def _diff(rt: Runtime, person: Person, memberships: list[Membership], state: PersonState, cause: str) -> _Diff:
+    """Rules and static memberships at now against the stored rows and the last state."""
+    now, tz = rt.clock.now(), rt.settings.tz
     book: RuleBook = rulebook(rt.store, rt.clock)
-    memberships = repo.of_person(person_id)
-    state = repo.state(person_id)
     statics = [m for m in memberships if m.kind == "static"]
     stored = {m.group_id: m for m in memberships}
     known = {g: m.reason for g, m in stored.items() if m.kind == "rule"}
     effective = book.effective(person, statics, now, tz, known)
-
-    upserts, deletes = [], []
-    for group_id, reason in effective.items():
-        old = stored.get(group_id)
-        if old is None or (old.kind == "rule" and old.reason != reason):
-            upserts.append(Membership(group_id=group_id, person_id=person_id, kind="rule", reason=reason,
-                                      since=old.since if old else now, clauses=[]))
-    for group_id, membership in stored.items():
-        ended = membership.kind == "static" and membership.end is not None and membership.end <= now
-        gone = group_id not in book.groups or (membership.kind == "rule" and group_id not in effective)
-        if ended or gone:
-            deletes.append(group_id)
-
-    previous = set(state.groups)
-    added = sorted(effective.keys() - previous)
-    removed = sorted(previous - effective.keys())
-    reasons_before = {m.group_id: m.reason for m in memberships}
+    upserts, deletes = _rows(person.id, stored, effective, set(book.groups), now)
     change = GroupChange(
-        person_id,
-        added=[{"group_id": g, "reason": effective[g]} for g in added],
-        removed=[{"group_id": g, "reason": reasons_before.get(g, "no longer a member")} for g in removed],
-        groups=sorted(effective),
-        next_change=next((b for b in boundaries(person, statics, now, tz)), None),
-        cause=cause,
+        person.id, groups=sorted(effective), cause=cause,
+        next_change=next(iter(boundaries(person, statics, now, tz)), None),
+        added=[{"group_id": g, "reason": effective[g]} for g in sorted(effective.keys() - set(state.groups))],
+        removed=[{"group_id": g, "reason": stored[g].reason if g in stored else "no longer a member"}
+                 for g in sorted(set(state.groups) - effective.keys())],
     )
-    if not (upserts or deletes or change.changed) and state.etag and state.next_change == change.next_change:
-        return change
+    return _Diff(upserts, deletes, change)
+
+
+def _rows(person_id: str, stored: dict[str, Membership], effective: dict[str, str], groups: set[str],
+          now: datetime) -> tuple[list[Membership], list[str]]:
+    """The membership rows to write (new or with a new reason) and to delete (ended, gone)."""
+    upserts = [
+        Membership(group_id=g, person_id=person_id, kind="rule", reason=reason,
+                   since=stored[g].since if g in stored else now, clauses=[])
+        for g, reason in effective.items()
+        if g not in stored or (stored[g].kind == "rule" and stored[g].reason != reason)
+    ]
+    deletes = [g for g, m in stored.items()
+               if _ended(m, now) or g not in groups or (m.kind == "rule" and g not in effective)]
+    return upserts, deletes
+
+
+def _ended(membership: Membership, now: datetime) -> bool:
+    return membership.kind == "static" and membership.end is not None and membership.end <= now
+
+
+def _commit(rt: Runtime, repo: MembershipRepository, diff: _Diff, state: PersonState, actor: str,
+            announce: bool) -> None:
+    """One batch: memberships, audit, the new state and the events it causes (outbox); the
+    due index is written before it (a crash leaves an extra, harmless check) and the old
+    due entry removed after it."""
+    now, change, person_id = rt.clock.now(), diff.change, diff.change.person_id
     audits = [
-        audit_entity(person_partition(person_id), now, actor, f"membership.{verb}", cause,
+        audit_entity(person_partition(person_id), now, actor, f"membership.{verb}", change.cause,
                      {"group_id": item["group_id"], "reason": item["reason"]}, n)
         for n, (verb, item) in enumerate([("joined", a) for a in change.added] + [("left", r) for r in change.removed])
     ]
-    new_state = PersonState(sorted(effective), change.next_change, now, state.etag)
-    repo.commit(person_id, upserts, deletes, new_state, audits)
+    new_state = PersonState(change.groups, change.next_change, now, state.etag, state.version + 1)
+    messages = _schedule(person_id, state.next_change, change.next_change)
+    if announce and change.changed:
+        messages.append(_group_update(person_id, new_state.version, change.cause))
     due = DueIndex(rt.store)
-    if state.next_change and state.next_change != change.next_change:
-        due.remove(person_id, state.next_change)
     if change.next_change and change.next_change != state.next_change:
         due.add(person_id, change.next_change)
-        _schedule(rt, person_id, change.next_change, scheduled=True)
-    return change
+    committed_with(rt, "memberships", person_partition(person_id), messages,
+                   lambda outbox: repo.commit(person_id, diff.upserts, diff.deletes, new_state, audits, outbox))
+    if state.next_change and state.next_change != change.next_change:
+        due.remove(person_id, state.next_change)
 
 
-def _schedule(rt: Runtime, person_id: str, at: datetime, scheduled: bool) -> None:
-    rt.bus.publish(
-        rt.settings.queue("person-changed"),
-        PersonRef(person_id=person_id, cause=f"dated change at {at.isoformat()}").model_dump_json(),
-        message_id=bus_id(f"dated:{person_id}:{at.isoformat()}" + ("" if scheduled else ":sweep")),
-        session_id=person_id,
-        scheduled_at=at if scheduled else None,
+def _group_update(person_id: str, version: int, cause: str) -> Outgoing:
+    return Outgoing("group-update", PersonRef(person_id=person_id, cause=cause).model_dump_json(),
+                    message_id("group-update", person_id, f"s{version}"), session_id=person_id)
+
+
+def _schedule(person_id: str, before: datetime | None, after: datetime | None) -> list[Outgoing]:
+    """The scheduled `person-changed` for a new next-change instant (none if unchanged)."""
+    return [_dated(person_id, after, scheduled=True)] if after and after != before else []
+
+
+def _dated(person_id: str, at: datetime, scheduled: bool) -> Outgoing:
+    return Outgoing(
+        "person-changed", PersonRef(person_id=person_id, cause=f"dated change at {at.isoformat()}").model_dump_json(),
+        message_id("dated", person_id, at.isoformat() + ("" if scheduled else ":sweep")),
+        session_id=person_id, scheduled_at=at if scheduled else None,
     )
+
+
+def provisioned_version(rt: Runtime, person_id: str) -> int:
+    """The version of the person's memberships that provisioning last evaluated."""
+    return OrderRepository(rt.store).provisioned_version(person_id)
 
 
 def _person(rt: Runtime, person_id: str) -> Person:

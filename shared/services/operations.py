@@ -21,6 +21,8 @@ from shared.models.circuit import Circuit
 from shared.models.provisioning import MANUAL, OrderState
 from shared.runtime import Runtime
 from shared.services.circuits import circuits
+from shared.services.relay import outbox_backlog
+from shared.services.sweep import last_sweep
 from shared.store.audit import audit_entity, audit_trail
 from shared.store.deadletters import DeadLetterRepository
 from shared.store.orders import OrderRepository
@@ -38,8 +40,8 @@ def chain_view(rt: Runtime) -> dict[str, Any]:
         "queues": [_queue(rt, queue) for queue in QUEUE_SETTINGS],
         "targets": _targets(rt),
         "replays": _recent_replays(rt),
-        "outbox": None,  # the outbox backlog: filled by the transactional outbox
-        "last_sweep": None,  # persons checked, repairs by kind: filled by the sweep
+        "outbox": {"backlog": outbox_backlog(rt)},  # messages a crash left for the relay
+        "last_sweep": last_sweep(rt) or None,  # persons checked, repairs by kind
     }
 
 

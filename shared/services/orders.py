@@ -24,7 +24,7 @@ from shared.models.provisioning import (
 from shared.runtime import Runtime
 from shared.services import circuits, redelivery
 from shared.services.eligibility import persons_with_email
-from shared.services.provisioning import ACCOUNT, dispatch, transition
+from shared.services.provisioning import ACCOUNT, dispatch, release, transition
 from shared.store.audit import audit_entity
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.persons import PersonRepository
@@ -135,20 +135,16 @@ def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
 
 
 def approve(rt: Runtime, order_id: str, actor: str, send: bool = True) -> Order:
-    """Approve a held order; it goes to its connector (`send=False`: the caller dispatches a batch)."""
-    order = transition(rt, order_id, Move.approve, OrderState.pending, actor, "approved")
+    """Approve a held order; it goes where it waits in the same write (`send=False`: it stays
+    Pending and the caller dispatches a batch)."""
     if not send:
-        return order
-    dispatch(rt, [order])
-    return get_order(rt, order_id)
+        return transition(rt, order_id, Move.approve, OrderState.pending, actor, "approved")
+    return release(rt, order_id, Move.approve, actor, "approved")
 
 
 def retry(rt: Runtime, order_id: str, actor: str) -> Order:
-    order = get_order(rt, order_id)
-    order = transition(rt, order_id, Move.retry, OrderState.pending, actor, "retry",
-                       attempts=order.attempts + 1, failures=0, next_attempt_at=None, error=None)
-    dispatch(rt, [order])
-    return get_order(rt, order_id)
+    """Send an errored order again: a new attempt, in one write."""
+    return release(rt, order_id, Move.retry, actor, "retry")
 
 
 def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
@@ -230,11 +226,8 @@ def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order
     changes = {"external_id": outcome.external_id} if outcome.external_id else {}
     if outcome.state == OrderState.errored:
         changes["error"] = outcome.note
-    updated = transition(rt, order.id, Move.carry_out, outcome.state, f"connector:{target.connector}",
-                         outcome.note, next_attempt_at=None, **changes)
-    if outcome.external_id and assignment is not None and assignment.external_id != outcome.external_id:
-        repo.commit(order.person_id, [], [assignment.model_copy(update={"external_id": outcome.external_id})], [])
-    return updated
+    return transition(rt, order.id, Move.carry_out, outcome.state, f"connector:{target.connector}",
+                      outcome.note, next_attempt_at=None, **changes)
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:

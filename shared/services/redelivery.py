@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.bus import bus_id
 from shared.connectors import Outcome
 from shared.connectors.base import attempts_allowed
-from shared.models.messages import OrderRef
 from shared.models.provisioning import Move, Order, OrderState, Target
 from shared.runtime import Runtime
-from shared.services.provisioning import transition
+from shared.services.provisioning import order_message, transition
+from shared.services.relay import publish
 from shared.store.orders import OrderRepository
 
 RETRY_BASE = timedelta(seconds=5)  # before the second attempt; doubles for each one after
@@ -43,12 +42,8 @@ def too_early(order: Order, now: datetime) -> bool:
 
 def reschedule(rt: Runtime, order: Order) -> None:
     """(Re)publish the message that carries out `order` at its `next_attempt_at`."""
-    at = order.next_attempt_at
-    assert at is not None
-    stamp = at.strftime("%Y%m%dT%H%M%S.%fZ")
-    rt.bus.publish(rt.settings.queue("provisioning-order"), OrderRef(order_id=order.id).model_dump_json(),
-                   message_id=bus_id(f"order:{order.id}:{order.attempts}:at:{stamp}"),
-                   session_id=order.person_id, scheduled_at=at)
+    assert order.next_attempt_at is not None
+    publish(rt, order_message(order))
 
 
 def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> Order:
@@ -62,10 +57,8 @@ def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> 
                           failures=failures, next_attempt_at=None, error=note)
     at = rt.clock.now() + retry_delay(failures, outcome.retry_after)
     note = f"{outcome.note} (attempt {failures} of {allowed}); next attempt at {at.isoformat()}"
-    updated = transition(rt, order.id, Move.defer, OrderState.pending, by, note,
-                         attempts=order.attempts + 1, failures=failures, next_attempt_at=at, error=outcome.note)
-    reschedule(rt, updated)
-    return updated
+    return transition(rt, order.id, Move.defer, OrderState.pending, by, note, announce=True,
+                      attempts=order.attempts + 1, failures=failures, next_attempt_at=at, error=outcome.note)
 
 
 def wait_for_target(rt: Runtime, target: Target, order: Order, until: datetime) -> Order:
@@ -84,11 +77,10 @@ def _wait(rt: Runtime, order: Order, until: datetime, reason: str, note: str) ->
     order's history; later ones only move `next_attempt_at`."""
     if order.error is not None and order.error.startswith(reason):
         updated = _move_silently(rt, order, until, note)
-    else:
-        updated = transition(rt, order.id, Move.defer, OrderState.pending, "roster", note,
-                             next_attempt_at=until, error=note)
-    reschedule(rt, updated)
-    return updated
+        reschedule(rt, updated)
+        return updated
+    return transition(rt, order.id, Move.defer, OrderState.pending, "roster", note, announce=True,
+                      next_attempt_at=until, error=note)
 
 
 def _move_silently(rt: Runtime, order: Order, until: datetime, note: str) -> Order:

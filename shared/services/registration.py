@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.bus import bus_id
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
 from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
@@ -18,11 +17,13 @@ from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, 
 from shared.runtime import Runtime
 from shared.services.contention import retrying
 from shared.services.matching import person_profile
+from shared.services.relay import committed_with, message_id, publish
 from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
 from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
 from shared.store.matchindex import MatchIndex
+from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
 
 Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
@@ -42,14 +43,17 @@ class Registration:
 
 
 def register(rt: Runtime, update: PersonUpdate, actor: str, announce: bool = True) -> Registration:
-    """Apply one source update; publishes `person-changed` unless it was stale (or the
-    caller runs the chain in-process: `announce=False`)."""
+    """Apply one source update; `person-changed` follows unless it was stale or held (or the
+    caller runs the chain in-process: `announce=False`). A change records the event in its
+    own batch (outbox); an unchanged replay publishes it again, so a redelivery finishes what
+    an interrupted run began (the same id: the bus drops it when the first one got through)."""
     check_as_of(rt, update.as_of)
     repo = PersonRepository(rt.store)
     update = protected(rt, update)
-    result = retrying(lambda: _register_once(rt, repo, update, actor), "the person is being changed by others; retry")
-    if announce and result.outcome not in ("stale", "held"):
-        _announce(rt, result)
+    result = retrying(lambda: _register_once(rt, repo, update, actor, announce),
+                      "the person is being changed by others; retry")
+    if announce and result.outcome == "unchanged":
+        publish(rt, _announcement(result.person, result.cause))
     return result
 
 
@@ -126,7 +130,7 @@ def changed_fields(before: Person, after: Person) -> list[str]:
     return [name for name in COMPARED if a[name] != b[name]]
 
 
-def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str):
+def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str, announce: bool):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
     person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
@@ -145,7 +149,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         audit = audit_entity(
             person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
         )
-        repo.create(person, audit)
+        _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox))
         repo.index(person_id, person_tokens(person), set())
         file_for_matching(rt, None, person)
         return Registration(person, "created", list(COMPARED), cause)
@@ -166,7 +170,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     details = {"source": update.source, "changes": changes, **matched}
     action = "person.matched" if matched else "person.updated"
     audit = audit_entity(person_id, now, actor, action, cause, details, person.version)
-    repo.replace(person, stored.etag, audit)
+    _write(rt, person, announce, cause, lambda outbox: repo.replace(person, stored.etag, audit, outbox))
     old, new = person_tokens(current), person_tokens(person)
     repo.index(person_id, new - old, old - new)
     file_for_matching(rt, current, person)
@@ -181,12 +185,13 @@ def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, 
     MatchIndex(rt.store).file((after or before).id, old, new, rewrite=heal)
 
 
-def _announce(rt: Runtime, result: Registration) -> None:
+def _write(rt: Runtime, person: Person, announce: bool, cause: str, write) -> None:
+    """The person's write, with `person-changed` in the same batch when it is announced."""
+    messages = [_announcement(person, cause)] if announce else []
+    committed_with(rt, "persons", person.id, messages, write)
+
+
+def _announcement(person: Person, cause: str) -> Outgoing:
     """State-based event; the id repeats for the same version so a replay is deduplicated."""
-    person = result.person
-    rt.bus.publish(
-        rt.settings.queue("person-changed"),
-        PersonRef(person_id=person.id, cause=result.cause).model_dump_json(),
-        message_id=bus_id(f"person-changed:{person.id}:v{person.version}"),
-        session_id=person.id,
-    )
+    return Outgoing("person-changed", PersonRef(person_id=person.id, cause=cause).model_dump_json(),
+                    message_id("person-changed", person.id, f"v{person.version}"), session_id=person.id)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import random
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,13 +42,13 @@ from shared.models.request import (
 )
 from shared.runtime import Runtime
 from shared.services import notifications, tickets
+from shared.services.contention import retrying
 from shared.services.eligibility import eligibility, persons_with_email
 from shared.store.audit import audit_entity
-from shared.store.port import EntityExists, ETagMismatch
+from shared.store.port import EntityExists
 from shared.store.requests import Claim, Pending, RequestRepository
 from shared.store.targets import TargetRepository
 
-ATTEMPTS = 30
 MAX_TASKS = 50
 MAX_COMMENTS = 500
 ORDER_CATEGORIES = (Category.invite, Category.reset, Category.remove)
@@ -123,15 +121,10 @@ def submit(rt: Runtime, submission: RequestSubmission, actor: str) -> Submitted:
 
 
 def _reserve(rt: Runtime, repo: RequestRepository, submission: RequestSubmission) -> Claim:
-    for attempt in range(ATTEMPTS):
-        claim = repo.claim(submission.form_response_id)
-        if claim is not None:
-            return claim
-        try:
-            return repo.reserve(submission, rt.clock.now())
-        except (ETagMismatch, EntityExists):
-            _pause(attempt)
-    raise Busy("many requests are arriving at once; retry")
+    def once() -> Claim:
+        return repo.claim(submission.form_response_id) or repo.reserve(submission, rt.clock.now())
+
+    return retrying(once, "many requests are arriving at once; retry")
 
 
 def _new_request(rt: Runtime, claim: Claim) -> Request:
@@ -444,29 +437,27 @@ class _Change:
 def _update(rt: Runtime, number: str, actor: str, apply: Callable[[Request], _Change | None]) -> Request:
     """Read, apply, write with the ETag (retrying on a concurrent change), then flush."""
     repo = RequestRepository(rt.store)
-    for attempt in range(ATTEMPTS):
+
+    def once() -> Request:
         stored = repo.get(number) if NUMBER.match(number) else None
         if stored is None:
             raise RequestNotFound(f"no request {number[:40]!r}")
         request = stored.request.model_copy(deep=True)
         done = apply(request)
         if done is None:
-            flush(rt, repo, number)
             return stored.request
         now = rt.clock.now()
         request.version += 1
         request.updated_at = now
         audit = audit_entity(number, now, actor, done.action, done.why, done.details, request.version)
-        try:
-            outbox = done.notices(request) + tickets.pending_for(rt, request, done.action, done.details)
-            repo.replace(request, stored.etag, audit, outbox, comment=done.comment)
-        except (ETagMismatch, EntityExists):
-            _pause(attempt)
-            continue
+        outbox = done.notices(request) + tickets.pending_for(rt, request, done.action, done.details)
+        repo.replace(request, stored.etag, audit, outbox, comment=done.comment)
         repo.index(request)
-        flush(rt, repo, number)
         return request
-    raise Busy(f"{number} is being changed by others; retry")
+
+    request = retrying(once, f"{number} is being changed by others; retry")
+    flush(rt, repo, number)
+    return request
 
 
 def _check_transition(request: Request, target: State) -> None:
@@ -521,7 +512,3 @@ def _check_orders_done(rt: Runtime, task: Task) -> None:
 
 def _describe(changes: dict) -> str:
     return "; ".join(f"{k} {a or '-'} → {b or '-'}" for k, (a, b) in changes.items())
-
-
-def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))

@@ -1,10 +1,10 @@
 """How groups and memberships become entities.
 
 - `groups`: partition `groups`; rows `g|<group id>` (the group), `generation` (bumped on every
-  change, so evaluators know when to reload rules) and `audit|…`.
+  change, so evaluators know when to reload rules), `audit|…` and `outbox|…`.
 - `memberships`: partition `person:<person id>` holds rows `m|<group id>` (the memberships),
-  `state` (the effective groups at the last evaluation and the next change instant) and the
-  `audit|…` trail of joins and leaves, all written in one batch; partition `group:<group id>`
+  `state` (the effective groups at the last evaluation, the next change instant, a version),
+  the `audit|…` trail of joins and leaves and the `outbox|…` rows, all written in one batch; partition `group:<group id>`
   mirrors the memberships per group (rows `<person id>`), repaired from the person side.
 - `due`: partition = UTC day, rows `<instant>|<person id>`: when someone must be re-evaluated.
 """
@@ -51,11 +51,13 @@ class GroupRepository:
         entity = self.table.get(GROUPS, GENERATION)
         return 0 if entity is None else entity.properties["value"]
 
-    def write(self, group: Group, etag: str | None, audit: Entity, *, create: bool = False) -> None:
-        """Insert or replace (If-Match) the group with its audit record and a new generation."""
+    def write(self, group: Group, etag: str | None, audit: Entity, *, create: bool = False,
+              outbox: list[Op] = ()) -> None:
+        """Insert or replace (If-Match) the group with its audit record, a new generation and
+        the messages the change causes (outbox rows), in one batch."""
         entity = Entity(GROUPS, f"g|{group.id}", pack_json(group.model_dump(mode="json")))
         op = Op("insert", entity) if create else Op("replace", entity, etag)
-        self._commit([op, Op("insert", audit)])
+        self._commit([op, Op("insert", audit), *outbox])
 
     def delete(self, group_id: str, etag: str, audit: Entity) -> None:
         self._commit([Op("delete", Entity(GROUPS, f"g|{group_id}"), etag), Op("insert", audit)])
@@ -79,6 +81,7 @@ class PersonState:
     next_change: datetime | None = None
     evaluated_at: datetime | None = None
     etag: str | None = None
+    version: int = 0  # bumped by every commit: `group-update` ids and provisioning's marker name it
 
 
 class MembershipRepository:
@@ -104,7 +107,8 @@ class MembershipRepository:
         if entity is None:
             return PersonState()
         props = entity.properties
-        return PersonState(json.loads(props["groups"]), props.get("next_change"), props.get("evaluated_at"), entity.etag)
+        return PersonState(json.loads(props["groups"]), props.get("next_change"), props.get("evaluated_at"),
+                           entity.etag, props.get("version", 0))
 
     def commit(
         self,
@@ -113,21 +117,25 @@ class MembershipRepository:
         deletes: list[str],
         state: PersonState,
         audits: list[Entity],
+        outbox: list[Op] = (),
     ) -> None:
-        """Write the person's side in one batch (state last, If-Match), then mirror per group.
-        ETagMismatch/EntityExists when someone else evaluated the person meanwhile."""
+        """Write the person's side in one batch (state and the outbox rows last, If-Match),
+        then mirror per group. ETagMismatch/EntityExists when someone else evaluated the
+        person meanwhile. `state.etag` is the etag read; `state.version` the new version."""
         partition = person_partition(person_id)
         ops = [Op("upsert", self._row(partition, f"m|{m.group_id}", m)) for m in upserts]
         ops += [Op("delete", Entity(partition, f"m|{g}")) for g in deletes]
         ops += [Op("insert", a) for a in audits]
+        ops += list(outbox)
         state_row = Entity(partition, STATE, {
             "groups": json.dumps(sorted(state.groups)),
             "next_change": state.next_change,
             "evaluated_at": state.evaluated_at,
+            "version": state.version,
         })
         ops.append(Op("replace", state_row, state.etag) if state.etag else Op("insert", state_row))
-        for start in range(0, len(ops), MAX_BATCH):
-            self._batch(partition, ops[start:start + MAX_BATCH])
+        for start in range(len(ops) - MAX_BATCH, -MAX_BATCH, -MAX_BATCH):  # the last chunk first
+            self._batch(partition, ops[max(start, 0):start + MAX_BATCH])
         self.mirror(person_id, upserts, deletes)
 
     def put_static(self, membership: Membership, audit: Entity) -> None:

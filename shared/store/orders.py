@@ -1,7 +1,9 @@
 """How orders and assignments become entities.
 
 - `orders`, partition `person:<id>`: rows `o|<order id>` (orders), `a|<target>|<entitlement>`
-  (assignments) and `audit|…`; one person's evaluation commits in one batch.
+  (assignments), `evaluated` (the evaluation marker: its etag guards an evaluation against
+  another, `groups_version` says which memberships it saw), `audit|…` and `outbox|…`; one
+  person's evaluation commits in one batch.
 - `orders`, partition `queue:<target>:<state>`: the worklist, rows `<created>|<order id>`.
 - `orders`, partition `assigned:<target>`: rows `<person id>|<entitlement>` {status,
   external_id?}, what Roster believes the target holds (reconciliation, the mass-change
@@ -43,6 +45,10 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def _queue_row(order: Order) -> str:
+    return f"{_stamp(order.created_at)}|{order.id}"
+
+
 class OrderRepository:
     def __init__(self, store: TableStore):
         self.table = store.table("orders")
@@ -61,11 +67,15 @@ class OrderRepository:
         found = [(Order.model_validate(unpack_json(e.properties)), e.etag) for e in rows]
         return sorted(found, key=lambda pair: pair[0].created_at)
 
-    def evaluation_etag(self, person_id: str) -> str | None:
-        """The etag of the person's evaluation marker: two evaluations of one person that
-        overlap cannot both commit (the second retries and sees the first one's orders)."""
+    def evaluation_marker(self, person_id: str) -> tuple[str | None, int]:
+        """The etag of the person's evaluation marker — two evaluations of one person that
+        overlap cannot both commit (the second retries and sees the first one's orders) —
+        and the version of the memberships that evaluation saw."""
         entity = self.table.get(_person(person_id), EVALUATED)
-        return None if entity is None else entity.etag
+        return (None, 0) if entity is None else (entity.etag, entity.properties.get("groups_version", 0))
+
+    def provisioned_version(self, person_id: str) -> int:
+        return self.evaluation_marker(person_id)[1]
 
     def assignments(self, person_id: str) -> list[Assignment]:
         rows = self.table.query(_person(person_id), prefix="a|")
@@ -97,16 +107,19 @@ class OrderRepository:
         orders: list[tuple[Order, str | None, OrderState | None]],
         assignments: list[Assignment],
         audits: list[Entity],
-        evaluated: tuple[datetime, str | None] | None = None,
+        evaluated: tuple[datetime, str | None, int] | None = None,
+        outbox: list[Op] = (),
     ) -> None:
-        """Write orders (with their previous etag and state), assignments and audit records
-        atomically in the person's partition, then the worklist and assignment indexes.
-        `evaluated` (when, the marker's etag as read) guards an evaluation against another."""
+        """Write orders (with their previous etag and state), assignments, audit records and
+        outbox rows atomically in the person's partition, then the worklist and assignment
+        indexes (a crash in between leaves index rows the sweep repairs). `evaluated` (when,
+        the marker's etag as read, the memberships' version) guards an evaluation against
+        another."""
         partition = _person(person_id)
-        ops = []
+        ops = list(outbox)
         if evaluated is not None:
-            marker = Entity(partition, EVALUATED, {"at": evaluated[0]})
-            ops.append(Op("replace", marker, evaluated[1]) if evaluated[1] else Op("insert", marker))
+            marker = Entity(partition, EVALUATED, {"at": evaluated[0], "groups_version": evaluated[2]})
+            ops.insert(0, Op("replace", marker, evaluated[1]) if evaluated[1] else Op("insert", marker))
         for order, etag, _ in orders:
             entity = Entity(partition, f"o|{order.id}", pack_json(order.model_dump(mode="json")))
             ops.append(Op("replace", entity, etag) if etag else Op("insert", entity))
@@ -122,19 +135,41 @@ class OrderRepository:
         for order, _, previous in orders:
             self._requeue(order, previous)
         for a in assignments:
-            key = f"{a.person_id}|{a.entitlement}"
-            if a.status == "removed":
-                self.table.delete(f"assigned:{a.target_id}", key)
-            else:
-                props = {"status": a.status, **({"external_id": a.external_id} if a.external_id else {})}
-                self.table.upsert(Entity(f"assigned:{a.target_id}", key, props))
+            self.index_assignment(a)
+
+    def index_assignment(self, a: Assignment) -> None:
+        """The `assigned:<target>` row of one assignment, as its status says."""
+        key = f"{a.person_id}|{a.entitlement}"
+        if a.status == "removed":
+            self.table.delete(f"assigned:{a.target_id}", key)
+        else:
+            props = {"status": a.status, **({"external_id": a.external_id} if a.external_id else {})}
+            self.table.upsert(Entity(f"assigned:{a.target_id}", key, props))
 
     def _requeue(self, order: Order, previous: OrderState | None) -> None:
-        row = f"{_stamp(order.created_at)}|{order.id}"
+        """The new state's listing first, then the old one's removed: a crash in between
+        leaves the order listed twice (readers check the state), never nowhere."""
+        self.list_in(order, order.state)
         if previous is not None and previous != order.state:
-            self.table.delete(f"queue:{order.target_id}:{previous.value}", row)
-        self.table.upsert(Entity(f"queue:{order.target_id}:{order.state.value}", row,
+            self.unlist(order, previous)
+
+    def listed_in(self, order: Order) -> list[OrderState]:
+        """The worklists (per state) that list the order: only a state the order has been in
+        can (its history says which), so the others are not read."""
+        row, been = _queue_row(order), {e.state for e in order.history} | {order.state}
+        return [s for s in OrderState
+                if s in been and self.table.get(f"queue:{order.target_id}:{s.value}", row) is not None]
+
+    def list_in(self, order: Order, state: OrderState) -> None:
+        self.table.upsert(Entity(f"queue:{order.target_id}:{state.value}", _queue_row(order),
                                  {"order_id": order.id, "person_id": order.person_id}))
+
+    def unlist(self, order: Order, state: OrderState) -> None:
+        self.table.delete(f"queue:{order.target_id}:{state.value}", _queue_row(order))
+
+    def assigned_status(self, target_id: str, person_id: str, entitlement: str) -> str | None:
+        entity = self.table.get(f"assigned:{target_id}", f"{person_id}|{entitlement}")
+        return None if entity is None else entity.properties["status"]
 
     def add_to_digest(self, target_id: str, window: str, counts: dict[str, int]) -> None:
         """Add order counts (by action) to the target's digest of `window`."""

@@ -1,6 +1,7 @@
 """How a person becomes entities.
 
-- `persons`: partition = person id; row `person` holds the document, `audit|…` rows its trail.
+- `persons`: partition = person id; row `person` holds the document, `audit|…` rows its trail,
+  `outbox|…` the messages its last change still has to publish (shared.store.outbox).
 - `identifiers`: partition = source, row = source id (normalised, or its digest when too
   long for a key: `identifier_key`) → the person id (unique by insert).
 - `personsearch`: partition = first two characters of a token, row = `token|person id`,
@@ -81,13 +82,14 @@ class PersonRepository:
         except EntityExists:
             return self.owner_of(source, source_id)
 
-    def create(self, person: Person, audit: Entity) -> None:
-        """Insert the person with its first audit record; EntityExists if already there."""
-        self._write(person, audit, Op("insert", self._entity(person)))
+    def create(self, person: Person, audit: Entity, outbox: list[Op] = ()) -> None:
+        """Insert the person with its first audit record (and the messages it causes, as
+        outbox rows of the same batch); EntityExists if already there."""
+        self._write(person, audit, Op("insert", self._entity(person)), outbox)
 
-    def replace(self, person: Person, etag: str, audit: Entity | None) -> None:
+    def replace(self, person: Person, etag: str, audit: Entity | None, outbox: list[Op] = ()) -> None:
         """Replace if `etag` is still current (ETagMismatch otherwise), with an audit record."""
-        self._write(person, audit, Op("replace", self._entity(person), etag))
+        self._write(person, audit, Op("replace", self._entity(person), etag), outbox)
 
     def trail(self, person_id: str) -> list[dict]:
         return list(audit_trail(self.persons, person_id))
@@ -111,8 +113,8 @@ class PersonRepository:
         rows = self.search_index.query(_bucket(prefix), prefix=prefix, limit=limit)
         return {row.row_key.rsplit("|", 1)[1] for row in rows}
 
-    def _write(self, person: Person, audit: Entity | None, op: Op) -> None:
-        ops = [op] + ([Op("insert", audit)] if audit is not None else [])
+    def _write(self, person: Person, audit: Entity | None, op: Op, outbox: list[Op]) -> None:
+        ops = [op] + ([Op("insert", audit)] if audit is not None else []) + list(outbox)
         try:
             self.persons.batch(person.id, ops)
         except BatchFailed as failure:
