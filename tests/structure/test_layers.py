@@ -14,19 +14,6 @@ from pathlib import Path
 from tests.structure.complexity import LIMIT, over_limit
 
 ROOT = Path(__file__).resolve().parents[2]
-# Above the limit when the gate was set up, each waiting for the rewrite that splits it
-# (docs/development.md). The list may only shrink: a new entry fails this test.
-KNOWN = {
-    "shared/services/provisioning.py _plan": "the chain stream's outbox rewrite (#15 item 3)",
-    "shared/services/membership.py _evaluate_once": "the chain stream's outbox rewrite (#15 item 3)",
-    # 14 since its validators were split out; settings other branches add may push it back
-    # over: give a new setting its own validator (`_whole`, `_chain`, …), then drop this line.
-    "shared/config.py Settings.from_env": "one validator per setting",
-    # 13 since the -in list is checked on its own; the linear-time regex work may touch it.
-    "shared/rules/parser.py _Checker.check": "one method per kind of value",
-}
-
-
 def test_the_import_contract_is_kept():
     run = subprocess.run(
         [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
@@ -48,7 +35,6 @@ def test_shared_never_imports_azure_functions():
     assert offenders == []
 
 
-def test_no_new_function_in_shared_grows_above_the_complexity_limit():
+def test_no_function_in_shared_is_above_the_complexity_limit():
     found = {f"{m.path} {m.name}": m.complexity for m in over_limit("shared")}
-    new = sorted(set(found) - set(KNOWN))
-    assert new == [], f"above complexity {LIMIT}: {new} — split them (docs/development.md)"
+    assert found == {}, f"above complexity {LIMIT}: {found} — split them (docs/development.md)"
