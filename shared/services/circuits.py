@@ -13,9 +13,9 @@ from shared.connectors import Outcome
 from shared.models.circuit import Circuit, CircuitState
 from shared.models.provisioning import Target
 from shared.runtime import Runtime
-from shared.services.contention import retrying
 from shared.store.audit import audit_entity
 from shared.store.circuits import CIRCUITS, CircuitRepository
+from shared.store.contention import retrying
 from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch
 
 log = logging.getLogger("roster.circuits")

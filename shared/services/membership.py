@@ -11,10 +11,10 @@ from shared.models.group import Membership
 from shared.models.messages import PersonRef
 from shared.models.person import Person
 from shared.runtime import Runtime
-from shared.services.contention import retrying
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import RuleBook, rulebook
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.groups import DueIndex, MembershipRepository, PersonState, person_partition
 from shared.store.orders import OrderRepository
 from shared.store.outbox import Outgoing

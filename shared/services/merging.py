@@ -18,12 +18,12 @@ from shared.models.matching import MergeRecord
 from shared.models.person import Person
 from shared.runtime import Runtime
 from shared.services.chain import after_group_change
-from shared.services.contention import retrying
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import suspended_by
 from shared.services.registration import file_for_matching
 from shared.services.search import person_tokens
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.pending import PendingRepository
 from shared.store.persons import PersonRepository
 from shared.store.port import Entity

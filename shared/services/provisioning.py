@@ -30,10 +30,10 @@ from shared.models.provisioning import (
 )
 from shared.runtime import Runtime
 from shared.services.consequences import PolicyBook
-from shared.services.contention import retrying
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.groups import MembershipRepository
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.outbox import Outgoing

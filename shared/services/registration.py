@@ -15,13 +15,13 @@ from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
 from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
 from shared.runtime import Runtime
-from shared.services.contention import retrying
 from shared.services.matching import person_profile
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.screening import protected, screen
 from shared.services.search import person_tokens
 from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.matchindex import MatchIndex
 from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository

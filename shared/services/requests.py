@@ -42,9 +42,9 @@ from shared.models.request import (
 )
 from shared.runtime import Runtime
 from shared.services import notifications, tickets
-from shared.services.contention import retrying
 from shared.services.eligibility import eligibility, persons_with_email
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.port import EntityExists
 from shared.store.requests import Claim, Pending, RequestRepository
 from shared.store.targets import TargetRepository

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from shared.errors import FieldError, InvalidInput, NotFound, PersonNotFound
 from shared.runtime import Runtime
-from shared.services.contention import retrying
 from shared.store.audit import audit_entity
+from shared.store.contention import retrying
 from shared.store.persons import PersonRepository
 
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 from shared.matching.blocking import keys
 from shared.matching.profile import Profile
-from shared.store.port import Entity, EntityExists, ETagMismatch, TableStore
+from shared.store.contention import read_modify_write
+from shared.store.port import Entity, TableStore
 
-COUNT_ATTEMPTS = 20
 SHARDS = 16
 
 
@@ -65,15 +65,7 @@ class MatchIndex:
                     self._add(field, new, 1)
 
     def _add(self, partition: str, row: str, delta: int) -> None:
-        """Add to a counter under optimistic concurrency (a lost race retries)."""
-        for _ in range(COUNT_ATTEMPTS):
-            current = self.counts.get(partition, row)
-            try:
-                if current is None:
-                    self.counts.insert(Entity(partition, row, {"n": max(delta, 0)}))
-                else:
-                    value = max(current.properties["n"] + delta, 0)
-                    self.counts.replace(Entity(partition, row, {"n": value}), current.etag)
-                return
-            except (EntityExists, ETagMismatch):
-                continue
+        """Add to a counter under optimistic concurrency (a lost race retries; the counts are
+        approximate, docs/matching.md)."""
+        read_modify_write(self.counts, partition, row,
+                          lambda current: {"n": max((current.properties["n"] if current else 0) + delta, 0)})

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from shared.models.provisioning import Assignment, Order, OrderState
+from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch, Op, TableStore
+from shared.store.port import BatchFailed, Entity, ETagMismatch, Op, TableStore
 
 MAX_BATCH = 100
 EVALUATED = "evaluated"
@@ -197,18 +198,7 @@ class OrderRepository:
         self._read_modify_write((f"guard:{target_id}", at.strftime("%Y%m%dT%H")),
                                 lambda entity: {"count": (entity.properties["count"] if entity else 0) + add})
 
-    def _read_modify_write(self, key: tuple[str, str], change, attempts: int = 20) -> bool:
+    def _read_modify_write(self, key: tuple[str, str], change) -> bool:
         """Write `change(row or None)` to the row with its ETag, retrying when someone else
-        wrote first; False if they always did."""
-        for _ in range(attempts):
-            entity = self.table.get(*key)
-            row = Entity(*key, change(entity))
-            try:
-                if entity is None:
-                    self.table.insert(row)
-                else:
-                    self.table.replace(row, entity.etag)
-                return True
-            except (EntityExists, ETagMismatch):
-                continue
-        return False
+        wrote first (the one attempt policy); False if they always did."""
+        return read_modify_write(self.table, *key, change) is not None

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.models.scim import ProvisioningLogEntry, ScimMapping
+from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
-from shared.store.port import Entity, EntityExists, ETagMismatch, TableStore
+from shared.store.port import Entity, EntityExists, TableStore
 
 MAPPING = "mapping"
 
@@ -117,19 +118,13 @@ class RateCounter:
 
     def count(self, key: str, window: int) -> int:
         """Add one call to the window and return the window's count."""
-        for _ in range(20):
-            entity = self.table.get(key, f"{window:012d}")
-            try:
-                if entity is None:
-                    self.table.insert(Entity(key, f"{window:012d}", {"count": 1}))
-                    self._forget_before(key, window)
-                    return 1
-                count = entity.properties["count"] + 1
-                self.table.replace(Entity(key, f"{window:012d}", {"count": count}), entity.etag)
-                return count
-            except (EntityExists, ETagMismatch):
-                continue
-        return 1 << 30  # under this much contention the caller is surely over the rate
+        written = read_modify_write(self.table, key, f"{window:012d}",
+                                    lambda entity: {"count": (entity.properties["count"] if entity else 0) + 1})
+        if written is None:
+            return 1 << 30  # under this much contention the caller is surely over the rate
+        if written["count"] == 1:
+            self._forget_before(key, window)
+        return written["count"]
 
     def _forget_before(self, key: str, window: int) -> None:
         for old in list(self.table.query(key, end=f"{window:012d}")):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import Busy
-from shared.services import contention
+from shared.store import contention
 from shared.store.port import EntityExists, ETagMismatch
 
 
@@ -44,3 +44,21 @@ def test_any_other_failure_is_not_a_race_and_is_not_retried(monkeypatch):
     with pytest.raises(ValueError):
         contention.retrying(step, "busy")
     assert len(calls) == 1
+
+
+def test_a_stores_own_counter_uses_the_same_policy_and_gives_up_quietly(rt, monkeypatch):
+    monkeypatch.setattr(contention.time, "sleep", lambda _: None)
+    table = rt.store.table("counters")
+    add = lambda entity: {"n": (entity.properties["n"] if entity else 0) + 1}  # noqa: E731
+    assert contention.read_modify_write(table, "p", "r", add) == {"n": 1}
+    assert contention.read_modify_write(table, "p", "r", add) == {"n": 2}
+
+    class Contended:  # every replace loses the race to another writer
+        get = staticmethod(table.get)
+
+        @staticmethod
+        def replace(entity, etag):
+            raise ETagMismatch("someone else wrote first")
+
+    assert contention.read_modify_write(Contended(), "p", "r", add) is None
+    assert table.get("p", "r").properties["n"] == 2
