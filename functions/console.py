@@ -131,12 +131,12 @@ def person(visit: Visit) -> func.HttpResponse:
 # -- provisioning -------------------------------------------------------------------------
 
 
-@page(bp, "worklist", name="console_worklist", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), query=("target", "state"),
-      statuses=(200, 422), summary="Orders per target and state: the manual worklist and the approval queue")
+@page(bp, "worklist", name="console_worklist", methods=("GET",), role=(Role.provisioning_operate, Role.persons_read), query=("target", "state", "next"),
+      statuses=(200, 400, 422), summary="Orders per target and state, a page at a time: the manual worklist and the approval queue")
 def worklist(visit: Visit) -> func.HttpResponse:
     state = _order_state(visit.query("state") or OrderState.transmitted.value)
     target = visit.query("target", max_length=63)
-    data = views.worklist(visit.rt, target, state)
+    data = views.worklist(visit.rt, target, state, visit.query("next", max_length=2000))
     data["hints"] = orders.hints(visit.rt, data["orders"]) if state in HINTED else {}
     can_operate = visit.can(OPERATE)
     here = f"{BASE}/worklist?" + urlencode({"target": target or "", "state": state.value})

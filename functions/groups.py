@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from functions.http import Call, endpoint
+from functions.http import PAGED, Call, endpoint, listed
 from functions.queues import consume
 from shared.models.group import EvaluateIn, Group, GroupIn, GroupView, MemberIn, RuleIn
 from shared.models.messages import PersonRef, ReevaluationRef
@@ -20,9 +20,10 @@ bp = func.Blueprint()
 log = logging.getLogger("roster.groups")
 
 
-@endpoint(bp, "groups", name="groups_list", methods=("GET",), role=(Role.groups_manage, Role.persons_read), summary="List groups")
+@endpoint(bp, "groups", name="groups_list", methods=("GET",), role=(Role.groups_manage, Role.persons_read),
+          query=PAGED, statuses=(200, 400, 422), summary="List groups, paged, by id")
 def list_groups(call: Call):
-    return {"items": groups.list_groups(call.rt), "next": None}
+    return listed(groups.group_page(call.rt, call.page("groups")))
 
 
 @endpoint(bp, "groups", name="groups_create", methods=("POST",), role=Role.groups_manage, body=GroupIn,
@@ -59,9 +60,10 @@ def preview(call: Call):
 
 
 @endpoint(bp, "groups/{id}/members", name="groups_members", methods=("GET",), role=(Role.groups_manage, Role.persons_read),
-          statuses=(200, 404), summary="Members with the reason for each")
+          query=PAGED, statuses=(200, 400, 404, 422), summary="Members with the reason for each, paged")
 def list_members(call: Call):
-    return {"items": groups.members(call.rt, call.route["id"]), "next": None}
+    page = call.page("group-members", group=call.route["id"])
+    return listed(groups.member_page(call.rt, call.route["id"], page))
 
 
 @endpoint(bp, "groups/{id}/members", name="groups_member_add", methods=("POST",), role=(Role.groups_manage, Role.suspend_manage), body=MemberIn,

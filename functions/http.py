@@ -32,6 +32,8 @@ from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for 
 from shared.models.base import plain_text
 from shared.models.role import Role, Roles, needed
 from shared.runtime import Runtime, runtime
+from shared.services import paging
+from shared.services.paging import Page
 
 log = logging.getLogger("roster.http")
 MAX_ROUTE_VALUE = 256  # characters of one path id: every id Roster makes or accepts is shorter
@@ -60,6 +62,13 @@ class RouteInfo:
 
 
 ROUTES: list[RouteInfo] = []
+PAGED = ("limit", "next")  # the query parameters of every paged list
+
+
+def listed(page: tuple[list, str | None]) -> dict:
+    """A list's answer: `{"items": [...], "next": <token or null>}`."""
+    items, following = page
+    return {"items": items, "next": following}
 
 
 @dataclass
@@ -79,6 +88,11 @@ class Call:
     @property
     def roles(self) -> frozenset[str]:
         return self.principal.roles if self.principal else frozenset()
+
+    def page(self, list_name: str, **filters: Any) -> Page:
+        """The page asked for by `?limit=` and `?next=` of the list `list_name` with `filters`
+        (shared/services/paging.py: 422 naming limit, 400 naming next)."""
+        return paging.page(list_name, filters, self.query("limit"), self.query("next", max_length=paging.MAX_TOKEN))
 
     def query(self, name: str, *, required: bool = False, max_length: int = 256) -> str | None:
         value = self.req.params.get(name)

@@ -10,7 +10,7 @@ from typing import Annotated
 import azure.functions as func
 from pydantic import StringConstraints
 
-from functions.http import Call, endpoint
+from functions.http import PAGED, Call, endpoint, listed
 from functions.openapi import describe
 from shared.errors import FieldError, InvalidInput
 from shared.models.base import Model
@@ -46,16 +46,17 @@ def openapi(call: Call):
     return describe(VERSION)
 
 
-@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role=Role.admin, query=("limit",),
-          summary="Emails the outbox mailer stored (when ROSTER_MAIL=outbox)")
+@endpoint(bp, "outbox", name="ops_outbox", methods=("GET",), role=Role.admin, query=PAGED,
+          statuses=(200, 400, 422), summary="Emails the outbox mailer stored (when ROSTER_MAIL=outbox), oldest first, paged")
 def outbox(call: Call):
-    return {"items": notifications.stored_emails(call.rt), "next": None}
+    return listed(notifications.stored_email_page(call.rt, call.page("outbox")))
 
 
-@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role=Role.admin, query=("queue",),
-          summary="Messages refused as malformed, with the reason, per queue")
+@endpoint(bp, "deadletters", name="ops_deadletters", methods=("GET",), role=Role.admin, query=("queue", *PAGED),
+          statuses=(200, 400, 422), summary="Messages refused as malformed, with the reason, per queue, paged")
 def list_deadletters(call: Call):
-    return {"items": deadletters.parked(call.rt, call.query("queue", required=True)), "next": None}
+    queue = call.query("queue", required=True)
+    return listed(deadletters.parked_page(call.rt, queue, call.page("deadletters", queue=queue)))
 
 
 class ReplayIn(Model):

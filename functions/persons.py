@@ -7,7 +7,7 @@ from typing import Annotated
 import azure.functions as func
 from pydantic import AwareDatetime, StringConstraints
 
-from functions.http import Call, endpoint
+from functions.http import PAGED, Call, endpoint, listed
 from functions.queues import consume
 from shared.errors import FieldError, InvalidInput
 from shared.models.base import Model
@@ -56,12 +56,14 @@ def bulk_load(call: Call):
 @endpoint(
     bp, "persons", name="persons_search", methods=("GET",), role=Role.persons_read,
     summary="Find persons by source identifier (source, source_id) or by name/email text (q)",
-    query=("source", "source_id", "q", "limit"),
+    query=("source", "source_id", "q", *PAGED), statuses=(200, 400, 422),
 )
 def search_persons(call: Call):
-    found = search.find_persons(call.rt, source=call.query("source"), source_id=call.query("source_id"),
-                                q=call.query("q", max_length=200), limit=_limit(call))
-    return {"items": found, "next": None}
+    source, source_id, q = call.query("source"), call.query("source_id"), call.query("q", max_length=200)
+    page = call.page("persons", source=source, source_id=source_id, q=q)
+    if q and not (source or source_id):
+        return listed(search.text_page(call.rt, q, page))
+    return listed((search.find_persons(call.rt, source=source, source_id=source_id, q=q), None))
 
 
 @endpoint(
@@ -128,9 +130,3 @@ def _flag(call: Call, name: str) -> bool:
         raise InvalidInput(f"{name} must be true or false", [FieldError(name, "true or false")])
     return raw == "true"
 
-
-def _limit(call: Call) -> int:
-    raw = call.query("limit") or "20"
-    if not raw.isdigit() or not 1 <= int(raw) <= search.MAX_RESULTS:
-        raise InvalidInput("limit is out of range", [FieldError("limit", f"1..{search.MAX_RESULTS}")])
-    return int(raw)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import azure.functions as func
 from pydantic import AfterValidator, Field, StringConstraints
 
-from functions.http import Call, endpoint, parse_body
+from functions.http import PAGED, Call, endpoint, listed, parse_body
 from functions.queues import consume
 from shared.models.base import Model, one_line
 from shared.models.messages import OrderRef, PersonRef
@@ -121,11 +121,12 @@ def evaluate(call: Call):
     return {"person_id": call.body.person_id, "orders": created}
 
 
-@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=Role.provisioning_operate, query=("target", "state", "person"),
-          summary="Orders; the manual worklist is state=Transmitted")
+@endpoint(bp, "orders", name="orders_list", methods=("GET",), role=Role.provisioning_operate, query=("target", "state", "person", *PAGED),
+          statuses=(200, 400, 422), summary="Orders, paged; the manual worklist is state=Transmitted")
 def list_orders(call: Call):
-    found = orders.list_orders(call.rt, call.query("target"), call.query("state"), call.query("person"))
-    return {"items": found, "next": None}
+    target, state, person = call.query("target"), call.query("state"), call.query("person")
+    page = call.page("orders", target=target, state=state, person=person)
+    return listed(orders.order_page(call.rt, page, target, state, person))
 
 
 @endpoint(bp, "orders/{id}", name="orders_get", methods=("GET",), role=Role.provisioning_operate, statuses=(200, 404),

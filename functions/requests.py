@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import Call, endpoint
+from functions.http import PAGED, Call, endpoint, listed
 from functions.openapi import describe_v2
 from functions.ops import VERSION
 from shared.errors import FieldError, InvalidInput
@@ -26,7 +26,6 @@ from shared.services import requests
 from shared.services.notifications import request_link, requester_link
 
 bp = func.Blueprint()
-MAX_PAGE = 100
 
 
 @endpoint(
@@ -47,17 +46,15 @@ def submit(call: Call):
 @endpoint(
     bp, "requests", name="requests_list", methods=("GET",), role=Role.requests_manage,
     summary="List requests, filtered by state and owner, in number order",
-    query=("state", "owner", "limit", "next"),
+    query=("state", "owner", *PAGED), statuses=(200, 400, 422),
 )
 def list_requests(call: Call):
-    state = call.query("state")
+    state, owner = call.query("state"), call.query("owner", max_length=254)
     if state is not None and state not in {s.value for s in State}:
         raise InvalidInput("unknown state", [FieldError("state", f"one of {', '.join(State)}")])
-    found, following = requests.listing(
-        call.rt, state=State(state) if state else None, owner=call.query("owner", max_length=254),
-        start=call.query("next", max_length=40), limit=_limit(call),
-    )  # fmt: skip
-    return {"items": [_view(call, r) for r in found], "next": following}
+    page = call.page("requests", state=state, owner=owner)
+    found, following = requests.request_page(call.rt, State(state) if state else None, owner, page)
+    return listed(([_view(call, r) for r in found], following))
 
 
 @endpoint(
@@ -125,9 +122,3 @@ def openapi_v2(call: Call):
 def _view(call: Call, request: Request) -> RequestView:
     return RequestView(**request.model_dump(), link=request_link(call.rt.settings, request.number))
 
-
-def _limit(call: Call) -> int:
-    raw = call.query("limit") or "50"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput("limit is out of range", [FieldError("limit", f"1..{MAX_PAGE}")])
-    return int(raw)

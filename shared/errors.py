@@ -33,6 +33,12 @@ class InvalidInput(RosterError):
     status, title, slug = 422, "Invalid input", "invalid-input"
 
 
+class InvalidToken(RosterError):
+    """A paging token (`?next=`) forged, malformed, or issued for another list or other filters."""
+
+    status, title, slug = 400, "Invalid paging token", "invalid-next"
+
+
 class MalformedBody(RosterError):
     status, title, slug = 400, "Malformed body", "malformed-body"
 

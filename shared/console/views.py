@@ -1,7 +1,7 @@
 """What each console page shows, read through the services and repositories.
 
-A page is a handful of reads: lists are cut at `LIST_LIMIT` rows (the page says so), and
-nothing walks the whole registry.
+A page is a handful of reads: lists are cut at `LIST_LIMIT` rows (the page says so; the
+worklist links to its next page, with the API's paging token), and nothing walks the whole registry.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.models.provisioning import Order, OrderState, Target
 from shared.models.request import FINAL, TRANSITIONS, Request, State
 from shared.rules import RuleError, explain_error, parse
 from shared.runtime import Runtime
-from shared.services import groups, orders, requests, targets
+from shared.services import groups, orders, paging, requests, targets
 from shared.services.consequences import PolicyBook
 from shared.services.eligibility import persons_with_email
 from shared.services.membership import memberships_of, upcoming
@@ -107,14 +107,17 @@ def display_names(rt: Runtime, person_ids: set[str]) -> dict[str, str]:
 # -- provisioning -------------------------------------------------------------------------
 
 
-def worklist(rt: Runtime, target: str | None, state: OrderState) -> dict[str, Any]:
-    """Orders of one state (all targets or one), oldest first, with whose they are."""
-    found = orders.list_orders(rt, target, state.value, None, limit=LIST_LIMIT + 1)
-    shown = found[:LIST_LIMIT]
+def worklist(rt: Runtime, target: str | None, state: OrderState, token: str | None = None) -> dict[str, Any]:
+    """One page of the orders of one state (all targets or one), oldest first, with whose they
+    are; `following` is the token of the next page (the API's paging: a bad token is a 400)."""
+    asked = paging.page("orders", {"target": target, "state": state.value, "person": None},
+                        str(LIST_LIMIT), token)
+    shown, following = orders.order_page(rt, asked, target, state.value, None)
     return {
         "targets": TargetRepository(rt.store).all(),
         "orders": shown,
-        "more": len(found) > LIST_LIMIT,
+        "more": following is not None,
+        "following": following,
         "names": display_names(rt, {o.person_id for o in shown}),
     }
 

@@ -9,6 +9,7 @@ from shared.clock import Clock
 from shared.mail.port import Mailer
 from shared.models.messages import Email
 from shared.store import Entity, TableStore, pack_json, unpack_json
+from shared.store.scan import scan
 
 PARTITION = "outbox"
 
@@ -29,3 +30,8 @@ class OutboxMailer(Mailer):
         """Stored emails, oldest first."""
         for entity in self._table.query(PARTITION, limit=limit):
             yield unpack_json(entity.properties)
+
+    def sent_from(self, start: str | None, chunk: int) -> Iterator[tuple[str, dict]]:
+        """(row key, stored email) from `start` on, oldest first, read `chunk` rows at a time."""
+        for entity in scan(self._table, PARTITION, start=start, chunk=chunk):
+            yield entity.row_key, unpack_json(entity.properties)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from shared.config import QUEUE_SETTINGS
 from shared.errors import FieldError, InvalidInput
 from shared.runtime import Runtime
+from shared.services.paging import Page
 from shared.store.deadletters import DeadLetterRepository
 
 LIST_LIMIT = 100
@@ -20,6 +21,16 @@ def park(rt: Runtime, queue: str, message_id: str, body: bytes, reason: str, des
 def parked(rt: Runtime, queue: str, limit: int = LIST_LIMIT) -> list[dict]:
     """The refused messages of `queue`, with reason, description, body and time; InvalidInput
     (422) for a queue Roster does not have."""
+    _known(queue)
+    return list(DeadLetterRepository(rt.store).list(queue, limit))
+
+
+def parked_page(rt: Runtime, queue: str, page: Page) -> tuple[list[dict], str | None]:
+    """One page of `parked`, read from the queue's partition page by page (message id order)."""
+    _known(queue)
+    return page.take(DeadLetterRepository(rt.store).list_from(queue, page.cursor, page.limit + 1))
+
+
+def _known(queue: str) -> None:
     if queue not in QUEUE_SETTINGS:
         raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])
-    return list(DeadLetterRepository(rt.store).list(queue, limit))

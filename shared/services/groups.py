@@ -15,6 +15,7 @@ from shared.runtime import Runtime
 from shared.services import consequences
 from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
+from shared.services.paging import Page
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import layer_depths, rulebook
 from shared.store.audit import audit_entity
@@ -142,6 +143,18 @@ def remove_member(rt: Runtime, group_id: str, person_id: str, reason: str, actor
                          {"group_id": group_id})
     repo.remove_static(person_id, group_id, audit)
     return evaluate_person(rt, person_id, f"{actor} removed from {group_id}: {reason}", actor, announce=False)
+
+
+def group_page(rt: Runtime, page: Page) -> tuple[list[Group], str | None]:
+    """One page of the groups by id. The rulebook already holds every group in memory, so this
+    slices that (bounded, id-ordered) list; the cursor is the id of the page's first group."""
+    return page.take((g.id, g) for g in list_groups(rt) if g.id >= (page.cursor or ""))
+
+
+def member_page(rt: Runtime, group_id: str, page: Page) -> tuple[list[Membership], str | None]:
+    """One page of the group's members, read from its partition page by page (person id order)."""
+    get_group(rt, group_id)
+    return page.take(MembershipRepository(rt.store).of_group_from(group_id, page.cursor, page.limit + 1))
 
 
 def members(rt: Runtime, group_id: str, limit: int = 1000) -> list[Membership]:

@@ -23,6 +23,7 @@ from shared.mail.outbox import OutboxMailer
 from shared.models.messages import Email
 from shared.models.request import AccountAction, Comment, Request, Task
 from shared.runtime import Runtime
+from shared.services.paging import Page
 from shared.store.requests import Pending, RequestRepository
 from shared.store.targets import TargetRepository
 from shared.store.tickets import Link as TicketLink
@@ -271,6 +272,15 @@ def _digest(text: str) -> str:
 
 def stored_emails(rt: Runtime, limit: int = 500) -> list[dict]:
     """What the outbox mailer stored, newest last; InvalidInput (422) when the outbox is not in use."""
+    return list(_outbox(rt).sent(limit=limit))
+
+
+def stored_email_page(rt: Runtime, page: Page) -> tuple[list[dict], str | None]:
+    """One page of `stored_emails`, read from the outbox page by page, oldest first."""
+    return page.take(_outbox(rt).sent_from(page.cursor, page.limit + 1))
+
+
+def _outbox(rt: Runtime) -> OutboxMailer:
     if not isinstance(rt.mail, OutboxMailer):
         raise InvalidInput("the outbox is not in use", [FieldError("ROSTER_MAIL", "is not outbox")])
-    return list(rt.mail.sent(limit=limit))
+    return rt.mail

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, timedelta
 
 from shared.connectors import is_automatic, open_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
@@ -24,6 +25,7 @@ from shared.models.provisioning import (
 from shared.runtime import Runtime
 from shared.services import circuits, redelivery
 from shared.services.eligibility import persons_with_email
+from shared.services.paging import Page
 from shared.services.provisioning import ACCOUNT, dispatch, release, transition
 from shared.store.audit import audit_entity
 from shared.store.orders import OrderRepository, new_order_id
@@ -43,21 +45,47 @@ def get_order(rt: Runtime, order_id: str) -> Order:
 
 
 def list_orders(rt: Runtime, target: str | None, state: str | None, person: str | None, limit: int = 500) -> list[Order]:
-    """Orders of one person, or of the targets' queues, filtered by target and state."""
+    """The first `limit` orders of `order_page` (in-process callers that want one page)."""
+    return order_page(rt, Page("orders", {}, limit), target, state, person)[0]
+
+
+def order_page(rt: Runtime, page: Page, target: str | None, state: str | None,
+               person: str | None) -> tuple[list[Order], str | None]:
+    """One page of `GET /orders`. Without `person` the targets' queues are read page by page
+    (targets by id, states in lifecycle order, each queue oldest first; the cursor is
+    `[target, state, row]`); with `person` that person's one partition is read and sliced in
+    the order (created, id)."""
     repo = OrderRepository(rt.store)
     wanted = _state(state) if state else None
     if person:
-        orders = repo.of_person(person)
-        return [o for o in orders if (not target or o.target_id == target) and (not wanted or o.state == wanted)][:limit]
-    targets = [target] if target else [t.id for t in TargetRepository(rt.store).all()]
-    states = [wanted] if wanted else list(OrderState)
-    found: list[Order] = []
-    for target_id in targets:
-        for s in states:
-            found += _queued(repo, target_id, s, limit - len(found))
-            if len(found) >= limit:
-                return found
-    return found
+        return page.take(_of_person(repo, person, target, wanted, page.cursor))
+    targets = [target] if target else sorted(t.id for t in TargetRepository(rt.store).all())
+    pairs = [(t, s) for t in targets for s in ([wanted] if wanted else list(OrderState))]
+    return page.take(_queued_from(repo, pairs, page.cursor, page.limit + 1))
+
+
+def _of_person(repo: OrderRepository, person: str, target: str | None, wanted: OrderState | None,
+               cursor: str | None) -> Iterator[tuple[str, Order]]:
+    for order in repo.of_person(person):
+        key = f"{order.created_at.astimezone(UTC).isoformat()}|{order.id}"
+        if (not target or order.target_id == target) and (not wanted or order.state == wanted) and key >= (cursor or ""):
+            yield key, order
+
+
+def _queued_from(repo: OrderRepository, pairs: list[tuple[str, OrderState]], cursor: list | None,
+                 chunk: int) -> Iterator[tuple[list, Order]]:
+    """Orders still in their queue, for each (target, state) from the cursor's on."""
+    order_of = {s: i for i, s in enumerate(OrderState)}
+    at = (cursor[0], order_of.get(_state(cursor[1]), 0)) if cursor else None
+    for target_id, s in pairs:
+        here = (target_id, order_of[s])
+        if at and here < at:
+            continue
+        start = cursor[2] if at and here == at else None
+        for row, order_id in repo.queue_from(target_id, s, start, chunk):
+            found = repo.get(order_id)
+            if found is not None and found[0].state == s:
+                yield [target_id, s.value, row], found[0]
 
 
 def confirm(rt: Runtime, order_id: str, actor: str, note: str = "", account_id: str | None = None) -> Order:
@@ -124,12 +152,6 @@ def _values_of_address(order: Order) -> dict[str, str]:
     given, _, family = local.partition(".")
     return {"given": given, "family": family, "preferred": given, "display": local, "email": email,
             "email_local": local, "id": order.person_id}
-def _queued(repo: OrderRepository, target_id: str, state: OrderState, limit: int) -> list[Order]:
-    """Up to `limit` orders on the target's queue of `state` that are still in it."""
-    found = (repo.get(order_id) for order_id in repo.queue(target_id, state, limit=limit))
-    return [order for order, _ in (f for f in found if f is not None) if order.state == state]
-
-
 def report_error(rt: Runtime, order_id: str, message: str, actor: str) -> Order:
     return transition(rt, order_id, Move.fail, OrderState.errored, actor, message, error=message)
 

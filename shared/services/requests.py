@@ -43,6 +43,7 @@ from shared.models.request import (
 from shared.runtime import Runtime
 from shared.services import notifications, tickets
 from shared.services.eligibility import eligibility, persons_with_email
+from shared.services.paging import Page
 from shared.store.audit import audit_entity
 from shared.store.contention import retrying
 from shared.store.port import EntityExists
@@ -173,6 +174,13 @@ def get(rt: Runtime, number: str) -> Request:
     if stored is None:
         raise RequestNotFound(f"no request {number[:40]!r}")
     return stored.request
+
+
+def request_page(rt: Runtime, state: State | None, owner: str | None, page: Page) -> tuple[list[Request], str | None]:
+    """One page of requests in number order, read from the index page by page; the cursor is
+    the number the next page starts from."""
+    found, following = listing(rt, state=state, owner=owner, start=page.cursor, limit=page.limit)
+    return found, (page.token(following) if following else None)
 
 
 def listing(

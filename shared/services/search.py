@@ -9,6 +9,7 @@ from shared.errors import FieldError, InvalidInput, PersonNotFound
 from shared.matching.profile import fold
 from shared.models.person import Person, normalise_identifier
 from shared.runtime import Runtime
+from shared.services.paging import Page
 from shared.store.persons import PersonRepository
 
 MIN_TOKEN = 2
@@ -49,14 +50,41 @@ def by_identifier(repo: PersonRepository, source: str, source_id: str) -> Person
 
 
 def by_text(repo: PersonRepository, q: str, limit: int = 20) -> list[Person]:
-    """Persons with a token starting with every query word, best (fewest extra words) first."""
+    """Persons with a token starting with every query word, in the order (family, given, id)."""
+    return ranked(repo, _words(q))[:max(1, min(limit, MAX_RESULTS))]
+
+
+def _words(q: str) -> list[str]:
+    """The query's words; InvalidInput (422) naming `q` when it has none long enough."""
     tokens = query_tokens(q)
     if not tokens:
         raise InvalidInput(
             "q needs a word of at least two letters",
             [FieldError("q", f"give at least one word of {MIN_TOKEN} or more characters")],
         )
-    limit = max(1, min(limit, MAX_RESULTS))
+    return tokens
+
+
+def text_page(rt: Runtime, q: str, page: Page) -> tuple[list[Person], str | None]:
+    """One page of the text search `q`. The search merges several index reads (one per query
+    word, each bounded by SCAN_LIMIT), so it cannot read the store page by page: it ranks that
+    bounded candidate set in a deterministic order (family, given, id, folded) and slices it;
+    the cursor is the sort key of the page's first person."""
+    repo = PersonRepository(rt.store)
+    named = _named_identifier(repo, q)
+    if named:
+        return page.take([(None, named)])
+    keyed = ((list(_rank(p)), p) for p in ranked(repo, _words(q)))
+    return page.take((key, p) for key, p in keyed if key >= (page.cursor or []))
+
+
+def _rank(person: Person) -> tuple[str, str, str]:
+    return fold(person.names.family or ""), fold(person.names.given or ""), person.id
+
+
+def ranked(repo: PersonRepository, tokens: list[str]) -> list[Person]:
+    """Every person (of at most SCAN_LIMIT per word) with a token starting with each of `tokens`,
+    in the order (family, given, id)."""
     candidates: set[str] | None = None
     for token in sorted(set(tokens), key=len, reverse=True):
         ids = repo.ids_with_token_prefix(token, SCAN_LIMIT)
@@ -68,8 +96,8 @@ def by_text(repo: PersonRepository, q: str, limit: int = 20) -> list[Person]:
         own = person_tokens(person)
         if all(any(t.startswith(q) for t in own) for q in tokens):
             found.append(person)
-    found.sort(key=lambda p: (fold(p.names.family or ""), fold(p.names.given or ""), p.id))
-    return found[:limit]
+    found.sort(key=_rank)
+    return found
 
 
 def get_person(rt: Runtime, person_id: str) -> Person:

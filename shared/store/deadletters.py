@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from shared.store.port import Entity, TableStore
+from shared.store.scan import scan
 
 MAX_BODY_CHARS = 30_000
 
@@ -41,3 +42,8 @@ class DeadLetterRepository:
     def list(self, queue: str, limit: int = 100) -> Iterator[dict]:
         for entity in self.table.query(queue, limit=limit):
             yield {"queue": queue, "message_id": entity.row_key, **entity.properties}
+
+    def list_from(self, queue: str, start: str | None, chunk: int) -> Iterator[tuple[str, dict]]:
+        """(message id, parked message) of `queue` from `start` on, read `chunk` rows at a time."""
+        for entity in scan(self.table, queue, start=start, chunk=chunk):
+            yield entity.row_key, {"queue": queue, "message_id": entity.row_key, **entity.properties}

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from shared.models.group import Group, Membership
 from shared.store.documents import pack_json, unpack_json
 from shared.store.port import BatchFailed, Entity, EntityExists, ETagMismatch, Op, TableStore
+from shared.store.scan import scan
 
 GROUPS = "groups"
 GENERATION = "generation"
@@ -101,6 +102,11 @@ class MembershipRepository:
     def of_group(self, group_id: str, limit: int | None = None) -> list[Membership]:
         rows = self.table.query(group_partition(group_id), limit=limit)
         return [Membership.model_validate(unpack_json(e.properties)) for e in rows]
+
+    def of_group_from(self, group_id: str, start: str | None, chunk: int) -> Iterator[tuple[str, Membership]]:
+        """(row key, membership) of the group's members from `start` on, read `chunk` rows at a time."""
+        for entity in scan(self.table, group_partition(group_id), start=start, chunk=chunk):
+            yield entity.row_key, Membership.model_validate(unpack_json(entity.properties))
 
     def state(self, person_id: str) -> PersonState:
         entity = self.table.get(person_partition(person_id), STATE)

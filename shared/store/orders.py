@@ -25,6 +25,7 @@ from shared.models.provisioning import Assignment, Order, OrderState
 from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
 from shared.store.port import BatchFailed, Entity, ETagMismatch, Op, TableStore
+from shared.store.scan import scan
 
 MAX_BATCH = 100
 EVALUATED = "evaluated"
@@ -86,6 +87,12 @@ class OrderRepository:
         """Order ids waiting in one state for one target, oldest first."""
         for entity in self.table.query(f"queue:{target_id}:{state.value}", limit=limit):
             yield entity.properties["order_id"]
+
+    def queue_from(self, target_id: str, state: OrderState, start: str | None, chunk: int) -> Iterator[tuple[str, str]]:
+        """(row key, order id) waiting in one state for one target from `start` on, oldest first,
+        read `chunk` rows at a time."""
+        for entity in scan(self.table, f"queue:{target_id}:{state.value}", start=start, chunk=chunk):
+            yield entity.row_key, entity.properties["order_id"]
 
     def accounts(self, target_id: str) -> dict[str, str]:
         """Account id (as recorded on confirmation or by a connector) → person id, in the target."""

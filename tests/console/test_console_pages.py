@@ -338,7 +338,7 @@ def test_long_lists_stop_and_say_so(rt, browser, finance, wiki, monkeypatch):
         register(rt, f"E{n}", "Alan", f"Turing{n}")
         requests.submit(rt, RequestSubmission.model_validate(form(f"F-{n}")), "flow")
     worklist = text(browser("staff-key").get("console_worklist", "worklist"))
-    assert "1+ order to do by hand" in worklist and "Showing the first 1, oldest first" in worklist
+    assert "1+ order to do by hand" in worklist and "Showing 1, oldest first. Next page" in worklist
     board = text(browser("desk-key").get("console_requests", "requests"))
     assert "New 1+ REQ-000001" in board and "REQ-000002" not in board and "Showing the first 1." in board
 
