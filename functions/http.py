@@ -28,6 +28,7 @@ from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for 
     RosterError,
     field_path,
     invalid,
+    parse_json,
 )
 from shared.models.base import plain_text
 from shared.models.role import Role, Roles, needed
@@ -182,12 +183,7 @@ def parse_body(req: func.HttpRequest, model: type[BaseModel], limit: int) -> Bas
     raw = req.get_body() or b""
     if len(raw) > limit:
         raise BodyTooLarge(f"the body is {len(raw)} bytes; the limit is {limit}")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise MalformedBody("the body is nested too deeply") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise MalformedBody("the body must be a JSON object")
     return model.model_validate(data)

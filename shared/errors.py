@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -115,3 +117,13 @@ class TargetUnreachable(RosterError):
     """A target system could not be read (reconciliation); the detail names the fault."""
 
     status, title, slug = 502, "Target unreachable", "target-unreachable"
+
+
+def parse_json(raw: bytes | str, what: str = "the body") -> Any:
+    """`raw` as JSON, or MalformedBody (400) saying why: not JSON, not UTF-8, nested too deeply."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody(f"{what} is nested too deeply") from None

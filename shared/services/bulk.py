@@ -13,14 +13,20 @@ per target that would follow.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from shared.errors import BodyTooLarge, InvalidInput, MalformedBody, RosterError, invalid
+from shared.errors import (
+    BodyTooLarge,
+    InvalidInput,
+    MalformedBody,
+    RosterError,
+    invalid,
+    parse_json,
+)
 from shared.models.person import Person, PersonUpdate
 from shared.runtime import Runtime
 from shared.services.chain import run_sync
@@ -59,16 +65,10 @@ def parse_records(body: bytes, content_type: str) -> list[Any]:
     """The raw records of a JSON array or NDJSON body; 413 over the limits, 400 if unreadable."""
     if len(body) > MAX_BYTES:
         raise BodyTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BYTES}")
-    try:
-        text = body.decode("utf-8")
-        if "ndjson" in content_type or "jsonl" in content_type:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            records = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBody(f"the body is not valid JSON or NDJSON: {exc}") from None
-    except RecursionError:
-        raise MalformedBody("the body is nested too deeply") from None
+    if "ndjson" in content_type or "jsonl" in content_type:
+        records = [parse_json(line, f"line {n}") for n, line in enumerate(body.splitlines(), 1) if line.strip()]
+    else:
+        records = parse_json(body)
     if not isinstance(records, list):
         raise MalformedBody("the body must be a JSON array of person updates, or NDJSON")
     if len(records) > MAX_RECORDS:
