@@ -71,11 +71,6 @@ def runtime() -> Runtime:
     return _current
 
 
-def installed() -> Runtime | None:
-    """The runtime in use, if one was built or installed (never builds one)."""
-    return _current
-
-
 # Outbound URLs are checked against the runtime's settings (shared/outbound.py).
 outbound.installed_policy = lambda: _current.settings.outbound if _current is not None else None
 

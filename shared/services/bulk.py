@@ -29,19 +29,17 @@ from shared.errors import (
 )
 from shared.models.person import Person, PersonUpdate
 from shared.runtime import Runtime
+from shared.services import consequences
 from shared.services.chain import run_sync
 from shared.services.registration import apply_update, changed_fields
 from shared.services.rulebook import rulebook
 from shared.services.screening import foreseen
 from shared.services.stamps import check_as_of
 from shared.store.groups import MembershipRepository
-from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
-from shared.store.targets import TargetRepository
 
 MAX_RECORDS = 1000
 MAX_BYTES = 4 * 1024 * 1024
-ACCOUNT = "account"
 
 
 @dataclass
@@ -78,7 +76,8 @@ def parse_records(body: bytes, content_type: str) -> list[Any]:
 
 def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> dict:
     """Apply (or preview) every record; the summary counts outcomes."""
-    results = [_one(rt, index, raw, actor, dry_run) for index, raw in enumerate(records)]
+    book = consequences.PolicyBook.load(rt) if dry_run else None  # read once for the whole call
+    results = [_one(rt, index, raw, actor, book) for index, raw in enumerate(records)]
     return {
         "dry_run": dry_run,
         "summary": dict(Counter(r.outcome for r in results)),
@@ -86,13 +85,14 @@ def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> 
     }
 
 
-def _one(rt: Runtime, index: int, raw: Any, actor: str, dry_run: bool) -> RecordResult:
+def _one(rt: Runtime, index: int, raw: Any, actor: str, book: consequences.PolicyBook | None) -> RecordResult:
+    """One record applied, or previewed against `book` (a dry run)."""
     source_id = raw.get("source_id") if isinstance(raw, dict) else None
     try:
         if not isinstance(raw, dict):
             raise InvalidInput("a record must be a JSON object", [])
         update = PersonUpdate.model_validate(raw)
-        return preview(rt, index, update) if dry_run else _apply(rt, index, update, actor)
+        return preview(rt, index, update, book) if book is not None else _apply(rt, index, update, actor)
     except ValidationError as error:
         return _failed(index, source_id, invalid(error))
     except RosterError as error:
@@ -111,7 +111,7 @@ def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordR
     return RecordResult(index, update.source_id, registration.outcome, person_id)
 
 
-def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
+def preview(rt: Runtime, index: int, update: PersonUpdate, book: consequences.PolicyBook) -> RecordResult:
     """What applying `update` would do, with nothing written."""
     check_as_of(rt, update.as_of)  # refused as the real load would refuse it
     persons = PersonRepository(rt.store)
@@ -132,7 +132,7 @@ def preview(rt: Runtime, index: int, update: PersonUpdate) -> RecordResult:
         index, update.source_id, outcome, person_id,
         lifecycle=_lifecycle(rt, current, after),
         groups={"gained": sorted(after_groups - before_groups), "lost": sorted(before_groups - after_groups)},
-        orders=_orders_that_follow(rt, person_id, after_groups),
+        orders=_orders_that_follow(rt, person_id, after_groups, book),
     )
 
 
@@ -163,22 +163,13 @@ def _ends_added(before: Person | None, after: Person) -> bool:
                for a in after.affiliations)
 
 
-def _orders_that_follow(rt: Runtime, person_id: str | None, groups: set[str]) -> dict[str, dict[str, int]]:
-    """Per target, the orders the new groups would cause against what is assigned now."""
-    wanted: set[tuple[str, str]] = set()
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
-    for target_id in targets:
-        for policy in TargetRepository(rt.store).policies(target_id):
-            if policy.group_id in groups:
-                wanted |= {(target_id, policy.entitlement), (target_id, ACCOUNT)}
-    held = {(a.target_id, a.entitlement) for a in OrderRepository(rt.store).assignments(person_id)
-            if a.status != "removed"} if person_id else set()
-    orders: dict[str, Counter] = {}
-    for target_id, entitlement in wanted - held:
-        action = "create_account" if entitlement == ACCOUNT else "grant"
-        orders.setdefault(target_id, Counter())[action] += 1
-    for target_id, entitlement in held - wanted:
-        if target_id in targets:
-            on_remove = "delete_account" if targets[target_id].on_remove == "delete" else "disable_account"
-            orders.setdefault(target_id, Counter())[on_remove if entitlement == ACCOUNT else "revoke"] += 1
-    return {t: dict(c) for t, c in sorted(orders.items())}
+def _orders_that_follow(rt: Runtime, person_id: str | None, groups: set[str],
+                        book: consequences.PolicyBook) -> dict[str, dict[str, int]]:
+    """Per target id, the orders the new groups would cause against what is assigned now —
+    the very computation provisioning and the rule preview use (shared/services/consequences)."""
+    items = (consequences.for_person(rt, person_id, groups, book) if person_id
+             else consequences.would_follow(book, groups, set(), suspended=False))
+    counts: dict[str, Counter] = {}
+    for item in items:
+        counts.setdefault(item["target_id"], Counter())[item["action"]] += 1
+    return {target: dict(c) for target, c in sorted(counts.items())}
