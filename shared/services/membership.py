@@ -41,13 +41,15 @@ class GroupChange:
 
 
 def evaluate_person(
-    rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True,
+    person: Person | None = None,
 ) -> GroupChange:
     """Re-evaluate one person. A change announces `group-update` (unless the caller
     provisions in-process next: `announce=False`) in the same batch as the memberships;
     when nothing changed but provisioning has not yet seen the current memberships (an
-    interrupted run), the event is published again."""
-    return retrying(lambda: _evaluate_once(rt, person_id, cause, actor, announce),
+    interrupted run), the event is published again. `person`: the person as the caller has
+    just stored it (registration in-process), not read again."""
+    return retrying(lambda: _evaluate_once(rt, person or _person(rt, person_id), cause, actor, announce),
                     "the person's groups are being evaluated by others; retry")
 
 
@@ -130,8 +132,8 @@ class _Diff:
                 and state.next_change == self.change.next_change)
 
 
-def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, announce: bool) -> GroupChange:
-    person = _person(rt, person_id)
+def _evaluate_once(rt: Runtime, person: Person, cause: str, actor: str, announce: bool) -> GroupChange:
+    person_id = person.id
     repo = MembershipRepository(rt.store)
     memberships, state = repo.of_person(person_id), repo.state(person_id)
     diff = _diff(rt, person, memberships, state, cause)
