@@ -23,7 +23,15 @@ from shared.services.chain import run_sync
 from shared.services.relay import SETTLE_AFTER, relay_stale
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
-from tests.chain.harness import SECRET, SECRET_ENV, Roster, assert_invariants, copy_data, receiver, restart
+from tests.chain.harness import (
+    SECRET,
+    SECRET_ENV,
+    Roster,
+    assert_invariants,
+    copy_data,
+    receiver,
+    restart,
+)
 from tests.factories import hr_update
 from tests.helpers.snapshot import snapshot
 
