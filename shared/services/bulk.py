@@ -125,7 +125,7 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
 
 def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str,
            book: consequences.PolicyBook) -> RecordResult:
-    registration = run_sync(rt, update, actor, book).registration
+    registration = run_sync(rt, update, actor, book, windowed=True).registration
     person_id = registration.person.id if registration.person else None  # None: held as a pending match
     return RecordResult(index, update.source_id, registration.outcome, person_id)
 

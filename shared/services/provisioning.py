@@ -130,7 +130,7 @@ class Seen:
 
 def evaluate_provisioning(
     rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True, windowed: bool = False,
-    book: PolicyBook | None = None,
+    book: PolicyBook | None = None, exists: bool = False,
 ) -> list[Order]:
     """Issue the orders that bring the person's access in line; returns the new ones, as
     they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
@@ -138,8 +138,9 @@ def evaluate_provisioning(
     redelivery finishes what an interrupted run began). `windowed` (queue-driven
     evaluations): the desk hears of manual orders in one digest per target per
     DIGEST_MINUTES rather than one email per person. `book`: targets and policies as the
-    caller read them (a bulk chunk, once for all its records); else read here."""
-    if PersonRepository(rt.store).get(person_id) is None:
+    caller read them (a bulk chunk, once for all its records); else read here. `exists`:
+    the caller has just evaluated the stored person (the in-process chain): not read again."""
+    if not exists and PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     book = book or PolicyBook.load(rt)
     plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor, windowed, book),
