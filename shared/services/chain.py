@@ -40,7 +40,7 @@ def run_sync(rt: Runtime, update: PersonUpdate, actor: str, book: PolicyBook | N
     if registration.outcome in ("stale", "held"):
         return ChainResult(registration)
     change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False,
-                             person=registration.person)
+                             person=registration.person, new=registration.outcome == "created")
     return ChainResult(registration, change, after_group_change(rt, change, book, windowed)["orders"])
 
 
@@ -56,7 +56,7 @@ def after_group_change(rt: Runtime, change: GroupChange, book: PolicyBook | None
                        windowed: bool = False) -> dict:
     """What follows a group change in-process: the provisioning orders it gives. Run even
     when nothing changed, so a retried call finishes what an interrupted one began."""
-    orders = evaluate_provisioning(rt, change.person_id, change.cause, windowed=windowed, book=book, exists=True)
+    orders = evaluate_provisioning(rt, change.person_id, change.cause, windowed=windowed, book=book, change=change)
     return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": orders}
 
 
