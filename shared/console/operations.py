@@ -72,8 +72,8 @@ def letters(rt: Runtime, queue: str, kind: str, token: str | None) -> dict[str, 
     try:
         items, following = read(rt, queue, asked)
     except Busy as error:
-        return {"queue": queue, "kind": kind, "items": [], "following": None, "error": error.detail, "paged": bool(token)}
-    return {"queue": queue, "kind": kind, "items": items, "following": following, "error": None, "paged": bool(token)}
+        return {"queue": queue, "kind": kind, "shown": [], "following": None, "error": error.detail, "paged": bool(token)}
+    return {"queue": queue, "kind": kind, "shown": items, "following": following, "error": None, "paged": bool(token)}
 
 
 def _chosen(view: dict[str, Any], queue: str | None, kind: str | None) -> tuple[str, str]:

@@ -126,9 +126,9 @@ def test_the_bus_dead_letters_page_with_the_next_token_each_once(rt):
     first = letters(rt, "group-update", "bus", None)
     second = letters(rt, "group-update", "bus", first["following"])
 
-    assert [d["message_id"] for d in first["items"] + second["items"]] == ids
-    assert len(first["items"]) == 20 and second["following"] is None and second["paged"]
-    assert all("body" not in d for d in first["items"])  # bodies may hold personal data
+    assert [d["message_id"] for d in first["shown"] + second["shown"]] == ids
+    assert len(first["shown"]) == 20 and second["following"] is None and second["paged"]
+    assert all("body" not in d for d in first["shown"])  # bodies may hold personal data
 
 
 def test_a_forged_token_or_one_of_the_other_list_is_refused_naming_next(rt):
@@ -149,7 +149,7 @@ def test_the_page_opens_the_first_queue_with_dead_letters_and_refuses_unknown_on
     assert operations_page(rt, None, None, None)["letters"]["kind"] == "refused"
     bus_dead_letters(rt, "provisioning-order", 1)
     chosen = operations_page(rt, None, None, None)["letters"]
-    assert (chosen["queue"], chosen["kind"], len(chosen["items"])) == ("provisioning-order", "bus", 1)
+    assert (chosen["queue"], chosen["kind"], len(chosen["shown"])) == ("provisioning-order", "bus", 1)
 
     for queue, kind, field in (("nope", None, "queue"), ("person-update", "all", "kind")):
         with pytest.raises(InvalidInput) as refused:
