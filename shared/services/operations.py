@@ -62,8 +62,15 @@ def day_one(view: dict[str, Any]) -> dict[str, Any]:
     Each check: `check`, `count` (what is left; None when unknown) and `ok`. The `notes`
     count what is not the chain's work: messages scheduled for later (dated changes,
     digests), messages refused as malformed, orders waiting on staff and Errored ones."""
-    queues, targets, orders = view["queues"], view["targets"], view["orders"]
-    checks = [
+    checks = _checks(view)
+    oks = [c["ok"] for c in checks]
+    finished = False if False in oks else None if None in oks else True
+    return {"finished": finished, "checks": checks, "notes": _notes(view["queues"], view["orders"])}
+
+
+def _checks(view: dict[str, Any]) -> list[dict[str, Any]]:
+    queues, targets = view["queues"], view["targets"]
+    return [
         _check("queued", _total(q["active"] for q in queues)),
         _check("dead_lettered", _total(q["dead_lettered"] for q in queues)),
         _check("outbox", view["outbox"]["backlog"]),
@@ -71,16 +78,19 @@ def day_one(view: dict[str, Any]) -> dict[str, Any]:
         _check("targets_paused", sum(1 for t in targets if t["circuit"] != "closed")),
         _check("reevaluations_running", sum(1 for j in view["reevaluations"] if j["finished_at"] is None)),
     ]
-    oks = [c["ok"] for c in checks]
-    notes = {
+
+
+def _notes(queues: list[dict[str, Any]], orders: list[dict[str, Any]]) -> dict[str, int | None]:
+    def staff(row: dict[str, Any]) -> int:
+        states = STAFF_WORK if row["connector"] == MANUAL else (OrderState.awaiting_approval.value,)
+        return sum(row["counts"][state] for state in states)
+
+    return {
         "scheduled": _total(q["scheduled"] for q in queues),
         "refused": sum(len(q["parked"]) for q in queues),
-        "staff_work": sum(o["counts"][s] for o in orders if o["connector"] == MANUAL for s in STAFF_WORK)
-        + sum(o["counts"][OrderState.awaiting_approval.value] for o in orders if o["connector"] != MANUAL),
-        "errored": sum(o["counts"][OrderState.errored.value] for o in orders),
+        "staff_work": sum(staff(row) for row in orders),
+        "errored": sum(row["counts"][OrderState.errored.value] for row in orders),
     }
-    finished = False if False in oks else None if None in oks else True
-    return {"finished": finished, "checks": checks, "notes": notes}
 
 
 def _check(name: str, count: int | None) -> dict[str, Any]:
