@@ -6,8 +6,8 @@ bus's own dead-letter queue (MaxDeliveryCountExceeded, …) beside the messages 
 parked as malformed or refused — each automatic target's circuit with the orders that
 wait on it, orders by state per target (bounded counts: shared/services/order_counts.py),
 the groups' re-evaluations with their progress, the outbox backlog, the last sweep (None
-until the first run), and `day_one`: whether the chain has finished its work (`day_one`,
-a pure function of the other sections). Reads that fail (a bus without the Manage right)
+until the first run), and `day_one`: whether the chain has finished its work (a pure
+function of the other sections). Reads that fail (a bus without the Manage right)
 show as an `error` in their section, never as a failed view. docs/operations.md.
 """
 
