@@ -24,15 +24,8 @@ from shared.services.provisioning import DIGEST_MINUTES
 from shared.services.relay import SETTLE_AFTER, relay_stale
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
-from tests.chain.harness import (
-    SECRET,
-    SECRET_ENV,
-    Roster,
-    assert_invariants,
-    copy_data,
-    receiver,
-    restart,
-)
+from tests.chain import harness
+from tests.chain.harness import Roster, copy_data
 from tests.factories import hr_update
 from tests.helpers.snapshot import snapshot
 
@@ -80,7 +73,7 @@ def prepared(path: Path, hook_url: str) -> Roster:
     and E5 and E6 registered already."""
     roster = Roster(path, TravelClock(START))
     rt = roster.rt
-    hook = {"url": hook_url, "secret_env": SECRET_ENV, "timeout_seconds": 5, "retries": 1}
+    hook = {"url": hook_url, "secret_env": harness.SECRET_ENV, "timeout_seconds": 5, "retries": 1}
     for target in (Target(id="wiki", name="Wiki"), Target(id="hook", name="Hook", connector="webhook", settings=hook),
                    Target(id="gate", name="Gate", approval="threshold"),
                    Target(id="vault", name="Vault", connector="webhook", settings=hook, approval="always")):
@@ -108,9 +101,9 @@ def one_by_one(roster: Roster, records: list) -> list[tuple[str | None, str]]:
 
 @pytest.fixture
 def hook(monkeypatch):
-    monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.setenv(harness.SECRET_ENV, harness.SECRET)
     monkeypatch.setenv("ROSTER_ALLOW_LOOPBACK", "true")
-    with receiver() as r:
+    with harness.receiver() as r:
         yield r
 
 
@@ -153,7 +146,7 @@ def test_a_bulk_call_then_the_chain_delivers_as_after_one_by_one(base, tmp_path,
     bulk.load(batched.rt, a_mix(), "hr-system")
     assert _delivered(batched) == expected
     latest = {"E1": MOVED, "E2": HIRED, "E3": HIRED, "E5": MOVED, "E6": HIRED, "E9": MOVED}
-    assert_invariants(batched.rt, latest, hook)
+    harness.assert_invariants(batched.rt, latest, hook)
     batched.close()
 
 
@@ -194,7 +187,7 @@ def _crash_rerun_and_check(base: Path, run: Path, crash_at: int, hook, expected:
     roster = Roster(copy_data(base, run), TravelClock(LOAD), FaultPlan(crash_at))
     with pytest.raises(SimulatedCrash):
         bulk.load(roster.rt, CRASHED, "hr-system")
-    roster = restart(roster)
+    roster = harness.restart(roster)
     rerun = [i["outcome"] for i in bulk.load(roster.rt, CRASHED, "hr-system")["items"]]
     assert set(rerun) <= {"created", "updated", "unchanged", "stale"}, rerun
     third = [i["outcome"] for i in bulk.load(roster.rt, CRASHED, "hr-system")["items"]]
@@ -204,7 +197,7 @@ def _crash_rerun_and_check(base: Path, run: Path, crash_at: int, hook, expected:
     roster.clock.advance(SETTLE_AFTER)  # a mark whose batch never landed is left to the timer
     relay_stale(roster.rt)
     try:
-        assert_invariants(roster.rt, {"E1": MOVED, "E2": HIRED, "E5": MOVED, "E6": HIRED, "E9": HIRED}, hook)
+        harness.assert_invariants(roster.rt, {"E1": MOVED, "E2": HIRED, "E5": MOVED, "E6": HIRED, "E9": HIRED}, hook)
         assert snapshot(roster.rt, CRASHED_KEYS, exact=False) == expected
     finally:
         roster.close()
