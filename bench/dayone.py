@@ -197,6 +197,23 @@ def rows_written(data_dir: Path) -> int:
         db.close()
 
 
+def run_load(count: int | None = None) -> dict:
+    """The load part alone, as in `run` up to the last answer, without waiting for delivery:
+    records/s to "every person stored, groups evaluated, every order created", the rows
+    written, the ratio to a raw batched insert of as many, peak memory (devhost in it)."""
+    count = count or int(os.environ.get("ROSTER_BENCH_DAYONE", "10000"))
+    os.environ[SECRET_ENV] = "bench-secret"
+    with tempfile.TemporaryDirectory() as tmp, webhook_receiver() as (hook, _), devhost(Path(tmp)) as (client, host):
+        configure(client, hook)
+        host.drain(timeout=120)
+        load = load_records(client, count, Path(tmp))
+        rows = rows_written(Path(tmp) / "d")
+    floor = raw_insert_seconds(rows)
+    return {"records": count, "load_s": round(load, 2), "records_per_s": round(count / load),
+            "rows_written": rows, "raw_insert_s": round(floor, 3), "ratio_to_raw_insert": round(load / floor, 1),
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def run(count: int | None = None) -> dict:
     count = count or int(os.environ.get("ROSTER_BENCH_DAYONE", "10000"))
     os.environ[SECRET_ENV] = "bench-secret"
