@@ -1,8 +1,14 @@
-"""Roster's Functions app: one blueprint per service (docs/architecture.md §2)."""
+"""Roster's Functions app: one blueprint per service (docs/architecture.md §2); telemetry is
+set up first, as the environment asks (docs/telemetry.md)."""
 
 import azure.functions as func
 
-from functions import (
+from shared import telemetry
+
+telemetry.setup()
+
+
+from functions import (  # noqa: E402 (after the telemetry set-up)
     console,
     console_admin,
     console_matches,
@@ -17,12 +23,14 @@ from functions import (
     scim,
     tickets,
 )
+from shared import telemetry
 
 BLUEPRINTS = (
     persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
     ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp,
 )
 
+telemetry.setup()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

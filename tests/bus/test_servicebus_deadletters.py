@@ -31,6 +31,7 @@ class Received:
     dead_letter_reason: str = "MaxDeliveryCountExceeded"
     dead_letter_error_description: str = "Message could not be consumed after 10 delivery attempts."
     enqueued_time_utc: datetime = AT
+    application_properties: dict | None = None  # the SDK: bytes keys and values, or None
 
     @property
     def body(self):
