@@ -1,14 +1,9 @@
 """Roster's Functions app: one blueprint per service (docs/architecture.md §2); telemetry is
-set up first, as the environment asks (docs/telemetry.md)."""
+set up once, as the environment asks (docs/telemetry.md)."""
 
 import azure.functions as func
 
-from shared import telemetry
-
-telemetry.setup()
-
-
-from functions import (  # noqa: E402 (after the telemetry set-up)
+from functions import (
     console,
     console_admin,
     console_matches,
