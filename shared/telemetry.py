@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -295,18 +295,13 @@ def handling(queue: str, properties: Mapping[Any, Any] | None, *, message_id: st
     })
     if lag is not None:
         on.queue_lag.record(max(lag, 0.0), {"messaging.destination.name": queue})
-    with on.tracer.start_as_current_span(f"process {queue}", context=_parent(properties), kind=SpanKind.CONSUMER,
-                                         attributes=attributes) as span:
-        recorder = Recorder(span)
-        try:
-            yield recorder
-        except BaseException as error:
-            recorder.outcome = "failed"
-            span.set_attribute("error.type", type(error).__name__)
-            raise
-        finally:
-            span.set_attribute("roster.outcome", recorder.outcome)
-            on.handled.add(1, {"messaging.destination.name": queue, "roster.outcome": recorder.outcome})
+
+    def done(recorder: Recorder) -> None:
+        on.handled.add(1, {"messaging.destination.name": queue, "roster.outcome": recorder.outcome})
+
+    with _watched(on, f"process {queue}", SpanKind.CONSUMER, attributes, done, "failed",
+                  _parent(properties)) as recorder:
+        yield recorder
 
 
 @contextmanager
@@ -334,22 +329,35 @@ def connector_call(target: str, connector: str) -> Iterator[Recorder]:
         return
     on, started = _on, time.perf_counter()
     attributes = {"roster.target": target, "roster.connector": connector}
-    with on.tracer.start_as_current_span(f"connector {connector}", kind=SpanKind.CLIENT,
-                                         attributes=attributes) as span:
+
+    def done(recorder: Recorder) -> None:
+        measured = {**attributes, "roster.outcome": recorder.outcome}
+        if recorder.outcome not in ("executed", "verified"):
+            recorder.span.set_status(Status(StatusCode.ERROR))
+            on.connector_errors.add(1, measured)
+        on.connector_duration.record(time.perf_counter() - started, measured)
+
+    with _watched(on, f"connector {connector}", SpanKind.CLIENT, attributes, done, "exception") as recorder:
+        yield recorder
+
+
+@contextmanager
+def _watched(on: _Instruments, name: str, kind: SpanKind, attributes: Mapping[str, Any],
+             done: Callable[[Recorder], None], failed: str,
+             parent: otel_context.Context | None = None) -> Iterator[Recorder]:
+    """A span whose outcome is recorded on it when it ends: the recorder's, or `failed` (with
+    the error type) when the block raises; then `done(recorder)` records its metrics."""
+    with on.tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as span:
         recorder = Recorder(span)
         try:
             yield recorder
         except BaseException as error:
-            recorder.outcome = "exception"
+            recorder.outcome = failed
             span.set_attribute("error.type", type(error).__name__)
             raise
         finally:
-            measured = {**attributes, "roster.outcome": recorder.outcome}
             span.set_attribute("roster.outcome", recorder.outcome)
-            if recorder.outcome not in ("executed", "verified"):
-                span.set_status(Status(StatusCode.ERROR))
-                on.connector_errors.add(1, measured)
-            on.connector_duration.record(time.perf_counter() - started, measured)
+            done(recorder)
 
 
 def span(name: str, **attributes: Any) -> Any:

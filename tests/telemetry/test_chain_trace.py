@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,6 +81,19 @@ def post_person(roster: Roster) -> None:
     assert response.status_code == 202, payload(response)
 
 
+@contextmanager
+def chain_run(tmp_path, url: str) -> Iterator[tuple[Roster, Recorded]]:
+    """Ada posted and the chain drained, telemetry recorded; the roster closed after."""
+    roster = start(tmp_path, url)
+    try:
+        with recording() as recorded:
+            post_person(roster)
+            roster.drain()
+            yield roster, recorded
+    finally:
+        roster.close()
+
+
 def ancestry(recorded: Recorded, name: str) -> list[str]:
     """The names from the span `name` up its parents to the root (all must be recorded)."""
     by_id = {s.context.span_id: s for s in recorded.spans()}
@@ -91,67 +106,49 @@ def ancestry(recorded: Recorded, name: str) -> list[str]:
 
 
 def test_one_trace_runs_from_the_http_call_through_every_queue_hop_to_the_connector(tmp_path, hook):
-    roster = start(tmp_path, hook.url)
-    try:
-        with recording() as recorded:
-            post_person(roster)
-            roster.drain()
-            assert len(hook.received) == 1  # the account was created at the target
-            assert ancestry(recorded, "connector webhook") == HOPS
-            (root,) = recorded.named("POST /api/persons")
-            assert root.kind == SpanKind.SERVER and root.parent is None
-            assert root.attributes["http.route"] == "/api/persons"
-            assert root.attributes["http.response.status_code"] == 202
-            assert {s.context.trace_id for s in recorded.spans()} == {root.context.trace_id}
-            (process,) = recorded.named("process provisioning-order")
-            assert process.kind == SpanKind.CONSUMER and process.attributes["roster.outcome"] == "ok"
-            assert process.attributes["roster.order_id"]
-            person_id = PersonRepository(roster.rt.store).owner_of("hr", SOURCE_ID)
-            assert recorded.named("process group-update")[0].attributes["roster.person_id"] == person_id
-    finally:
-        roster.close()
+    with chain_run(tmp_path, hook.url) as (roster, recorded):
+        assert len(hook.received) == 1  # the account was created at the target
+        assert ancestry(recorded, "connector webhook") == HOPS
+        (root,) = recorded.named("POST /api/persons")
+        assert root.kind == SpanKind.SERVER and root.parent is None
+        assert root.attributes["http.route"] == "/api/persons"
+        assert root.attributes["http.response.status_code"] == 202
+        assert {s.context.trace_id for s in recorded.spans()} == {root.context.trace_id}
+        (process,) = recorded.named("process provisioning-order")
+        assert process.kind == SpanKind.CONSUMER and process.attributes["roster.outcome"] == "ok"
+        assert process.attributes["roster.order_id"]
+        person_id = PersonRepository(roster.rt.store).owner_of("hr", SOURCE_ID)
+        assert recorded.named("process group-update")[0].attributes["roster.person_id"] == person_id
 
 
 def test_the_chain_records_order_transitions_queue_lag_connector_latency_and_http_duration(tmp_path, hook):
-    roster = start(tmp_path, hook.url)
-    try:
-        with recording() as recorded:
-            post_person(roster)
-            roster.drain()
-            assert recorded.total("roster.order.transitions", **{
-                "roster.target": "hook", "roster.order.from_state": "new", "roster.order.state": "Pending"}) == 1
-            assert recorded.total("roster.order.transitions", **{
-                "roster.target": "hook", "roster.order.from_state": "Pending", "roster.order.state": "Executed"}) == 1
-            lags = {dict(p.attributes)["messaging.destination.name"]: p for p in recorded.points("roster.queue.lag")}
-            assert {"person-update", "person-changed", "group-update", "provisioning-order"} <= set(lags)
-            assert all(p.min >= 0 for p in lags.values())
-            (call,) = recorded.points("roster.connector.duration")
-            assert dict(call.attributes) == {"roster.target": "hook", "roster.connector": "webhook",
-                                             "roster.outcome": "executed"}
-            assert call.count == 1
-            assert recorded.points("roster.connector.errors") == []
-            (served,) = recorded.points("http.server.request.duration")
-            assert dict(served.attributes) == {"http.request.method": "POST", "http.route": "/api/persons",
-                                               "http.response.status_code": 202}
-            assert recorded.total("roster.queue.messages", **{"roster.outcome": "ok"}) >= 4
-    finally:
-        roster.close()
+    with chain_run(tmp_path, hook.url) as (_, recorded):
+        assert recorded.total("roster.order.transitions", **{
+            "roster.target": "hook", "roster.order.from_state": "new", "roster.order.state": "Pending"}) == 1
+        assert recorded.total("roster.order.transitions", **{
+            "roster.target": "hook", "roster.order.from_state": "Pending", "roster.order.state": "Executed"}) == 1
+        lags = {dict(p.attributes)["messaging.destination.name"]: p for p in recorded.points("roster.queue.lag")}
+        assert {"person-update", "person-changed", "group-update", "provisioning-order"} <= set(lags)
+        assert all(p.min >= 0 for p in lags.values())
+        (call,) = recorded.points("roster.connector.duration")
+        assert dict(call.attributes) == {"roster.target": "hook", "roster.connector": "webhook",
+                                         "roster.outcome": "executed"}
+        assert call.count == 1
+        assert recorded.points("roster.connector.errors") == []
+        (served,) = recorded.points("http.server.request.duration")
+        assert dict(served.attributes) == {"http.request.method": "POST", "http.route": "/api/persons",
+                                           "http.response.status_code": 202}
+        assert recorded.total("roster.queue.messages", **{"roster.outcome": "ok"}) >= 4
 
 
 def test_a_target_that_is_down_counts_a_connector_error_and_marks_its_span(tmp_path, monkeypatch):
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    roster = start(tmp_path, f"http://127.0.0.1:{closed_port()}/hook")
-    try:
-        with recording() as recorded:
-            post_person(roster)
-            roster.drain()
-            assert recorded.total("roster.connector.errors", **{
-                "roster.target": "hook", "roster.connector": "webhook", "roster.outcome": "transient"}) == 1
-            (span,) = recorded.named("connector webhook")
-            assert span.attributes["roster.outcome"] == "transient"
-            assert not span.status.is_ok
-    finally:
-        roster.close()
+    with chain_run(tmp_path, f"http://127.0.0.1:{closed_port()}/hook") as (_, recorded):
+        assert recorded.total("roster.connector.errors", **{
+            "roster.target": "hook", "roster.connector": "webhook", "roster.outcome": "transient"}) == 1
+        (span,) = recorded.named("connector webhook")
+        assert span.attributes["roster.outcome"] == "transient"
+        assert not span.status.is_ok
 
 
 def test_a_message_the_relay_publishes_after_a_restart_still_joins_its_trace(tmp_path, hook):
@@ -182,20 +179,14 @@ def test_a_message_the_relay_publishes_after_a_restart_still_joins_its_trace(tmp
 def test_nothing_exported_names_the_person_only_pseudonymous_ids(tmp_path, hook, caplog):
     """Spans, metrics and the `roster` loggers' records of a whole chain — a valid update, a
     malformed one (parked) and a refused call — hold no name, email or source id."""
-    roster = start(tmp_path, hook.url)
-    try:
-        with recording() as recorded:
-            post_person(roster)
-            roster.drain()
-            bad = hr_update(source_id=SOURCE_ID, emails=[{"address": "ada.lovelace@@example.edu", "type": "work"}])
-            refused = roster.functions["persons_register"](http("POST", "persons", body=bad))
-            assert refused.status_code == 422
-            roster.rt.bus.publish(roster.settings.queue("person-update"), json.dumps(bad), "bad-1")
-            roster.drain()
-            texts = recorded.every_text()
-            assert len(recorded.spans()) >= len(HOPS) + 2
-            assert recorded.named("process person-update")[-1].attributes["roster.outcome"] == "parked"
-            leaks = [(word, text) for text in texts for word in (*PERSONAL, "ada.lovelace") if word in text]
-            assert leaks == []
-    finally:
-        roster.close()
+    with chain_run(tmp_path, hook.url) as (roster, recorded):
+        bad = hr_update(source_id=SOURCE_ID, emails=[{"address": "ada.lovelace@@example.edu", "type": "work"}])
+        refused = roster.functions["persons_register"](http("POST", "persons", body=bad))
+        assert refused.status_code == 422
+        roster.rt.bus.publish(roster.settings.queue("person-update"), json.dumps(bad), "bad-1")
+        roster.drain()
+        texts = recorded.every_text()
+        assert len(recorded.spans()) >= len(HOPS) + 2
+        assert recorded.named("process person-update")[-1].attributes["roster.outcome"] == "parked"
+        leaks = [(word, text) for text in texts for word in (*PERSONAL, "ada.lovelace") if word in text]
+        assert leaks == []
