@@ -1,8 +1,10 @@
 """HTTP spans of API routes and console pages: the route template, never the path a caller
-sent (it holds ids) nor its query string; the status; a refused call is a span too."""
+sent (it holds ids) nor its query string; the status; a refused call is a span too. The
+timers that may send messages are spans too."""
 
 from __future__ import annotations
 
+from azure.functions.timer import TimerRequest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.helpers.app import http
@@ -30,3 +32,13 @@ def test_an_unauthenticated_call_and_a_console_page_are_spans_too(rt, functions)
         ("GET /api/persons", 401), ("GET /api/console/static/console.css", 200)]
     durations = recorded.points("http.server.request.duration")
     assert {dict(p.attributes)["http.route"] for p in durations} == {"/api/persons", "/api/console/static/console.css"}
+
+
+def test_the_sweep_and_reconciliation_timers_are_root_spans(rt, functions):
+    with recording() as recorded:
+        functions["chain_sweep"](TimerRequest(past_due=False))
+        functions["group_due_sweep"](TimerRequest(past_due=False))
+        functions["targets_reconcile_timer"](TimerRequest(past_due=False))
+    assert [s.name for s in recorded.spans()] == ["timer chain_sweep", "timer group_due_sweep",
+                                                  "timer targets_reconcile"]
+    assert all(s.parent is None for s in recorded.spans())
