@@ -17,6 +17,7 @@ Contract:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -51,6 +52,7 @@ ALLOWED = frozenset({
 AUTOMATIC = ("azure_sdk", "django", "fastapi", "flask", "httpx", "httpx2", "psycopg2", "requests", "urllib",
              "urllib3")
 
+log = logging.getLogger("roster.telemetry")
 _propagator = TraceContextTextMapPropagator()
 _lock = threading.Lock()
 
@@ -113,17 +115,23 @@ def mode_of(environ: Mapping[str, str]) -> str:
 
 def setup(environ: Mapping[str, str] | None = None) -> str:
     """Set telemetry up for this process as the environment asks, once; returns the mode.
-    Off, nothing is imported or installed."""
+    Off, nothing is imported or installed. Telemetry is not part of the chain: a setting it
+    cannot use (an unknown mode, a malformed connection string) is logged as an error and
+    telemetry stays off, rather than stopping every function."""
     global _mode
     env = os.environ if environ is None else environ
     with _lock:
         if _on is not None:
             return _mode
-        wanted = mode_of(env)
-        if wanted == "azure":
-            _azure(env)
-        elif wanted == "console":
-            _console()
+        try:
+            wanted = mode_of(env)
+            if wanted == "azure":
+                _azure(env)
+            elif wanted == "console":
+                _console()
+        except ValueError as error:  # TelemetryError, or the distro refusing the connection string
+            log.error("telemetry stays off: %s", error)
+            wanted = "off"
         _mode = wanted
         return wanted
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import function_app
 from shared import telemetry
 from shared.bus.local import LocalBus
 from shared.store.outbox import Outgoing
@@ -41,11 +42,20 @@ def test_an_unknown_mode_or_azure_without_a_connection_string_is_refused(environ
         telemetry.mode_of(environ)
 
 
+@pytest.mark.parametrize("environ", [{"ROSTER_TELEMETRY": "otlp"}, {"ROSTER_TELEMETRY": "azure"}])
+def test_a_setting_telemetry_cannot_use_is_logged_and_telemetry_stays_off(environ, caplog):
+    assert telemetry.setup(environ) == "off"
+    assert not telemetry.enabled()
+    assert [r.levelname for r in caplog.records if r.name == "roster.telemetry"] == ["ERROR"]
+
+
 def run_app(code: str, **environ: str) -> dict:
     """`code` run after importing function_app in a fresh interpreter; its last line is JSON."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("ROSTER_TELEMETRY", "APPLICATIONINSIGHTS_CONNECTION_STRING")}
-    env.update(environ, APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true", PYTHONPATH=str(ROOT))
+    # the distro's own calls home (statsbeat, the OneSettings control plane) off: only loopback traffic
+    env.update(environ, APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true", APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED="true",
+               PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", f"import function_app, json, sys\n{code}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -81,6 +91,14 @@ def test_with_a_connection_string_azure_monitor_is_set_up_without_automatic_inst
     assert result["out"] == {"enabled": True, "setup": "azure", "provider": "TracerProvider", "httpx": False,
                              "requests": False, "azure_sdk": False, "roster_logs": ["LoggingHandler"],
                              "root_logs": []}
+
+
+def test_a_connection_string_the_distro_refuses_leaves_the_app_running_without_telemetry():
+    result = run_app("from shared import telemetry\n"
+                     "print(json.dumps({'enabled': telemetry.enabled(), 'apps': len(function_app.BLUEPRINTS)}))",
+                     APPLICATIONINSIGHTS_CONNECTION_STRING="not a connection string")
+    assert result["out"] == {"enabled": False, "apps": len(function_app.BLUEPRINTS)}
+    assert "telemetry stays off" in result["err"]
 
 
 def test_console_mode_prints_spans_to_stderr():
