@@ -7,6 +7,7 @@ from functions import (
     console,
     console_admin,
     console_matches,
+    console_ops,
     groups,
     matches,
     notifications,
@@ -22,7 +23,7 @@ from shared import telemetry
 
 BLUEPRINTS = (
     persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
-    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp,
+    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp, console_ops.bp,
 )
 
 telemetry.setup()
