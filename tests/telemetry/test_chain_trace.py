@@ -31,7 +31,9 @@ from tests.helpers.telemetry import Recorded, recording
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 FIN_RULE = 'person.affiliations -any (affiliation.type -eq "employee" -and affiliation.organization -eq "FIN")'
 SOURCE_ID = "HR-774411"  # an HR employee number: personal data, like the name and email below
-PERSONAL = (SOURCE_ID, "Ada", "Lovelace", "ada.lovelace@example.edu")
+NATIONAL_ID, BIRTH_DATE = "AB 12 34 56", "1815-12-10"
+PERSONAL = (SOURCE_ID, "Ada", "Lovelace", "ada.lovelace@example.edu", NATIONAL_ID, "AB123456", BIRTH_DATE)
+ADA = hr_update(source_id=SOURCE_ID, national_id=NATIONAL_ID, birth_date=BIRTH_DATE)
 HOPS = ["connector webhook", "process provisioning-order", "send provisioning-order", "process group-update",
         "send group-update", "process person-changed", "send person-changed", "process person-update",
         "POST /api/persons"]
@@ -65,7 +67,8 @@ def closed_port() -> int:
 
 def start(tmp_path, url: str, plan: FaultPlan | None = None) -> Roster:
     """A webhook target `hook` at `url`, a Finance group that grants it; API keys for calls."""
-    roster = Roster(tmp_path / "data", TravelClock(START), plan, more_settings={"ROSTER_API_KEYS": json.dumps(KEYS)})
+    roster = Roster(tmp_path / "data", TravelClock(START), plan, more_settings={
+        "ROSTER_API_KEYS": json.dumps(KEYS), "ROSTER_NATIONAL_ID_KEY": "test-national-id-key"})
     TargetRepository(roster.rt.store).save(Target(id="hook", name="Hook", connector="webhook", settings={
         "url": url, "secret_env": SECRET_ENV, "timeout_seconds": 5, "retries": 1}))
     groups.create_group(roster.rt, GroupIn(id="fin", name="Finance", kind="dynamic", rule=FIN_RULE), "admin")
@@ -77,7 +80,7 @@ def start(tmp_path, url: str, plan: FaultPlan | None = None) -> Roster:
 def post_person(roster: Roster) -> None:
     """HR posts Ada (async: the call answers 202 and the chain runs on the queues)."""
     response = roster.functions["persons_register"](
-        http("POST", "persons", body=hr_update(source_id=SOURCE_ID), params={"mode": "async"}))
+        http("POST", "persons", body=ADA, params={"mode": "async"}))
     assert response.status_code == 202, payload(response)
 
 
@@ -178,15 +181,19 @@ def test_a_message_the_relay_publishes_after_a_restart_still_joins_its_trace(tmp
 
 def test_nothing_exported_names_the_person_only_pseudonymous_ids(tmp_path, hook, caplog):
     """Spans, metrics and the `roster` loggers' records of a whole chain — a valid update, a
-    malformed one (parked) and a refused call — hold no name, email or source id."""
+    malformed one (parked) and a refused call — hold no name, email, national id, birth date
+    or source id."""
     with chain_run(tmp_path, hook.url) as (roster, recorded):
-        bad = hr_update(source_id=SOURCE_ID, emails=[{"address": "ada.lovelace@@example.edu", "type": "work"}])
+        bad = {**ADA, "emails": [{"address": "ada.lovelace@@example.edu", "type": "work"}]}
         refused = roster.functions["persons_register"](http("POST", "persons", body=bad))
         assert refused.status_code == 422
         roster.rt.bus.publish(roster.settings.queue("person-update"), json.dumps(bad), "bad-1")
         roster.drain()
         texts = recorded.every_text()
         assert len(recorded.spans()) >= len(HOPS) + 2
+        person_id = PersonRepository(roster.rt.store).owner_of("hr", SOURCE_ID)
+        assert any(person_id in text for text in texts)  # the scan reads attributes: the pseudonymous id is there
+        assert any("dead-lettered" in text for text in texts)  # and log records
         assert recorded.named("process person-update")[-1].attributes["roster.outcome"] == "parked"
         leaks = [(word, text) for text in texts for word in (*PERSONAL, "ada.lovelace") if word in text]
         assert leaks == []
