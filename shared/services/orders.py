@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 
+from shared import telemetry
 from shared.connectors import is_automatic, open_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
 from shared.models.account_template import suggest, values_of
@@ -241,7 +242,10 @@ def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order
     assignment = next((a for a in repo.assignments(order.person_id)
                        if a.target_id == order.target_id and a.entitlement == "account"), None)
     connector = open_connector(target, clock=rt.clock)
-    outcome = connector.execute(target, order, person, assignment.external_id if assignment else None)
+    with telemetry.connector_call(target.id, target.connector) as call:
+        call.set(order_id=order.id, person_id=order.person_id)
+        outcome = connector.execute(target, order, person, assignment.external_id if assignment else None)
+        call.outcome = "transient" if outcome.transient else outcome.state.value.lower()
     circuits.record(rt, target, outcome)
     if outcome.transient:
         return redelivery.retry_later(rt, target, order, outcome)
