@@ -163,7 +163,10 @@ CRASHED = [record("E1"), record("E2", organization="ENG"), record("E1", MOVED, o
 CRASHED_KEYS = [("hr", s) for s in ("E1", "E2", "E5", "E6", "E9")]
 
 
-def test_an_import_interrupted_anywhere_in_a_chunk_is_finished_by_running_it_again(base, tmp_path, hook):
+@pytest.mark.parametrize("chunk", [bulk.CHUNK, 2])
+def test_an_import_interrupted_anywhere_in_a_chunk_is_finished_by_running_it_again(base, tmp_path, hook, monkeypatch,
+                                                                                    chunk):
+    monkeypatch.setattr(bulk, "CHUNK", chunk)  # 2: crashes in a later chunk, the earlier ones committed
     counted = FaultPlan()
     roster = Roster(copy_data(base, tmp_path / "count"), TravelClock(LOAD), counted)
     bulk.load(roster.rt, CRASHED, "hr-system")
