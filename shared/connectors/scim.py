@@ -50,7 +50,8 @@ from scim2_models import (
     User,
 )
 
-from shared import outbound, secrets
+from shared import secrets
+from shared.connectors import pool
 from shared.connectors.base import (
     USER_AGENT,
     ConnectorError,
@@ -117,14 +118,13 @@ class ScimConnector:
         except Refused as refused:
             log.warning("scim order %s not carried out: %s", order.id, refused.note)
             return errored(refused.note)
-        with self._client(settings, headers) as scim:
-            account = _Account(scim, person, external_id)
+        account = _Account(self._client(target, settings, headers), person, external_id)
 
-            def attempt() -> Outcome:
-                with _faults():
-                    return step(account)
+        def attempt() -> Outcome:
+            with _faults():
+                return step(account)
 
-            outcome = once(attempt)
+        outcome = once(attempt)
         if outcome.state in (OrderState.errored, OrderState.pending):
             log.warning("scim order %s: %s", order.id, outcome.note)
         return outcome
@@ -133,26 +133,22 @@ class ScimConnector:
         """Every User with the Groups it is a direct member of. Raises ConnectorError."""
         try:
             settings = HttpSettings.read(target.settings)
-            with self._client(settings, _headers(target.settings)) as scim:
+            scim = self._client(target, settings, _headers(target.settings))
 
-                def attempt() -> list[dict]:
-                    with _faults():
-                        return _listing(scim)
+            def attempt() -> list[dict]:
+                with _faults():
+                    return _listing(scim)
 
-                return retrying(attempt, retries=settings.retries, sleep=self.sleep)
+            return retrying(attempt, retries=settings.retries, sleep=self.sleep)
         except Refused as refused:
             raise ConnectorError(refused.note) from None
 
-    @contextmanager
-    def _client(self, settings: HttpSettings, headers: dict[str, str]) -> Iterator[HttpxScimClient]:
-        with outbound.client(
-            field="settings.url",
-            base_url=settings.url,
-            headers=headers,
-            timeout=settings.timeout,
-            transport=self.transport,
-        ) as client:
-            yield HttpxScimClient(client, provider=PROVIDER)
+    def _client(self, target: Target, settings: HttpSettings, headers: dict[str, str]) -> HttpxScimClient:
+        """A SCIM client over the target's pooled HTTP client (shared/connectors/pool.py)."""
+        client = pool.client_for(target.id, url=settings.url, base_url=settings.url, headers=headers,
+                                 timeout=settings.timeout, concurrency=settings.concurrency,
+                                 transport=self.transport)
+        return HttpxScimClient(client, provider=PROVIDER)
 
 
 class _Account:

@@ -46,6 +46,8 @@ TRIGGERS = {
     "notification": "notification_queue",
     "group-reevaluation": "group_reevaluation_queue",
 }
+BATCHED = {"provisioning-order"}  # batch triggers (cardinality=many): they get a list, one session's
+BATCH_SIZE = 250  # host.json maxMessageBatchSize
 SECRET_ENV, SECRET = "ROSTER_TARGET_SECRET_CHAIN_TEST", "whsec-chain"
 TICK = timedelta(milliseconds=1)  # time moves on between two messages, as it does
 RESTART_AFTER = timedelta(minutes=5)  # locks of the dead process expired, relay grace and stuck age passed
@@ -130,19 +132,22 @@ class Roster:
         while handled < limit:
             progressed = False
             for queue, function in TRIGGERS.items():
-                delivery = self.receiver_bus.receive(queue)
-                if delivery is None:
+                batch = queue in BATCHED
+                deliveries = self.receiver_bus.receive_batch(queue, BATCH_SIZE if batch else 1)
+                if not deliveries:
                     continue
-                progressed, handled = True, handled + 1
+                progressed, handled = True, handled + len(deliveries)
                 self.clock.advance(TICK)
+                messages = [_message(d) for d in deliveries]
                 try:
-                    self.functions[function](_message(delivery))
+                    self.functions[function](messages if batch else messages[0])
                 except Exception:
-                    self.receiver_bus.abandon(delivery)
+                    for delivery in deliveries:
+                        self.receiver_bus.abandon(delivery)
                     continue
                 if self.plan is not None:
                     self.plan.step(f"complete {queue}")
-                self.receiver_bus.complete(delivery)
+                self.receiver_bus.complete_batch(deliveries)
             if not progressed:
                 return handled
         raise AssertionError(f"the chain did not drain within {limit} messages")

@@ -13,7 +13,7 @@ from shared import connectors
 from shared.connectors import Outcome, check_connector, names, open_connector, register, unregister
 from shared.errors import InvalidInput
 from shared.models.provisioning import OrderState, Policy, Target
-from shared.services import orders
+from shared.services import delivery
 from shared.store.targets import TargetRepository
 from tests.bus.calls import call, payload
 from tests.delivery.chain import deliver_due, finance_group, hire, orders_of
@@ -80,7 +80,7 @@ def test_an_order_of_a_connector_no_longer_registered_errors_naming_it(rt, echo)
 
     [order] = orders_of(rt, "echoed", [person])
     assert (order.state, order.error) == (OrderState.errored, "no connector named 'echo'")
-    assert orders.execute(rt, order.id) is None  # not Pending any more: nothing happens
+    assert delivery.execute(rt, order.id) is None  # not Pending any more: nothing happens
 
 
 def test_a_target_naming_an_unknown_connector_is_refused_naming_the_field(rt):
