@@ -72,6 +72,12 @@ class FaultyStore:
     def table(self, name: str) -> Table:
         return FaultyTable(self.inner.table(name), self.plan)  # type: ignore[return-value]
 
+    def unit_of_work(self):
+        return self.inner.unit_of_work()
+
+    def after_commit(self, action) -> None:
+        self.inner.after_commit(action)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -2,8 +2,10 @@
 
 A writer calls `committed_with`: mark → the caller's batch with the outbox rows → publish
 them (deterministic message ids: the bus drops a replay) → delete the rows → unmark. The
-relay right after the write adds no waiting; a failed publish is left to the timer
-(`relay_stale`), which visits only the places a crash marked, never the whole registry.
+relay runs as soon as the batch is durable (right after it, or after the store's unit of
+work commits: nothing is announced before it exists) and adds no waiting; a failed publish
+is left to the timer (`relay_stale`), which visits only the places a crash marked, never
+the whole registry.
 """
 
 from __future__ import annotations
@@ -46,8 +48,7 @@ def committed_with(
     except (ETagMismatch, EntityExists):
         repo.unmark(mark)  # the batch was refused whole: nothing waits there
         raise
-    if relay(rt, table, partition, messages):
-        repo.unmark(mark)
+    rt.store.after_commit(lambda: relay(rt, table, partition, messages) and repo.unmark(mark))
     return result
 
 

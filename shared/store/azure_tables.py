@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,6 +165,13 @@ class AzureTablesStore:
             with self._lock:
                 table = self._tables.setdefault(key, AzureTable(name, client))
         return table
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """Table Storage has no transaction across partitions: each batch commits on its own."""
+        return nullcontext()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        action()  # every write is durable when its call returns
 
     def close(self) -> None:
         self._service.close()

@@ -8,7 +8,8 @@ Property values are flat: str, int, float, bool, bytes, tz-aware datetime, or No
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -128,6 +129,17 @@ class Table(Protocol):
 class TableStore(Protocol):
     def table(self, name: str) -> Table:
         """The named table, created if missing (names: letters and digits, 3-63 chars)."""
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """Writes in the block commit together where the store can: on SQLite one transaction,
+        each write or batch a savepoint of it (a refused batch rolls back only itself and raises
+        as before); on Table Storage each batch commits on its own. Leaving the block by an
+        exception keeps what was written but runs no after-commit action. Nested units join
+        the outer one."""
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once what was written so far is durable: at once outside a unit, after
+        its commit inside one (what a unit wrote must not be announced before it exists)."""
 
     def close(self) -> None: ...
 

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -84,19 +84,59 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), rolled back on any exception."""
+        """A write transaction (BEGIN IMMEDIATE), rolled back on any exception; inside a
+        unit of work a savepoint of the unit's transaction instead."""
         conn = self.connection()
+        begin, commit, undo = ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+        if getattr(self._local, "unit", None) is not None:
+            begin, commit, undo = ("SAVEPOINT w", "RELEASE w", ("ROLLBACK TO w", "RELEASE w"))
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
             try:
                 yield conn
-                conn.execute("COMMIT")
+                conn.execute(commit)
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    for statement in undo:
+                        conn.execute(statement)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Every write of this thread in the block in one transaction (see the port); the
+        after-commit actions run once it is committed, themselves in one unit."""
+        if getattr(self._local, "unit", None) is not None:
+            yield  # nested: the outer unit commits
+            return
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+        self._local.unit = actions = []
+        try:
+            yield
+        finally:
+            self._local.unit = None
+            try:
+                conn.execute("COMMIT")  # also after an exception: what was written stands
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"sqlite: {exc}") from exc
+        if actions:  # not after an exception: the outbox relay's timer finds what they would publish
+            with self.unit_of_work():
+                for action in actions:
+                    action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        actions = getattr(self._local, "unit", None)
+        if actions is None:
+            action()
+        else:
+            actions.append(action)
 
     def table(self, name: str) -> SqliteTable:
         key = check_table_name(name).lower()
