@@ -25,6 +25,7 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0  # seconds: one call never holds a message (and its session) longer
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
+MAX_BATCH_SIZE = 500  # orders in one call of a connector's batch mode (`batch_size`)
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16  # keep it below host.json maxConcurrentSessions: other targets need sessions too
 LISTING_BACKOFF = 0.5  # seconds between attempts of a listing (not an order), doubling
@@ -204,3 +205,17 @@ def concurrency_of(target: Target) -> int:
     (shared/services/provisioning.py, order_message): the bus itself keeps the bound."""
     value = target.settings.get("concurrency", DEFAULT_CONCURRENCY)
     return value if _whole(value, 1, MAX_CONCURRENCY) else DEFAULT_CONCURRENCY
+
+
+def batch_size_of(target: Target) -> int:
+    """How many orders one call may carry: the target's `batch_size` when valid, else 1."""
+    value = target.settings.get("batch_size", 1)
+    return value if _whole(value, 1, MAX_BATCH_SIZE) else 1
+
+
+def delivery_setting_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for a `concurrency` or `batch_size` setting that is not valid — the
+    target is refused when saved (422 naming the field) rather than quietly defaulted."""
+    limits = {"concurrency": MAX_CONCURRENCY, "batch_size": MAX_BATCH_SIZE}
+    return [(f"settings.{name}", f"a whole number from 1 to {high}") for name, high in limits.items()
+            if name in settings and not _whole(settings[name], 1, high)]

@@ -34,6 +34,7 @@ from shared.connectors.base import (
     Outcome,
     Refused,
     Transient,
+    batch_size_of,
     errored,
     fault_outcome,
     http_faults,
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Roster-Signature"
 ORDER_HEADER = "X-Roster-Order"
 BATCH_HEADER = "X-Roster-Batch"
-MAX_BATCH = 500  # orders in one POST
 
 
 def _document(order: Order, person: Person) -> dict[str, Any]:
@@ -93,10 +93,8 @@ class WebhookConnector:
         self.transport = transport
 
     def batch_size(self, target: Target) -> int:
-        """How many orders one call may carry: the target's `batch_size` when valid, else 1."""
-        value = target.settings.get("batch_size", 1)
-        valid = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_BATCH
-        return value if valid else 1
+        """How many orders one call may carry (`batch_size`, default 1)."""
+        return batch_size_of(target)
 
     def execute(
         self, target: Target, order: Order, person: Person, external_id: str | None

@@ -8,8 +8,9 @@ again (shared/services/redelivery.py) without calling the target. The others are
 target: a connector with a batch mode (`batch_size` > 1: `execute_many`) gets one call per
 chunk, the circuit is asked once per chunk and counts the call; without one, each order is
 one call, the circuit asked and counting each. Each order's outcome is then stored on its
-own (idempotent transitions, one atomic write per order): a failed order of a batch is
-retried by its own scheduled redelivery.
+own (idempotent transitions, one atomic write per order; on SQLite the chunk's writes share
+one transaction, the store's unit of work): a failed order of a batch is retried by its own
+scheduled redelivery.
 """
 
 from __future__ import annotations
@@ -154,8 +155,10 @@ def _carried_out(rt: Runtime, items: list[Ready]) -> dict[str, Order]:
             outcomes = [connector.execute(target, item.order, item.person, item.external_id(rt))]
         else:
             outcomes = connector.execute_many(target, [(i.order, i.person, i.external_id(rt)) for i in chunk])
-        circuits.record(rt, target, _call_outcome(outcomes))
-        results.update({i.order.id: _recorded(rt, target, i.order, o) for i, o in zip(chunk, outcomes, strict=True)})
+        with rt.store.unit_of_work():  # on SQLite one transaction for the chunk's writes
+            circuits.record(rt, target, _call_outcome(outcomes))
+            results.update({i.order.id: _recorded(rt, target, i.order, o)
+                            for i, o in zip(chunk, outcomes, strict=True)})
     return results
 
 
