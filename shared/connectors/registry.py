@@ -24,7 +24,7 @@ Factory = Callable[..., Connector]
 
 _BUILT_IN: dict[str, str] = {
     "webhook": "shared.connectors.webhook:WebhookConnector",
-    "scim": "shared.connectors.scim:ScimConnector",
+    "scim": "shared.connectors.scim_bulk:BulkScimConnector",
     "entra": "shared.connectors.entra:EntraConnector",
     "ldap": "shared.connectors.ldap:LdapConnector",
 }

@@ -22,7 +22,15 @@ from shared.services.chain import enqueue
 from shared.store.orders import OrderRepository
 from shared.store.persons import PersonRepository
 from shared.store.targets import TargetRepository
-from tests.chain.harness import SECRET, SECRET_ENV, Roster, assert_invariants, copy_data, receiver, restart
+from tests.chain.harness import (
+    SECRET,
+    SECRET_ENV,
+    Roster,
+    assert_invariants,
+    copy_data,
+    receiver,
+    restart,
+)
 from tests.chain.test_crash_points import FIN_RULE, HIRED, update
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

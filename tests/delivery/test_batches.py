@@ -11,7 +11,7 @@ import pytest
 
 from devhost.pump import to_message
 from shared.connectors.pool import POOL
-from shared.models.provisioning import Action, OrderState, Policy
+from shared.models.provisioning import Action, OrderState, Policy, Target
 from shared.services.provisioning import evaluate_provisioning, lane, order_message
 from shared.store.deadletters import DeadLetterRepository
 from shared.store.targets import TargetRepository
@@ -153,3 +153,19 @@ def test_a_grant_batched_with_its_accounts_order_goes_after_it(rt):
     assert {o.state for o in orders} == {OrderState.executed}
     sent = [[e["order"]["action"] for e in body["orders"]] for body in receiver.bodies]
     assert sent == [["create_account"], ["grant"]]  # one batch, two rounds: the account first
+
+
+def test_a_scim_targets_account_orders_go_in_one_bulk_request_each_order_verified(rt, scim_server):
+    finance_group(rt)
+    repo = TargetRepository(rt.store)
+    repo.save(Target(id="scim", name="Scim", connector="scim", settings=scim_server.settings(concurrency=1)))
+    repo.add_policy("scim", Policy(group_id="fin-employees"))
+    persons = [hire(rt, n) for n in range(4)]
+
+    deliver_due(rt)
+
+    orders = orders_of(rt, "scim", persons)
+    assert {o.state for o in orders} == {OrderState.verified}
+    assert all("created (bulk), read back" in o.history[-1].note for o in orders)
+    assert scim_server.requests.count(("POST", "/v2/Bulk")) == 1
+    assert ("POST", "/v2/Users") not in scim_server.requests
