@@ -250,15 +250,13 @@ class BulkRun:
         """None when the operation took effect (to be read back), else the order's outcome."""
         if answer is None:
             return Outcome(OrderState.pending, "SCIM bulk: no answer for the order's operation")
-        status = int(str(answer.get("status", "0"))[:3] or 0)
+        status = _status(answer)
         if 200 <= status < 300 or (status == 404 and plan.verb == "deleted"):
-            if plan.uid is None:
-                plan.uid = str(answer.get("location") or "").rstrip("/").rsplit("/", 1)[-1] or None
-            plan.verb = "already gone" if status == 404 else plan.verb
-            return None if plan.uid else errored("SCIM bulk: the created user has no location")
+            return _took_effect(plan, answer, status)
         if status == 409 and plan.operation["method"] == "POST":
             return self.single(plan.item)  # made meanwhile: the single path adopts it
-        scim_type = (answer.get("response") or {}).get("scimType") if isinstance(answer.get("response"), dict) else None
+        response = answer.get("response")
+        scim_type = response.get("scimType") if isinstance(response, dict) else None
         note = f"SCIM bulk {status}" + (f" {scim_type}" if scim_type else "")
         return Outcome(OrderState.pending, note) if is_transient_status(status) else errored(note)
 
@@ -282,6 +280,22 @@ class BulkRun:
                                  plan.uid) if agrees else \
                 Outcome(OrderState.errored, f"SCIM user {short_id(plan.uid)}: read-back disagrees", plan.uid)
         return results
+
+
+def _status(answer: dict) -> int:
+    """An operation's status ("201", or a number); 0 when it has none."""
+    text = str(answer.get("status", ""))[:3]
+    return int(text) if text.isdigit() else 0
+
+
+def _took_effect(plan: Planned, answer: dict, status: int) -> Outcome | None:
+    """The operation went through (a 404 on a delete: gone already): the user's id from
+    the answer's location for a create; None, or Errored when a create has no location."""
+    if plan.uid is None:
+        plan.uid = str(answer.get("location") or "").rstrip("/").rsplit("/", 1)[-1] or None
+    if status == 404:
+        plan.verb = "already gone"
+    return None if plan.uid else errored("SCIM bulk: the created user has no location")
 
 
 _NOTHING = {ScimStep.deactivate: "deactivate", ScimStep.delete: "delete"}
