@@ -74,9 +74,10 @@ def _round(rt: Runtime, ids: list[str], results: dict[str, Result], defer_grants
     """Prepare and carry out `ids`; returns the grants put off to the next round."""
     ready: dict[str, list[Ready]] = {}
     later = []
+    batch = set(ids) if defer_grants else set()
     for order_id in ids:
         try:
-            step = _prepared(rt, order_id, set(ids) if defer_grants else set())
+            step = _prepared(rt, order_id, batch)
         except RosterError as refused:
             if refused.status >= 500:
                 raise
