@@ -5,6 +5,7 @@ respected, each operation's status mapped back to its order, single calls when i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -25,11 +26,20 @@ def token(monkeypatch):
     POOL.close_all()
 
 
+@contextmanager
+def configured(**options) -> Iterator[ScimServer]:
+    """scim2-server with other Bulk capabilities."""
+    s = start_scim_server(**options)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
 @pytest.fixture
 def server() -> Iterator[ScimServer]:
-    s = start_scim_server()
-    yield s
-    s.stop()
+    with configured() as s:
+        yield s
 
 
 def persons(count: int) -> list[Person]:
@@ -102,44 +112,39 @@ def test_delete_and_restore_go_through_bulk_and_a_second_delete_is_fine(server):
     assert users(server) == []
 
 
+def sized_run(server: ScimServer, count: int) -> tuple[int, list]:
+    """The batch size the connector reads for the server, and `count` creates carried out."""
+    target = a_target("scim", **server.settings())
+    connector = open_connector(target)
+    return connector.batch_size(target), connector.execute_many(target, items(Action.create_account, persons(count)))
+
+
 def test_the_servers_max_operations_splits_a_batch_into_several_requests():
-    small = start_scim_server(max_operations=2)
-    try:
-        target = a_target("scim", **small.settings())
-        connector = open_connector(target)
-        size = connector.batch_size(target)
-        outcomes = connector.execute_many(target, items(Action.create_account, persons(5)))
+    with configured(max_operations=2) as small:
+        size, outcomes = sized_run(small, 5)
+
         assert size == 2
         assert {o.state for o in outcomes} == {OrderState.verified}
         assert calls(small, "POST", "/Bulk") == 3
-    finally:
-        small.stop()
 
 
 def test_the_servers_max_payload_size_splits_a_batch_into_several_requests():
-    small = start_scim_server(max_payload_size=1500)
-    try:
+    with configured(max_payload_size=1500) as small:
         outcomes = run(small, items(Action.create_account, persons(6)))
+
         assert {o.state for o in outcomes} == {OrderState.verified}
         assert calls(small, "POST", "/Bulk") > 1
         assert len(users(small)) == 6
-    finally:
-        small.stop()
 
 
 def test_a_server_that_does_not_advertise_bulk_gets_single_calls():
-    plain = start_scim_server(bulk=False)
-    try:
-        target = a_target("scim", **plain.settings())
-        connector = open_connector(target)
-        size = connector.batch_size(target)
-        outcomes = connector.execute_many(target, items(Action.create_account, persons(3)))
+    with configured(bulk=False) as plain:
+        size, outcomes = sized_run(plain, 3)
+
         assert size == 1
         assert {o.state for o in outcomes} == {OrderState.verified}
         assert all(o.note.endswith("created, read back") for o in outcomes)
         assert calls(plain, "POST", "/Bulk") == 0 and calls(plain, "POST", "/Users") == 3
-    finally:
-        plain.stop()
 
 
 def test_grants_take_the_single_path_inside_a_bulk_batch(server):

@@ -33,46 +33,43 @@ def batches(directory: Path) -> list[dict]:
     return records(directory / "batches.jsonl")
 
 
-def test_a_batch_trigger_gets_one_sessions_messages_in_lists_of_at_most_the_batch_size(tmp_path):
+def pumped(tmp_path: Path, config: Path, messages: list[tuple[bytes, str, str]]) -> int:
+    """Devhost on the sample app with `config` as host.json pumps `messages` (body, id,
+    session) until drained; returns what is left on the queue."""
     sample(tmp_path)
-    host = Host(APP, settings_path=tmp_path / "local.settings.json", host_json=host_json(tmp_path, 2),
+    host = Host(APP, settings_path=tmp_path / "local.settings.json", host_json=config,
                 data_dir=tmp_path / "data", poll_interval=0.02)
     host.prepare()
     bus = LocalBus(host.bus_path)
-    for n in range(3):
-        bus.publish(BATCH_QUEUE, b"{}", f"a{n}", session_id="s-a")
-    bus.publish(BATCH_QUEUE, b"{}", "b0", session_id="s-b")
+    for body, message_id, session in messages:
+        bus.publish(BATCH_QUEUE, body, message_id, session_id=session)
     host.start()
     try:
         host.drain(timeout=10)
     finally:
         host.stop()
+    left = bus.active_count(BATCH_QUEUE)
+    bus.close()
+    return left
+
+
+def test_a_batch_trigger_gets_one_sessions_messages_in_lists_of_at_most_the_batch_size(tmp_path):
+    messages = [(b"{}", f"a{n}", "s-a") for n in range(3)] + [(b"{}", "b0", "s-b")]
+
+    left = pumped(tmp_path, host_json(tmp_path, 2), messages)
 
     seen = batches(tmp_path)
     assert sorted(b["ids"] for b in seen) == [["a0", "a1"], ["a2"], ["b0"]]
     assert all(len(set(b["sessions"])) == 1 for b in seen)
-    assert bus.active_count(BATCH_QUEUE) == 0
-    bus.close()
+    assert left == 0
 
 
 def test_a_failed_batch_is_abandoned_whole_and_delivered_again(tmp_path):
-    sample(tmp_path)
-    host = Host(APP, settings_path=tmp_path / "local.settings.json", host_json=ROOT / "host.json",
-                data_dir=tmp_path / "data", poll_interval=0.02)
-    host.prepare()
-    bus = LocalBus(host.bus_path)
-    bus.publish(BATCH_QUEUE, b"fine", "m-fine", session_id="s-1")
-    bus.publish(BATCH_QUEUE, b"boom", "m-boom", session_id="s-1")
-    host.start()
-    try:
-        host.drain(timeout=10)
-    finally:
-        host.stop()
+    left = pumped(tmp_path, ROOT / "host.json", [(b"fine", "m-fine", "s-1"), (b"boom", "m-boom", "s-1")])
 
     assert [(b["ids"], b["deliveries"]) for b in batches(tmp_path)] == [
         (["m-fine", "m-boom"], [1, 1]), (["m-fine", "m-boom"], [2, 2])]
-    assert bus.active_count(BATCH_QUEUE) == 0
-    bus.close()
+    assert left == 0
 
 
 @pytest.mark.parametrize(("value", "size"), [(None, 1000), (250, 250)])
