@@ -7,7 +7,6 @@ see an order again, always under its own id and with the same content
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,9 +30,8 @@ from tests.chain.harness import (
     receiver,
     restart,
 )
-from tests.chain.test_crash_points import FIN_RULE, HIRED, update
+from tests.chain.test_crash_points import FIN_RULE, HIRED, START, update
 
-START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 HIRES = ("A", "B", "E")
 
 
