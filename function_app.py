@@ -6,6 +6,7 @@ from functions import (
     console,
     console_admin,
     console_matches,
+    console_ops,
     groups,
     matches,
     notifications,
@@ -20,7 +21,7 @@ from functions import (
 
 BLUEPRINTS = (
     persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
-    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp,
+    ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp, console_ops.bp,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -4,7 +4,8 @@ ROSTER_BENCH_PERSONS scales the store-backed groups run (default 100,000 persons
 ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons);
 ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
 ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons);
-ROSTER_BENCH_SWEEP_PERSONS the sweep's registry (default 2,000).
+ROSTER_BENCH_SWEEP_PERSONS the sweep's registry (default 2,000);
+ROSTER_BENCH_OPS_ORDERS the Executed orders per target behind the operations view (default 20,000).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench import (
     groups,
     http,
     matching,
+    opsview,
     provisioning,
     registration,
     rules,
@@ -45,6 +47,7 @@ def main() -> None:
         "slowtarget": slowtarget.run(),
         "targets": targets.run(),
         "sweep": sweep.run(),
+        "opsview": opsview.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

@@ -65,9 +65,17 @@ class ReplayIn(Model):
 
 
 @endpoint(bp, "ops/chain", name="ops_chain", methods=("GET",), role=Role.admin,
-          summary="The chain at a glance: queue depths, dead letters, paused targets")
+          summary="The chain at a glance: queues, dead letters, targets, orders by state, re-evaluations, day one")
 def chain(call: Call):
     return operations.chain_view(call.rt)
+
+
+@endpoint(bp, "ops/chain/deadletters", name="ops_chain_deadletters", methods=("GET",), role=Role.admin,
+          query=("queue", *PAGED), statuses=(200, 400, 422, 503),
+          summary="The bus's own dead letters of a queue (no bodies), oldest first, paged")
+def chain_dead_letters(call: Call):
+    queue = call.query("queue", required=True)
+    return listed(operations.dead_letter_page(call.rt, queue, call.page("ops.deadletters", queue=queue)))
 
 
 @endpoint(bp, "ops/chain/replay", name="ops_chain_replay", methods=("POST",), role=Role.admin, body=ReplayIn,
@@ -82,7 +90,7 @@ def run_sweep(call: Call):
     raw = call.query("limit") or str(call.rt.settings.sweep_batch)
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         raise InvalidInput("limit is out of range", [FieldError("limit", "1..100000")])
-    return sweep(call.rt, int(raw))
+    return operations.run_sweep(call.rt, int(raw), call.actor)
 
 
 @bp.function_name("outbox_relay")

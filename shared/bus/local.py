@@ -297,21 +297,21 @@ class LocalBus:
             seq = self._locked_seq(db, delivery)
             self._move_to_dead_letters(db, seq, reason, description, self._now())
 
-    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
-        """The queue's dead letters, oldest first (at most `limit`)."""
+    def dead_letters(self, queue: str, limit: int | None = None, start: int | None = None) -> list[DeadLetter]:
+        """The queue's dead letters, oldest first (at most `limit`, from `sequence` `start` on)."""
         with self._mutex:
             rows = (
                 self._conn()
                 .execute(
-                    "SELECT message_id, body, session_id, delivery_count, reason, description,"
-                    " dead_lettered_at FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?",
-                    (queue, -1 if limit is None else limit),
+                    "SELECT id, message_id, body, session_id, delivery_count, reason, description,"
+                    " dead_lettered_at FROM dead_letters WHERE queue = ? AND id >= ? ORDER BY id LIMIT ?",
+                    (queue, start or 0, -1 if limit is None else limit),
                 )
                 .fetchall()
             )
         return [
-            DeadLetter(queue, mid, bytes(body), sid, count, reason, desc, _from_us(at))
-            for mid, body, sid, count, reason, desc, at in rows
+            DeadLetter(queue, mid, bytes(body), sid, count, reason, desc, _from_us(at), sequence=number)
+            for number, mid, body, sid, count, reason, desc, at in rows
         ]
 
     def active_count(self, queue: str) -> int:

@@ -55,6 +55,7 @@ class DeadLetter:
     reason: str
     description: str
     dead_lettered_at: datetime
+    sequence: int = 0  # the position in the dead-letter queue: where a page of them starts
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,9 @@ class Inspector(Protocol):
 
     def depth(self, queue: str) -> QueueDepth: ...
 
-    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
+    def dead_letters(self, queue: str, limit: int | None = None, start: int | None = None) -> list[DeadLetter]:
         """The queue's dead-letter queue, oldest first (MaxDeliveryCountExceeded and
-        any other reason the bus gave)."""
+        any other reason the bus gave), from `sequence` `start` on (inclusive) when given."""
 
     def replay(self, queue: str, message_id: str) -> str | None:
         """Send the oldest dead letter with `message_id` back to `queue` as a new message
@@ -110,7 +111,7 @@ class Receiver(Protocol):
 
     def dead_letter(self, delivery: Delivery, reason: str, description: str = "") -> None: ...
 
-    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]: ...
+    def dead_letters(self, queue: str, limit: int | None = None, start: int | None = None) -> list[DeadLetter]: ...
 
     def active_count(self, queue: str) -> int:
         """Messages waiting or locked (scheduled ones included)."""

@@ -98,16 +98,24 @@ class ServiceBusBus:
             dead_lettered=props.dead_letter_message_count or 0,
         )
 
-    def dead_letters(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
-        """Peek at the queue's `$deadletterqueue`, oldest first (nothing is locked)."""
+    def dead_letters(self, queue: str, limit: int | None = None, start: int | None = None) -> list[DeadLetter]:
+        """Peek at the queue's `$deadletterqueue`, oldest first, from sequence number `start`
+        on (nothing is locked). A peek may bring fewer than asked: peek on until `limit`
+        (default DEAD_LETTER_BATCH) or the end."""
+        wanted, found = limit or DEAD_LETTER_BATCH, []
         try:
             with self._get_client().get_queue_receiver(
                 queue_name=queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER
             ) as receiver:
-                messages = receiver.peek_messages(max_message_count=limit or DEAD_LETTER_BATCH)
+                while len(found) < wanted:
+                    batch = receiver.peek_messages(max_message_count=wanted - len(found), sequence_number=start or 0)
+                    if not batch:
+                        break
+                    found.extend(batch)
+                    start = batch[-1].sequence_number + 1
         except AzureError as exc:
             raise BusError(f"reading the dead letters of {queue!r} failed: {type(exc).__name__}") from exc
-        return [_dead_letter(queue, message) for message in messages]
+        return [_dead_letter(queue, message) for message in found]
 
     def replay(self, queue: str, message_id: str) -> str | None:
         """Receive dead letters under a peek-lock until the one with `message_id` comes:
@@ -207,4 +215,5 @@ def _dead_letter(queue: str, message: Any) -> DeadLetter:
         reason=message.dead_letter_reason or "",
         description=message.dead_letter_error_description or "",
         dead_lettered_at=at.astimezone(UTC) if at is not None else datetime.now(UTC),
+        sequence=message.sequence_number or 0,
     )

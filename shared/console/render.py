@@ -25,7 +25,7 @@ TONES = {
     "pending": "info", "failed": "bad", "removal_pending": "info", "removal_failed": "bad",
     "suspension_pending": "info", "suspension_failed": "bad",
     "agree": "ok", "partial": "warn", "disagree": "bad", "exact": "ok", "possible": "warn", "open": "warn",
-    "linked": "ok", "created": "ok",
+    "linked": "ok", "created": "ok", "closed": "ok", "half-open": "warn",
 }  # fmt: skip
 
 

@@ -21,16 +21,17 @@ def park(rt: Runtime, queue: str, message_id: str, body: bytes, reason: str, des
 def parked(rt: Runtime, queue: str, limit: int = LIST_LIMIT) -> list[dict]:
     """The refused messages of `queue`, with reason, description, body and time; InvalidInput
     (422) for a queue Roster does not have."""
-    _known(queue)
+    check_queue(queue)
     return list(DeadLetterRepository(rt.store).list(queue, limit))
 
 
 def parked_page(rt: Runtime, queue: str, page: Page) -> tuple[list[dict], str | None]:
     """One page of `parked`, read from the queue's partition page by page (message id order)."""
-    _known(queue)
+    check_queue(queue)
     return page.take(DeadLetterRepository(rt.store).list_from(queue, page.cursor, page.limit + 1))
 
 
-def _known(queue: str) -> None:
+def check_queue(queue: str) -> None:
+    """InvalidInput (422, `queue`) for a queue Roster does not have."""
     if queue not in QUEUE_SETTINGS:
         raise InvalidInput("unknown queue", [FieldError("queue", f"one of {', '.join(QUEUE_SETTINGS)}")])

@@ -245,6 +245,25 @@ def reevaluation_progress(rt: Runtime, group_id: str) -> dict | None:
     return JobRepository(rt.store).progress(group_id)
 
 
+JOBS_SHOWN = 20  # re-evaluations listed by the operations view
+JOB_GROUPS = 500  # groups whose latest re-evaluation it reads (each: one row and ≤ 256 batch rows)
+
+
+def reevaluations(rt: Runtime, shown: int = JOBS_SHOWN, groups_read: int = JOB_GROUPS) -> list[dict]:
+    """The latest re-evaluation of each group that had one (of the first `groups_read`
+    groups), with its progress: unfinished ones first, then the most recently started;
+    at most `shown`. Groups are the institution's rules, a few hundred at most, not people."""
+    jobs = JobRepository(rt.store)
+    found = []
+    for group in GroupRepository(rt.store).all()[:groups_read]:
+        progress = jobs.progress(group.id)
+        if progress is not None:
+            found.append({"group_id": group.id, "name": group.name, **progress})
+    found.sort(key=lambda job: str(job["started_at"]), reverse=True)
+    found.sort(key=lambda job: job["finished_at"] is not None)
+    return found[:shown]
+
+
 def _validated(rt: Runtime, data: GroupIn, group_id: str, version: int) -> Group:
     if data.kind == "dynamic":
         if not data.rule:

@@ -49,3 +49,17 @@ def test_replaying_what_is_not_there_changes_nothing(tmp_path):
     assert bus.replay("q", "m-2") is None
     assert bus.replay("other", "m-1") is None
     assert len(bus.dead_letters("q")) == 1 and bus.depth("q").active == 0
+
+
+def test_dead_letters_are_read_a_page_at_a_time_from_a_sequence(tmp_path):
+    bus = LocalBus(str(tmp_path / "bus.db"), clock=TravelClock(START), max_delivery_count=1)
+    for n in range(5):
+        bus.publish("q", b"{}", f"m-{n}")
+        bus.dead_letter(bus.receive("q"), "Refused", "test")
+
+    first = bus.dead_letters("q", limit=2)
+    rest = bus.dead_letters("q", limit=10, start=first[-1].sequence + 1)
+
+    assert [d.message_id for d in first] == ["m-0", "m-1"]
+    assert [d.message_id for d in rest] == ["m-2", "m-3", "m-4"]
+    assert first[0].sequence < first[1].sequence < rest[0].sequence

@@ -45,6 +45,7 @@ class FakeReceiver:
     completed: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
     locked: set[str] = field(default_factory=set)
+    peeks: list[int] = field(default_factory=list)
 
     def __enter__(self):
         return self
@@ -52,8 +53,10 @@ class FakeReceiver:
     def __exit__(self, *exc):
         return False
 
-    def peek_messages(self, max_message_count):
-        return list(self.waiting[:max_message_count])
+    def peek_messages(self, max_message_count, sequence_number=0):
+        """At most 2 at a time (the SDK may bring fewer than asked), from `sequence_number` on."""
+        self.peeks.append(sequence_number)
+        return [m for m in self.waiting if m.sequence_number >= sequence_number][:min(2, max_message_count)]
 
     def receive_messages(self, max_message_count, max_wait_time):
         """The next unlocked ones, locked now (abandon unlocks)."""
@@ -144,6 +147,16 @@ def test_dead_letters_are_peeked_from_the_dead_letter_sub_queue():
     assert (letter.queue, letter.message_id, letter.body) == ("provisioning-order", "order:p1.a:0", b'{"order_id": "p1.a"}')
     assert (letter.reason, letter.delivery_count, letter.dead_lettered_at) == ("MaxDeliveryCountExceeded", 10, AT)
     assert FakeClient.receivers[0].completed == []  # peeking settles nothing
+    assert letter.sequence == 7
+
+
+def test_dead_letters_are_peeked_on_from_a_sequence_number_until_the_limit():
+    FakeClient.dead["group-update"] = [Received(f"m{n}", b"{}", n) for n in range(1, 8)]
+
+    letters = ServiceBusBus(connection_string=CONN).dead_letters("group-update", limit=3, start=3)
+
+    assert [(d.message_id, d.sequence) for d in letters] == [("m3", 3), ("m4", 4), ("m5", 5)]
+    assert FakeClient.receivers[0].peeks == [3, 5]  # the first peek brought 2: the next starts after them
 
 
 def test_a_replay_sends_a_copy_to_the_queue_then_completes_the_dead_letter():

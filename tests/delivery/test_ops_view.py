@@ -12,9 +12,11 @@ from shared.bus import BusError
 from shared.connectors import Outcome
 from shared.models.provisioning import OrderState
 from shared.services import circuits
+from shared.store.audit import audit_trail
 from tests.bus.calls import call, payload
 from tests.delivery.chain import SECRET_ENV, deliver_due, finance_group, hire, webhook_target
 from tests.delivery.servers import Receiver
+from tests.helpers.lists import bus_dead_letters
 
 
 @pytest.fixture
@@ -117,3 +119,41 @@ def test_a_bus_that_cannot_be_read_shows_an_error_not_a_failed_view(rt, monkeypa
 
     assert response.status_code == 200
     assert all(q["error"] and q["active"] is None for q in payload(response)["queues"])
+
+
+def test_the_view_says_whether_day_one_finished_and_counts_orders_by_state(rt):
+    poison(rt)
+    body = payload(view())
+
+    assert body["day_one"]["finished"] is False
+    assert {c["check"]: c["count"] for c in body["day_one"]["checks"]}["dead_lettered"] == 1
+    assert body["orders"] == [] and body["reevaluations"] == []
+
+    call("ops_chain_replay", "POST", "ops/chain/replay", body={"queue": "provisioning-order", "message_id": "order:p1.x:0"})
+    rt.bus.complete(rt.bus.receive(rt.settings.queue("provisioning-order")))
+    assert payload(view())["day_one"]["finished"] is True
+
+
+def test_the_bus_dead_letters_of_a_queue_page_through_the_api(rt):
+    ids = bus_dead_letters(rt, "group-update", 7)
+    shown, params = [], {"queue": "group-update", "limit": "3"}
+    while True:
+        response = call("ops_chain_deadletters", "GET", "ops/chain/deadletters", params=params)
+        assert response.status_code == 200
+        shown += [d["message_id"] for d in payload(response)["items"]]
+        if payload(response)["next"] is None:
+            break
+        params = {**params, "next": payload(response)["next"]}
+    assert shown == ids
+    forged = call("ops_chain_deadletters", "GET", "ops/chain/deadletters", params={**params, "next": "x.y"})
+    assert forged.status_code == 400 and payload(forged)["errors"][0]["field"] == "next"
+    unknown = call("ops_chain_deadletters", "GET", "ops/chain/deadletters", params={"queue": "nope"})
+    assert unknown.status_code == 422 and payload(unknown)["errors"][0]["field"] == "queue"
+
+
+def test_a_sweep_run_through_the_api_is_audited_with_the_caller(rt):
+    response = call("ops_sweep", "POST", "ops/sweep", params={"limit": "10"})
+
+    assert response.status_code == 200 and payload(response)["persons_checked"] == 0
+    [record] = audit_trail(rt.store.table("ops"), "sweeps")
+    assert record["action"] == "sweep.run" and record["actor"] != "anonymous"

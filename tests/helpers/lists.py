@@ -73,3 +73,15 @@ def many_dead_letters(rt, count: int = MANY) -> list[str]:
     for n in range(count):
         repo.park("person-update", f"m-{n:04d}", b"{}", "malformed", "test", NOW)
     return [f"m-{n:04d}" for n in range(count)]
+
+
+def bus_dead_letters(rt, queue: str, count: int, prefix: str = "dl") -> list[str]:
+    """`count` messages of `queue` (the logical name) dead-lettered by the bus itself, as
+    after too many deliveries: published, received and dead-lettered through the bus's API."""
+    name, ids = rt.settings.queue(queue), []
+    for n in range(count):
+        message_id = f"{prefix}-{n:04d}"
+        rt.bus.publish(name, '{"person_id": "p-1", "cause": "test"}', message_id)
+        rt.bus.dead_letter(rt.bus.receive(name), "MaxDeliveryCountExceeded", "failed 10 times")
+        ids.append(message_id)
+    return ids
