@@ -50,12 +50,11 @@ def records(count: int, seed: int = 7) -> Iterator[dict]:
 
 class Received:
     """What the bench's webhook receiver saw: distinct order ids (a redelivered order counts
-    once), requests, and when the first and last order came."""
+    once), requests, and when the last order came."""
 
     def __init__(self) -> None:
         self.orders: set[str] = set()
         self.requests = 0
-        self.first: float | None = None
         self.last: float | None = None
         self.lock = threading.Lock()
 
@@ -67,7 +66,6 @@ class Received:
         with self.lock:
             self.requests += 1
             self.orders.update(ids)
-            self.first = self.first or now
             self.last = now
 
 
