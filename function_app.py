@@ -1,4 +1,5 @@
-"""Roster's Functions app: one blueprint per service (docs/architecture.md §2)."""
+"""Roster's Functions app: one blueprint per service (docs/architecture.md §2); telemetry is
+set up once, as the environment asks (docs/telemetry.md)."""
 
 import azure.functions as func
 
@@ -18,12 +19,14 @@ from functions import (
     scim,
     tickets,
 )
+from shared import telemetry
 
 BLUEPRINTS = (
     persons.bp, matches.bp, groups.bp, provisioning.bp, requests.bp, requester.bp, notifications.bp, tickets.bp,
     ops.bp, console.bp, console_admin.bp, scim.bp, console_matches.bp, console_ops.bp,
 )
 
+telemetry.setup()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

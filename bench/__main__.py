@@ -5,7 +5,8 @@ ROSTER_BENCH_MATCH_SIZES the matching run (default 5000,50000 registered persons
 ROSTER_BENCH_DAYONE the day-one bulk load (default 10,000 records);
 ROSTER_BENCH_TARGET_PEOPLE the entra/ldap orders (default 100 persons);
 ROSTER_BENCH_SWEEP_PERSONS the sweep's registry (default 2,000);
-ROSTER_BENCH_OPS_ORDERS the Executed orders per target behind the operations view (default 20,000).
+ROSTER_BENCH_OPS_ORDERS the Executed orders per target behind the operations view (default 20,000);
+ROSTER_BENCH_TELEMETRY the registrations per round of the telemetry run (default 500).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bench import (
     slowtarget,
     sweep,
     targets,
+    telemetry,
 )
 from bench.common import console
 
@@ -48,6 +50,7 @@ def main() -> None:
         "targets": targets.run(),
         "sweep": sweep.run(),
         "opsview": opsview.run(),
+        "telemetry": telemetry.run(),
     }
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

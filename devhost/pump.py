@@ -38,8 +38,8 @@ def to_message(delivery: Delivery) -> ServiceBusMessage:
         lock_token=delivery.lock_token,
         locked_until=delivery.locked_until,
         content_type="application/json",
-        application_properties={},
-        user_properties={},
+        application_properties=dict(delivery.properties),  # the trace context (shared/telemetry.py)
+        user_properties=dict(delivery.properties),
     )
 
 

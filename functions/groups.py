@@ -8,6 +8,7 @@ import azure.functions as func
 
 from functions.http import PAGED, Call, endpoint, listed
 from functions.queues import consume
+from shared import telemetry
 from shared.models.group import EvaluateIn, Group, GroupIn, GroupView, MemberIn, RuleIn
 from shared.models.messages import PersonRef, ReevaluationRef
 from shared.models.role import Role
@@ -129,6 +130,7 @@ def group_reevaluation_queue(msg: func.ServiceBusMessage) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
 def group_due_sweep(timer: func.TimerRequest) -> None:
     """Safety net: anyone whose dated change is due is announced again."""
-    count = sweep_due(runtime())
+    with telemetry.span("timer group_due_sweep"):
+        count = sweep_due(runtime())
     if count:
         log.info("due sweep announced %d persons", count)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from functions.auth import Principal, authenticate, require
+from shared import telemetry
 from shared.errors import (  # noqa: F401 (field_path, invalid: re-exported for queues and console)
     BodyTooLarge,
     DocumentTooLarge,
@@ -135,10 +136,13 @@ def endpoint(
 
 def register(bp: func.Blueprint, info: RouteInfo, serve: Callable[[func.HttpRequest], func.HttpResponse]) -> None:
     """An anonymous-at-the-host HTTP function named `info.name` (roles are the app's job),
-    recorded for the OpenAPI description."""
+    recorded for the OpenAPI description; each call is one server span (shared/telemetry.py)."""
 
     def function(req: func.HttpRequest) -> func.HttpResponse:
-        return serve(req)
+        with telemetry.serving(info.name, info.route, req.method.upper(), req.headers) as span:
+            response = serve(req)
+            span.status(response.status_code)
+            return response
 
     function.__name__ = function.__qualname__ = info.name
     function.__doc__ = info.summary

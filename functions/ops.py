@@ -12,6 +12,7 @@ from pydantic import StringConstraints
 
 from functions.http import PAGED, Call, endpoint, listed
 from functions.openapi import describe
+from shared import telemetry
 from shared.errors import FieldError, InvalidInput
 from shared.models.base import Model
 from shared.models.role import Role
@@ -107,6 +108,7 @@ def outbox_relay(timer: func.TimerRequest) -> None:
 def chain_sweep(timer: func.TimerRequest) -> None:
     """The self-healing sweep: the next batch of persons checked and repaired."""
     rt = runtime()
-    figures = sweep(rt, rt.settings.sweep_batch)
+    with telemetry.span("timer chain_sweep"):  # what a repair sends on joins this trace
+        figures = sweep(rt, rt.settings.sweep_batch)
     if figures["repairs"]:
         log.warning("sweep repaired %s in %d persons", figures["repairs"], figures["persons_checked"])

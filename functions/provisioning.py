@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from functions.http import PAGED, Call, endpoint, listed, parse_body
 from functions.queues import consume, consume_many
+from shared import telemetry
 from shared.errors import RosterError
 from shared.models.base import Model, one_line
 from shared.models.messages import OrderRef, PersonRef
@@ -111,7 +112,9 @@ def reconcile_pull(call: Call):
 @bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
 def targets_reconcile_timer(timer: func.TimerRequest) -> None:
     """Hourly at :15: every readable target is read and reconciled (docs/targets.md, Reconciliation)."""
-    for target_id, summary in target_reading.pull_all(runtime(), "roster:timer").items():
+    with telemetry.span("timer targets_reconcile"):
+        pulled = target_reading.pull_all(runtime(), "roster:timer")
+    for target_id, summary in pulled.items():
         log.info("reconciliation of %s: %s", target_id, summary)
 
 

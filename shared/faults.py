@@ -10,7 +10,7 @@ Reads pass through untouched. Used by the crash-point tests (docs/recovery.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,9 +87,10 @@ class FaultyBus:
         self.inner, self.plan = inner, plan
 
     def publish(self, queue: str, body: bytes | str, message_id: str, session_id: str | None = None,
-                scheduled_at: datetime | None = None) -> None:
+                scheduled_at: datetime | None = None, properties: Mapping[str, str] | None = None) -> None:
         self.plan.step(f"publish {queue}")
-        self.inner.publish(queue, body, message_id, session_id=session_id, scheduled_at=scheduled_at)
+        self.inner.publish(queue, body, message_id, session_id=session_id, scheduled_at=scheduled_at,
+                           properties=properties)
 
     def close(self) -> None:
         self.inner.close()

@@ -6,10 +6,11 @@ Several processes (the app and devhost) may share the file: every write runs in 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from shared.bus.limits import bus_id, check_message
 from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, QueueDepth
 from shared.clock import Clock, SystemClock
 from shared.config import MAX_MESSAGE_BYTES
+from shared.telemetry import carrier
 from shared.wal import ensure_wal
 
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at INTEGER NOT NULL,
     delivery_count INTEGER NOT NULL DEFAULT 0,
     lock_token TEXT,
-    locked_until INTEGER
+    locked_until INTEGER,
+    properties TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_at, seq);
 CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, visible_at, seq);
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     delivery_count INTEGER NOT NULL,
     reason TEXT NOT NULL,
     description TEXT NOT NULL,
-    dead_lettered_at INTEGER NOT NULL
+    dead_lettered_at INTEGER NOT NULL,
+    properties TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_queue ON dead_letters (queue, id);
 """
@@ -73,7 +77,7 @@ _NOT_SESSION_BLOCKED = """
 """
 
 _NEXT_RECEIVABLE = f"""
-SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count
+SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count, properties
 FROM messages m
 WHERE m.queue = :queue AND m.visible_at <= :now
   AND (m.locked_until IS NULL OR m.locked_until <= :now)
@@ -101,6 +105,13 @@ def _to_us(instant: datetime) -> int:
 
 def _from_us(value: int | None) -> datetime | None:
     return None if value is None else _EPOCH + value * _US
+
+
+def _properties(value: Mapping[str, str] | None) -> str | None:
+    """Application properties as stored: JSON, or NULL when there are none. None: the
+    current span's trace context (shared/telemetry.py)."""
+    found = carrier() if value is None else dict(value)
+    return json.dumps(found, sort_keys=True) if found else None
 
 
 class LocalBus:
@@ -137,6 +148,7 @@ class LocalBus:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _add_properties(db)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -173,6 +185,7 @@ class LocalBus:
         message_id: str,
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
+        properties: Mapping[str, str] | None = None,
     ) -> None:
         """Enqueue a message, unless its message_id was published within the window.
         Refuses what Service Bus would (shared/bus/limits.py)."""
@@ -199,8 +212,9 @@ class LocalBus:
             scheduled = None if scheduled_at is None else _to_us(scheduled_at)
             db.execute(
                 "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
-                " scheduled_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now)),
+                " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now),
+                 _properties(properties)),
             )
 
     def receive(self, queue: str) -> Delivery | None:
@@ -235,7 +249,7 @@ class LocalBus:
             return []
         session = "m.session_id = :session" if head[3] is not None else "m.session_id IS NULL"
         rows = db.execute(
-            "SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count"
+            "SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count, properties"
             f" FROM messages m WHERE m.queue = :queue AND {session} AND m.seq != :seq"
             " AND m.visible_at <= :now AND (m.locked_until IS NULL OR m.locked_until <= :now)"
             " ORDER BY m.visible_at, m.seq LIMIT :limit",
@@ -258,7 +272,7 @@ class LocalBus:
         """Lock each of `rows` (its delivery count up by one) and describe it."""
         locked_until = now + self.lock_duration // _US
         deliveries = []
-        for seq, message_id, body, session_id, enqueued, scheduled, count in rows:
+        for seq, message_id, body, session_id, enqueued, scheduled, count, props in rows:
             token = str(uuid.uuid4())
             db.execute(
                 "UPDATE messages SET delivery_count = ?, lock_token = ?, locked_until = ? WHERE seq = ?",
@@ -268,6 +282,7 @@ class LocalBus:
                 queue=queue, message_id=message_id, body=bytes(body), session_id=session_id,
                 delivery_count=count + 1, enqueued_at=_from_us(enqueued), scheduled_at=_from_us(scheduled),
                 lock_token=token, locked_until=_from_us(locked_until),
+                properties=json.loads(props) if props else {},
             ))
         return deliveries
 
@@ -343,19 +358,19 @@ class LocalBus:
         0, under the id `replay:<n>:<message_id>`) in one transaction."""
         with self._tx() as db:
             row = db.execute(
-                "SELECT id, body, session_id FROM dead_letters WHERE queue = ? AND message_id = ?"
+                "SELECT id, body, session_id, properties FROM dead_letters WHERE queue = ? AND message_id = ?"
                 " ORDER BY id LIMIT 1",
                 (queue, message_id),
             ).fetchone()
             if row is None:
                 return None
-            number, body, session_id = row
+            number, body, session_id, props = row
             new_id = bus_id(f"replay:{number}:{message_id}")
             now = self._now()
             db.execute(
                 "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
-                " scheduled_at, visible_at) VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                (queue, new_id, body, session_id, now, now),
+                " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+                (queue, new_id, body, session_id, now, now, props),
             )
             db.execute("DELETE FROM dead_letters WHERE id = ?", (number,))
         return new_id
@@ -399,9 +414,17 @@ class LocalBus:
     ) -> None:
         db.execute(
             "INSERT INTO dead_letters (queue, message_id, body, session_id, delivery_count,"
-            " reason, description, dead_lettered_at)"
-            " SELECT queue, message_id, body, session_id, delivery_count, ?, ?, ?"
+            " reason, description, dead_lettered_at, properties)"
+            " SELECT queue, message_id, body, session_id, delivery_count, ?, ?, ?, properties"
             " FROM messages WHERE seq = ?",
             (reason, description, now, seq),
         )
         db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+
+def _add_properties(db: sqlite3.Connection) -> None:
+    """A bus file made before messages carried application properties gets the column."""
+    for table in ("messages", "dead_letters"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "properties" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN properties TEXT")

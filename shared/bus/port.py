@@ -6,7 +6,8 @@ adapter with `Receiver` and hands each message to the same trigger functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,9 +24,12 @@ class Bus(Protocol):
         message_id: str,
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
+        properties: Mapping[str, str] | None = None,
     ) -> None:
         """Send one message. A `message_id` seen on the queue within the duplicate
-        detection window is dropped silently. `scheduled_at` (tz-aware) delays delivery."""
+        detection window is dropped silently. `scheduled_at` (tz-aware) delays delivery.
+        `properties` are its application properties (the trace context, shared/telemetry.py);
+        None: the current span's."""
 
     def close(self) -> None: ...
 
@@ -43,6 +47,7 @@ class Delivery:
     scheduled_at: datetime | None
     lock_token: str
     locked_until: datetime
+    properties: Mapping[str, str] = field(default_factory=dict)  # application properties
 
 
 @dataclass(frozen=True)

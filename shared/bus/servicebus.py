@@ -11,6 +11,7 @@ are idempotent.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 from shared.bus.limits import bus_id, check_message
 from shared.bus.port import BusError, DeadLetter, QueueDepth
 from shared.config import MAX_MESSAGE_BYTES
+from shared.telemetry import carried, carrier
 
 DEAD_LETTER_BATCH = 50  # dead letters received at once while looking for one to replay
 MAX_DEAD_LETTER_SCAN = 20  # batches: a replay looks at most at the 1 000 oldest
@@ -63,9 +65,11 @@ class ServiceBusBus:
         message_id: str,
         session_id: str | None = None,
         scheduled_at: datetime | None = None,
+        properties: Mapping[str, str] | None = None,
     ) -> None:
         """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError.
-        A body over the limit is MessageTooLarge before anything is sent."""
+        A body over the limit is MessageTooLarge before anything is sent. `properties` (None:
+        the current trace context) become the message's application properties."""
         if not queue or not message_id:
             raise ValueError("queue and message_id are required")
         if scheduled_at is not None and scheduled_at.tzinfo is None:
@@ -73,7 +77,8 @@ class ServiceBusBus:
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         check_message(data, message_id, session_id, self.max_message_bytes)
         message = ServiceBusMessage(
-            body, message_id=message_id, session_id=session_id, content_type="application/json"
+            body, message_id=message_id, session_id=session_id, content_type="application/json",
+            application_properties=dict(carrier() if properties is None else properties) or None,
         )
         try:
             sender, sender_lock = self._sender(queue)
@@ -142,7 +147,8 @@ class ServiceBusBus:
                 held.extend(m for m in batch if m is not found)
                 if found is not None:
                     new_id = bus_id(f"replay:{found.sequence_number}:{message_id}")
-                    self.publish(queue, _body(found), new_id, session_id=found.session_id)
+                    self.publish(queue, _body(found), new_id, session_id=found.session_id,
+                                 properties=carried(found.application_properties))
                     receiver.complete_message(found)
                     return new_id
             return None

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import telemetry
 from shared.connectors import Outcome, is_automatic, open_connector
 from shared.errors import RosterError
 from shared.models.person import Person
@@ -151,16 +152,27 @@ def _carried_out(rt: Runtime, items: list[Ready]) -> dict[str, Order]:
         if until is not None:
             results.update({i.order.id: redelivery.wait_for_target(rt, target, i.order, until) for i in chunk})
             continue
-        if size == 1:
-            [item] = chunk
-            outcomes = [connector.execute(target, item.order, item.person, item.external_id(rt))]
-        else:
-            outcomes = connector.execute_many(target, [(i.order, i.person, i.external_id(rt)) for i in chunk])
+        outcomes = _called(rt, connector, target, chunk)
         with rt.store.unit_of_work():  # on SQLite one transaction for the chunk's writes
             circuits.record(rt, target, _call_outcome(outcomes))
             results.update({i.order.id: _recorded(rt, target, i.order, o)
                             for i, o in zip(chunk, outcomes, strict=True)})
     return results
+
+
+def _called(rt: Runtime, connector, target: Target, chunk: list[Ready]) -> list[Outcome]:
+    """One call of the connector for the chunk (its batch mode when it has more than one
+    order), in a connector span (shared/telemetry.py; a single order's ids on it)."""
+    with telemetry.connector_call(target.id, target.connector) as call:
+        if len(chunk) == 1:
+            [item] = chunk
+            call.set(order_id=item.order.id, person_id=item.order.person_id)
+            outcomes = [connector.execute(target, item.order, item.person, item.external_id(rt))]
+        else:
+            outcomes = connector.execute_many(target, [(i.order, i.person, i.external_id(rt)) for i in chunk])
+        called = _call_outcome(outcomes)
+        call.outcome = "transient" if called.transient else called.state.value.lower()
+    return outcomes
 
 
 def _call_outcome(outcomes: list[Outcome]) -> Outcome:

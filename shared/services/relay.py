@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from shared import telemetry
 from shared.bus import bus_id
 from shared.bus.port import BusError
 from shared.runtime import Runtime
@@ -66,9 +67,11 @@ def relay(rt: Runtime, table: str, partition: str, messages: list[Outgoing]) -> 
 
 
 def publish(rt: Runtime, message: Outgoing) -> None:
-    """One message on its configured queue (also for messages that need no outbox row)."""
-    rt.bus.publish(rt.settings.queue(message.queue), message.body, message_id=message.message_id,
-                   session_id=message.session_id, scheduled_at=message.scheduled_at)
+    """One message on its configured queue (also for messages that need no outbox row), in
+    a producer span of the trace it was caused in, which the message carries on."""
+    with telemetry.sending(message.queue, message.trace) as properties:
+        rt.bus.publish(rt.settings.queue(message.queue), message.body, message_id=message.message_id,
+                       session_id=message.session_id, scheduled_at=message.scheduled_at, properties=properties)
 
 
 def relay_stale(rt: Runtime, limit: int = RELAY_LIMIT) -> dict:

@@ -26,6 +26,7 @@ from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
 from shared.store.port import BatchFailed, Entity, ETagMismatch, Op, TableStore
 from shared.store.scan import scan
+from shared.telemetry import order_stored
 
 MAX_BATCH = 100
 EVALUATED = "evaluated"
@@ -142,6 +143,7 @@ class OrderRepository:
                 raise failure.cause from None
         for order, _, previous in orders:
             self._requeue(order, previous)
+            order_stored(order.target_id, order.state.value, previous.value if previous else None)
         for a in assignments:
             self.index_assignment(a)
 

@@ -2,7 +2,9 @@
 
 - Outbox rows live beside the state change they accompany — same table, same partition,
   same atomic batch: rows `outbox|<message id>` with the logical queue, the body, the
-  session id and the scheduled instant. The relay deletes a row once the bus accepted it.
+  session id, the scheduled instant and the trace context the message was caused in
+  (`traceparent`/`tracestate`, shared/telemetry.py: a message relayed later still joins
+  its trace). The relay deletes a row once the bus accepted it.
 - `relaymarks` says where rows may be waiting, so the timer never scans the registry:
   partition `marks:<shard>` (16 shards by a digest of the place), rows
   `<stamp>|<write id>` naming the table and partition. A writer inserts its mark *before*
@@ -14,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.store.port import Entity, Op, TableStore
+from shared.telemetry import TRACEPARENT, TRACESTATE, carrier
 
 ROW_PREFIX = "outbox|"
 MARKS = "relaymarks"
@@ -33,17 +36,20 @@ class Outgoing:
     message_id: str
     session_id: str | None = None
     scheduled_at: datetime | None = None
+    trace: dict[str, str] = field(default_factory=carrier, compare=False)  # the cause's trace context
 
     def op(self, partition: str) -> Op:
         return Op("upsert", Entity(partition, ROW_PREFIX + self.message_id, {
             "queue": self.queue, "body": self.body, "message_id": self.message_id,
             "session_id": self.session_id, "scheduled_at": self.scheduled_at,
+            TRACEPARENT: self.trace.get(TRACEPARENT), TRACESTATE: self.trace.get(TRACESTATE),
         }))
 
     @classmethod
     def of(cls, entity: Entity) -> Outgoing:
         p = entity.properties
-        return cls(p["queue"], p["body"], p["message_id"], p.get("session_id"), p.get("scheduled_at"))
+        trace = {k: p[k] for k in (TRACEPARENT, TRACESTATE) if p.get(k)}
+        return cls(p["queue"], p["body"], p["message_id"], p.get("session_id"), p.get("scheduled_at"), trace)
 
 
 def outbox_ops(partition: str, messages: list[Outgoing]) -> list[Op]:

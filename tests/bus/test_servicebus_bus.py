@@ -212,3 +212,26 @@ def test_open_bus_servicebus_without_target():
         open_bus(Settings(bus="servicebus"))
     with pytest.raises(SettingsError, match="ROSTER_BUS"):
         open_bus(Settings(bus="kafka"))
+
+
+def test_the_current_trace_context_travels_in_the_messages_application_properties():
+    from shared import telemetry
+    from tests.helpers.telemetry import recording
+
+    bus = ServiceBusBus(connection_string="Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=v")
+    with recording(), telemetry.span("roster.work"):
+        expected = telemetry.carrier()
+        bus.publish("person-changed", "{}", "m1", session_id="p1")
+    (msg,) = FakeClient.instances[0].senders["person-changed"].sent
+    assert msg.application_properties == expected
+    assert set(expected) == {"traceparent", "Diagnostic-Id"}
+
+
+def test_given_properties_are_sent_as_they_are_and_none_when_telemetry_is_off():
+    relayed = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    bus = ServiceBusBus(connection_string="Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=v")
+    bus.publish("person-changed", "{}", "m1", properties=relayed)  # an outbox row's, relayed later
+    bus.publish("person-changed", "{}", "m2")  # telemetry off: nothing to carry
+    first, second = FakeClient.instances[0].senders["person-changed"].sent
+    assert first.application_properties == relayed
+    assert not second.application_properties

@@ -31,6 +31,7 @@ class Received:
     dead_letter_reason: str = "MaxDeliveryCountExceeded"
     dead_letter_error_description: str = "Message could not be consumed after 10 delivery attempts."
     enqueued_time_utc: datetime = AT
+    application_properties: dict | None = None  # the SDK: bytes keys and values, or None
 
     @property
     def body(self):
@@ -171,6 +172,18 @@ def test_a_replay_sends_a_copy_to_the_queue_then_completes_the_dead_letter():
     assert (b"".join(copy.body), copy.session_id) == (b"{2}", "p2")
     assert receiver.completed == ["b"] and receiver.abandoned == ["a"]
     assert [m.message_id for m in FakeClient.dead["group-update"]] == ["a"]
+
+
+def test_a_replayed_message_keeps_the_trace_context_it_carried():
+    traceparent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    FakeClient.dead["group-update"] = [Received("b", b"{2}", 2, application_properties={
+        b"traceparent": traceparent, b"Diagnostic-Id": traceparent, b"other": b"x"})]
+    bus = ServiceBusBus(connection_string=CONN)
+
+    bus.replay("group-update", "b")
+
+    [copy] = bus._get_client().senders["group-update"].sent
+    assert copy.application_properties == {"traceparent": traceparent.decode(), "Diagnostic-Id": traceparent.decode()}
 
 
 def test_a_replay_looks_past_the_first_batch_and_releases_what_it_held(monkeypatch):

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
-from azure.functions.servicebus import ServiceBusMessage
 
 import function_app
+from devhost.pump import to_message
 from shared.bus.local import LocalBus
 from shared.clock import TravelClock
 from shared.config import QUEUE_SETTINGS, Settings
@@ -112,13 +112,15 @@ class Roster:
     clock: TravelClock
     plan: FaultPlan | None = None
     functions: dict[str, Any] = field(default_factory=app_functions)
+    more_settings: dict[str, str] = field(default_factory=dict)  # e.g. ROSTER_API_KEYS for HTTP calls
 
     def __post_init__(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         self.settings = Settings.from_env({
             "ROSTER_STORE": f"sqlite:///{self.data}/roster.db", "ROSTER_BUS_PATH": f"{self.data}/bus.db",
             "ROSTER_TIMEZONE": "UTC", "ROSTER_CHAIN": "async",
-            "ROSTER_ALLOW_LOOPBACK": "true"})  # the test's webhook receiver listens on 127.0.0.1
+            "ROSTER_ALLOW_LOOPBACK": "true",  # the test's webhook receiver listens on 127.0.0.1
+            **self.more_settings})
         store, bus = SqliteStore(f"{self.data}/roster.db"), LocalBus(f"{self.data}/bus.db", clock=self.clock)
         if self.plan is not None:
             store, bus = FaultyStore(store, self.plan), FaultyBus(bus, self.plan)
@@ -147,7 +149,7 @@ class Roster:
                     continue
                 progressed, handled = True, handled + len(deliveries)
                 self.clock.advance(TICK)
-                messages = [_message(d) for d in deliveries]
+                messages = [to_message(d) for d in deliveries]
                 try:
                     self.functions[function](messages if batch else messages[0])
                 except Exception:
@@ -169,13 +171,6 @@ class Roster:
         self.drain()
 
 
-def _message(delivery) -> ServiceBusMessage:
-    return ServiceBusMessage(
-        body=delivery.body, message_id=delivery.message_id, session_id=delivery.session_id,
-        delivery_count=delivery.delivery_count, application_properties={}, user_properties={},
-    )
-
-
 def copy_data(source: Path, target: Path) -> Path:
     """A data directory copied file by file (the template of a run; its runtime closed)."""
     shutil.copytree(source, target)
@@ -186,7 +181,7 @@ def restart(old: Roster) -> Roster:
     """kill -9 and start again: the dead process's locks expire, a fresh runtime on the files."""
     old.close()
     old.clock.advance(RESTART_AFTER)
-    return Roster(old.data, old.clock)
+    return Roster(old.data, old.clock, more_settings=old.more_settings)
 
 
 # -- invariants --------------------------------------------------------------------------------
