@@ -152,7 +152,7 @@ def _carried_out(rt: Runtime, items: list[Ready]) -> dict[str, Order]:
         if until is not None:
             results.update({i.order.id: redelivery.wait_for_target(rt, target, i.order, until) for i in chunk})
             continue
-        outcomes = _called(rt, connector, target, chunk)
+        outcomes = _called(rt, connector, target, chunk, batched=size > 1)
         with rt.store.unit_of_work():  # on SQLite one transaction for the chunk's writes
             circuits.record(rt, target, _call_outcome(outcomes))
             results.update({i.order.id: _recorded(rt, target, i.order, o)
@@ -160,11 +160,12 @@ def _carried_out(rt: Runtime, items: list[Ready]) -> dict[str, Order]:
     return results
 
 
-def _called(rt: Runtime, connector, target: Target, chunk: list[Ready]) -> list[Outcome]:
-    """One call of the connector for the chunk (its batch mode when it has more than one
-    order), in a connector span (shared/telemetry.py; a single order's ids on it)."""
+def _called(rt: Runtime, connector, target: Target, chunk: list[Ready], batched: bool) -> list[Outcome]:
+    """One call of the connector for the chunk (its batch mode when `batched`, even for one
+    order: a batch target's receiver always gets batches), in a connector span
+    (shared/telemetry.py; a single order's ids on it)."""
     with telemetry.connector_call(target.id, target.connector) as call:
-        if len(chunk) == 1:
+        if not batched:
             [item] = chunk
             call.set(order_id=item.order.id, person_id=item.order.person_id)
             outcomes = [connector.execute(target, item.order, item.person, item.external_id(rt))]

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from devhost.pump import to_message
+from shared import telemetry
 from shared.connectors.pool import POOL
 from shared.models.provisioning import Action, OrderState, Policy, Target
 from shared.services.provisioning import evaluate_provisioning, lane, order_message
@@ -25,6 +26,7 @@ from tests.delivery.chain import (
 )
 from tests.factories import a_target, an_order
 from tests.helpers.hooks import hook
+from tests.helpers.telemetry import recording
 
 
 @pytest.fixture(autouse=True)
@@ -169,3 +171,22 @@ def test_a_scim_targets_account_orders_go_in_one_bulk_request_each_order_verifie
     assert all("created (bulk), read back" in o.history[-1].note for o in orders)
     assert scim_server.requests.count(("POST", "/v2/Bulk")) == 1
     assert ("POST", "/v2/Users") not in scim_server.requests
+
+
+def test_each_message_of_a_batch_keeps_its_own_trace_and_the_batch_call_is_one_connector_span(rt):
+    with hook() as receiver, recording() as recorded:
+        finance_group(rt)
+        webhook_target(rt, "hook", receiver.url, batch_size=50, concurrency=1)
+        for n in range(2):
+            with telemetry.span(f"hire {n}"):
+                hire(rt, n)
+
+        deliver_due(rt)
+
+    hires = {s.context.trace_id for s in recorded.spans() if s.name.startswith("hire ")}
+    consumed = recorded.named("process provisioning-order")
+    assert len(hires) == 2 and len(consumed) == 2
+    assert {s.context.trace_id for s in consumed} == hires  # each message continues its own trace
+    [call] = recorded.named("connector webhook")
+    assert call.context.trace_id in hires and call.attributes["roster.outcome"] == "executed"
+    assert len(receiver.bodies) == 1
