@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import sqlite3
 import threading
@@ -49,8 +50,13 @@ def load_props(text: str) -> dict[str, Any]:
     return properties
 
 
+_ETAG_PREFIX = uuid.uuid4().hex[:16]  # this process's; the counter makes each etag new
+_etag_counter = itertools.count()
+
+
 def _etag() -> str:
-    return f'W/"{uuid.uuid4().hex}"'
+    """A new ETag: unique across processes (random prefix) and writes (counter)."""
+    return f'W/"{_ETAG_PREFIX}{next(_etag_counter):x}"'
 
 
 class SqliteStore:
@@ -63,6 +69,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._tables: dict[str, SqliteTable] = {}
+        self._by_name: dict[str, SqliteTable] = {}
         self._closed = False
         ensure_wal(self.connection())
 
@@ -104,6 +111,19 @@ class SqliteStore:
             raise StoreError(f"sqlite: {exc}") from exc
 
     @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A single write's transaction; inside a unit of work none of its own (the unit holds
+        the write lock, and a refused single write changes nothing before it raises)."""
+        if getattr(self._local, "unit", None) is None:
+            with self.transaction() as conn:
+                yield conn
+            return
+        try:
+            yield self.connection()
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    @contextmanager
     def unit_of_work(self) -> Iterator[None]:
         """Every write of this thread in the block in one transaction (see the port); the
         after-commit actions run once it is committed, themselves in one unit."""
@@ -139,6 +159,9 @@ class SqliteStore:
             actions.append(action)
 
     def table(self, name: str) -> SqliteTable:
+        known = self._by_name.get(name)  # the hot path: a table this store has opened
+        if known is not None:
+            return known
         key = check_table_name(name).lower()
         with self._lock:
             table = self._tables.get(key)
@@ -150,6 +173,7 @@ class SqliteStore:
             table = SqliteTable(self, name, f'"t_{key}"')
             with self._lock:
                 table = self._tables.setdefault(key, table)
+        self._by_name[name] = table
         return table
 
     def close(self) -> None:
@@ -189,7 +213,7 @@ class SqliteTable:
 
     def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
-        with self._store.transaction() as conn:
+        with self._store.write() as conn:
             self._apply(conn, "delete", pk, rk, {}, etag, must_exist=etag is not None)
 
     def query(
@@ -268,7 +292,7 @@ class SqliteTable:
 
     def _single(self, kind: str, entity: Entity, etag: str | None) -> Entity:
         pk, rk, props = check_entity(entity)
-        with self._store.transaction() as conn:
+        with self._store.write() as conn:
             new_etag = self._apply(conn, kind, pk, rk, props, etag, must_exist=True)
         return Entity(entity.partition_key, entity.row_key, props, new_etag)
 
@@ -303,20 +327,18 @@ class SqliteTable:
                 (pk, rk, dump_props(props), new_etag),
             )
             return new_etag
-        row = conn.execute(
-            f"SELECT etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)
-        ).fetchone()
-        if row is None:
-            if must_exist:
-                raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")
-            return None
-        if etag is not None and row[0] != etag:
-            raise ETagMismatch(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) changed")
+        condition, args = ("", (pk, rk)) if etag is None else (" AND etag = ?", (pk, rk, etag))
         if kind == "delete":
-            conn.execute(f"DELETE FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk))
-            return None
-        conn.execute(
-            f"UPDATE {self._sql} SET props = ?, etag = ? WHERE pk = ? AND rk = ?",
-            (dump_props(props), new_etag, pk, rk),
-        )
-        return new_etag
+            written, result = conn.execute(f"DELETE FROM {self._sql} WHERE pk = ? AND rk = ?{condition}", args), None
+        else:
+            written, result = conn.execute(
+                f"UPDATE {self._sql} SET props = ?, etag = ? WHERE pk = ? AND rk = ?{condition}",
+                (dump_props(props), new_etag, *args),
+            ), new_etag
+        if written.rowcount == 1:
+            return result
+        if conn.execute(f"SELECT 1 FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)).fetchone():
+            raise ETagMismatch(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) changed")
+        if must_exist:
+            raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")
+        return None

@@ -37,6 +37,7 @@ _TABLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 _MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)
 _KINDS = ("insert", "upsert", "replace", "delete")
+_GOOD_NAMES: set[str] = set()
 
 
 def check_table_name(name: str) -> str:
@@ -48,8 +49,12 @@ def check_table_name(name: str) -> str:
 
 def check_name(name: str) -> str:
     """A property name: letters, digits and underscore, not reserved, at most 255 chars."""
+    if name in _GOOD_NAMES:
+        return name
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in _RESERVED:
         raise InvalidEntity(f"invalid property name {name!r}")
+    if len(_GOOD_NAMES) < 4096:  # the names Roster writes are few: checked once each
+        _GOOD_NAMES.add(name)
     return name
 
 
@@ -65,6 +70,8 @@ def check_value(name: str, value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         value = str.__str__(value)
+        if value.isascii() and len(value) <= MAX_STRING_BYTES // 2:
+            return value  # two bytes a character in UTF-16: fits
         try:
             size = len(value.encode("utf-16-le"))
         except UnicodeEncodeError:
@@ -102,16 +109,32 @@ def _check_datetime(name: str, value: datetime) -> datetime:
 
 def check_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
     """Validated, normalised properties; None values are dropped."""
-    clean = {check_name(n): check_value(n, v) for n, v in properties.items() if v is not None}
+    return _sized_properties(properties)[0]
+
+
+def _sized_properties(properties: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """`check_properties` and the bytes Table Storage counts for them, in one pass."""
+    clean, size = {}, 0
+    for name, value in properties.items():
+        if value is None:
+            continue
+        check_name(name)
+        clean[name] = value = check_value(name, value)
+        size += 8 + 2 * len(name) + value_size(value)
     if len(clean) > MAX_PROPERTIES:
         raise PropertyTooLarge(f"{len(clean)} properties, over {MAX_PROPERTIES}")
-    return clean
+    return clean, size
+
+
+def utf16_bytes(text: str) -> int:
+    """Bytes of `text` in UTF-16 (two a character for ASCII, counted without encoding)."""
+    return 2 * len(text) if text.isascii() else len(text.encode("utf-16-le"))
 
 
 def value_size(value: Any) -> int:
     """Bytes Table Storage counts for a value."""
     if isinstance(value, str):
-        return 4 + len(value.encode("utf-16-le"))
+        return 4 + utf16_bytes(value)
     if isinstance(value, bytes):
         return 4 + len(value)
     if isinstance(value, bool):
@@ -123,7 +146,7 @@ def value_size(value: Any) -> int:
 
 def entity_size(pk: str, rk: str, properties: Mapping[str, Any]) -> int:
     """Table Storage's size estimate of an entity (encoded keys, normalised properties)."""
-    size = 4 + len((pk + rk).encode("utf-16-le"))
+    size = 4 + utf16_bytes(pk + rk)
     return size + sum(8 + 2 * len(n) + value_size(v) for n, v in properties.items())
 
 
@@ -165,20 +188,25 @@ def part_size(kind: str, pk: str, rk: str, properties: Mapping[str, Any]) -> int
 
 def check_entity(entity: Entity) -> tuple[str, str, dict[str, Any]]:
     """Encoded keys and clean properties of an entity fit for Table Storage."""
+    return _sized_entity(entity)[:3]
+
+
+def _sized_entity(entity: Entity) -> tuple[str, str, dict[str, Any], int]:
+    """`check_entity` and the entity's size (Table Storage's estimate, as `entity_size`)."""
     pk = encode_key(entity.partition_key, "PartitionKey")
     rk = encode_key(entity.row_key, "RowKey")
-    properties = check_properties(entity.properties)
-    size = entity_size(pk, rk, properties)
+    properties, size = _sized_properties(entity.properties)
+    size += 4 + utf16_bytes(pk + rk)
     if size > MAX_ENTITY_BYTES:
         raise PropertyTooLarge(f"entity of about {size} bytes, over {MAX_ENTITY_BYTES}")
-    return pk, rk, properties
+    return pk, rk, properties, size
 
 
 def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[str, Any]]]:
     """Encoded keys and clean properties per operation; BatchTooLarge or BatchFailed."""
     if len(ops) > MAX_BATCH:
         raise BatchTooLarge(f"batch of {len(ops)} operations, over {MAX_BATCH}")
-    checked, seen = [], set()
+    checked, seen, bound = [], set(), 0
     for index, op in enumerate(ops):
         try:
             if op.kind not in _KINDS:
@@ -186,28 +214,26 @@ def check_batch(partition_key: str, ops: list[Op]) -> list[tuple[str, str, dict[
             if op.entity.partition_key != partition_key:
                 raise InvalidEntity("operation on another partition")
             if op.kind == "delete":
-                item = (
-                    encode_key(partition_key, "PartitionKey"),
-                    encode_key(op.entity.row_key, "RowKey"),
-                    {},
-                )
+                pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(op.entity.row_key, "RowKey")
+                *item, size = pk, rk, {}, 4 + utf16_bytes(pk + rk)
             else:
-                item = check_entity(op.entity)
+                *item, size = _sized_entity(op.entity)
             if item[1] in seen:
                 raise InvalidEntity(f"RowKey {op.entity.row_key!r} twice in one batch")
         except StoreError as exc:
             raise BatchFailed(index, exc) from exc
         seen.add(item[1])
-        checked.append(item)
-    _check_wire_size(ops, checked)
+        checked.append(tuple(item))
+        bound += BATCH_PART_BYTES + 256 + 10 * size
+    _check_wire_size(ops, checked, bound)
     return checked
 
 
-def _check_wire_size(ops: list[Op], checked: list[tuple[str, str, dict[str, Any]]]) -> None:
+def _check_wire_size(ops: list[Op], checked: list[tuple[str, str, dict[str, Any]]], bound: int) -> None:
     """BatchTooLarge when the transaction's body would pass MAX_BATCH_BYTES. The exact count
     (JSON serialisation) is skipped when a safe bound — ten times Table Storage's UTF-16
-    estimate per operation, more than any escaping, base64 or URL-quoting costs — fits."""
-    bound = sum(BATCH_PART_BYTES + 256 + 10 * entity_size(*item) for item in checked)
+    estimate per operation (`entity_size`), more than any escaping, base64 or URL-quoting
+    costs — fits."""
     if bound <= MAX_BATCH_BYTES:
         return
     total = sum(part_size(op.kind, *item) for op, item in zip(ops, checked, strict=True))
