@@ -26,7 +26,7 @@ from shared.models.group import GroupIn, MemberIn
 from shared.models.messages import OrderRef
 from shared.models.provisioning import OrderState, Policy, Target
 from shared.runtime import Runtime
-from shared.services import groups, orders
+from shared.services import delivery, groups
 from shared.services.provisioning import evaluate_provisioning
 from shared.services.registration import register
 from shared.store.orders import OrderRepository
@@ -87,9 +87,9 @@ def one_run() -> dict:
             evaluate_provisioning(rt, person_id, "bench")
         start = time.perf_counter()
         queue = settings.queue("provisioning-order")
-        while (delivery := rt.bus.receive(queue)) is not None:
-            orders.execute(rt, OrderRef.model_validate_json(delivery.body).order_id)
-            rt.bus.complete(delivery)
+        while (message := rt.bus.receive(queue)) is not None:
+            delivery.execute(rt, OrderRef.model_validate_json(message.body).order_id)
+            rt.bus.complete(message)
         took = time.perf_counter() - start
         repo = OrderRepository(rt.store)
         done = sum(1 for _ in repo.queue("quick", OrderState.executed))

@@ -40,6 +40,21 @@ def read_route_prefix(host_json: Path) -> str:
     return "api" if prefix is None else str(prefix).strip("/")
 
 
+DEFAULT_BATCH_SIZE = 1000  # the Service Bus extension's default maxMessageBatchSize
+
+
+def read_batch_size(host_json: Path) -> int:
+    """host.json `extensions.serviceBus.maxMessageBatchSize`: the most messages a batch
+    trigger (`cardinality=many`) gets at once."""
+    if not host_json.is_file():
+        return DEFAULT_BATCH_SIZE
+    document = json.loads(host_json.read_text(encoding="utf-8-sig"))
+    value = document.get("extensions", {}).get("serviceBus", {}).get("maxMessageBatchSize", DEFAULT_BATCH_SIZE)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{host_json}: extensions.serviceBus.maxMessageBatchSize must be a positive whole number")
+    return value
+
+
 class Host:
     """Runs a Functions app on one machine.
 
@@ -79,6 +94,7 @@ class Host:
         self.activity = Activity()
         self.functions: list[HostFunction] = []
         self.route_prefix = "api"
+        self.batch_size = DEFAULT_BATCH_SIZE
         self.settings_created = False
         self.bus_path: str | None = None
         self.url: str | None = None
@@ -111,6 +127,7 @@ class Host:
             if self.settings_created:
                 log.info("created %s from the sample", self.settings_path)
             self.route_prefix = read_route_prefix(self.host_json)
+            self.batch_size = read_batch_size(self.host_json)
             app = load_app(self.app_module)
             self.functions = index_functions(app, os.environ, app_directory(self.app_module))
             self._check_bus()
@@ -185,6 +202,7 @@ class Host:
                         self._stop,
                         poll_interval=self.poll_interval,
                         worker=worker,
+                        batch_size=self.batch_size,
                     )
                     self.pumps.append(pump)
                     self._spawn(pump.run, f"devhost-pump-{worker}")

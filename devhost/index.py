@@ -85,6 +85,7 @@ class HostFunction:
     route: RouteTemplate | None = None
     methods: frozenset[str] | None = None  # None: every method
     queue: str | None = None
+    batch: bool = False  # a Service Bus trigger with cardinality=many: it takes a list
     schedule: str | None = None
     disabled: str | None = None  # why devhost does not run it
 
@@ -100,6 +101,9 @@ class HostFunction:
         if isinstance(value, func.ServiceBusMessage) and annotation in (str, bytes):
             body = value.get_body()
             value = body.decode("utf-8") if annotation is str else body
+        if isinstance(value, list) and typing.get_args(annotation) in ((str,), (bytes,)):
+            kind = typing.get_args(annotation)[0]
+            value = [m.get_body().decode("utf-8") if kind is str else m.get_body() for m in value]
         args = {self.arg: value}
         if "context" in params and self.arg != "context":
             args["context"] = InvocationContext(self.name, self.directory)
@@ -193,6 +197,7 @@ def _describe(entry: HostFunction, trigger: Any, environ: Mapping[str, str]) -> 
     elif isinstance(trigger, ServiceBusQueueTrigger):
         entry.kind = "queue"
         entry.queue = resolve(trigger.queue_name, environ)
+        entry.batch = str(getattr(trigger.cardinality, "value", trigger.cardinality) or "one").lower() == "many"
     elif isinstance(trigger, TimerTrigger):
         entry.kind = "timer"
         entry.schedule = resolve(trigger.schedule, environ)

@@ -1,7 +1,9 @@
 """The queue pump: the local bus → Service Bus-triggered function, with peek-lock settlement.
 
 Success completes the message, an exception abandons it (it comes back at once with its
-delivery count up); the bus dead-letters it on the receive after `max_delivery_count`.
+delivery count up); the bus dead-letters it on the receive after `max_delivery_count`. A
+batch trigger (`cardinality=many`) gets up to host.json's `maxMessageBatchSize` messages as a
+list — one session's only, as the Functions host gives them — completed or abandoned together.
 Logs name the queue, function, exception type and stack, never the body or the message.
 """
 
@@ -11,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from azure.functions.servicebus import ServiceBusMessage
 
@@ -53,6 +55,7 @@ class QueuePump:
         *,
         poll_interval: float = 0.1,
         worker: str | None = None,
+        batch_size: int = 1000,
     ):
         assert function.queue is not None
         self.function = function
@@ -62,6 +65,7 @@ class QueuePump:
         self.stop = stop
         self.poll_interval = poll_interval
         self.worker = worker or f"{function.name}#0"
+        self.batch_size = batch_size
         self.completed = 0
         self.abandoned = 0
 
@@ -86,47 +90,58 @@ class QueuePump:
             receiver.close()  # type: ignore[attr-defined]
 
     def pump_once(self, receiver: Receiver) -> bool:
-        """Receive and handle one message; False when none was due."""
+        """Receive and handle one message (a batch trigger: one batch); False when none
+        was due."""
         epoch = self.activity.epoch
         try:
-            delivery = receiver.receive(self.queue)
+            if self.function.batch:
+                deliveries = receiver.receive_batch(self.queue, self.batch_size)
+            else:
+                deliveries = [d] if (d := receiver.receive(self.queue)) is not None else []
         except Exception as exc:  # BusError (a busy SQLite file) or worse: keep pumping
             log.warning("receive from %s failed: %s", self.queue, type(exc).__name__)
             return False
-        if delivery is None:
+        if not deliveries:
             self.activity.idle(self.worker, epoch)
             return False
-        self.handle(receiver, delivery)
+        self.handle(receiver, deliveries)
         return True
 
-    def handle(self, receiver: Receiver, delivery: Delivery) -> None:
+    def handle(self, receiver: Receiver, deliveries: list[Delivery]) -> None:
         name = self.function.name
         with self.activity.invocation():
             started = time.perf_counter()
+            messages = [to_message(d) for d in deliveries]
             try:
-                self.function.call(to_message(delivery))
+                self.function.call(messages if self.function.batch else messages[0])
             except Exception as exc:
                 log.warning(
-                    "Executed 'Functions.%s' (Failed, queue=%s, delivery %d; abandoned): %s",
+                    "Executed 'Functions.%s' (Failed, queue=%s, %d message(s), delivery %d; abandoned): %s",
                     name,
                     self.queue,
-                    delivery.delivery_count,
+                    len(deliveries),
+                    deliveries[0].delivery_count,
                     failure(exc),
                 )
                 log.debug("Functions.%s failed", name, exc_info=True)
-                self._settle(receiver.abandon, delivery, "abandon")
-                self.abandoned += 1
+                for delivery in deliveries:
+                    self._settle(receiver.abandon, delivery, "abandon")
+                self.abandoned += len(deliveries)
                 return
             log.info(
-                "Executed 'Functions.%s' (Succeeded, queue=%s, Duration=%dms)",
+                "Executed 'Functions.%s' (Succeeded, queue=%s, %d message(s), Duration=%dms)",
                 name,
                 self.queue,
+                len(deliveries),
                 (time.perf_counter() - started) * 1000,
             )
-            self._settle(receiver.complete, delivery, "complete")
-            self.completed += 1
+            if self.function.batch:
+                self._settle(receiver.complete_batch, deliveries, "complete")
+            else:
+                self._settle(receiver.complete, deliveries[0], "complete")
+            self.completed += len(deliveries)
 
-    def _settle(self, action: Callable[[Delivery], None], delivery: Delivery, what: str) -> None:
+    def _settle(self, action: Callable[[Any], None], delivery: Any, what: str) -> None:
         try:
             action(delivery)
         except BusError as exc:  # LockLost included: the message comes back by itself

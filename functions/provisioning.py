@@ -10,14 +10,15 @@ import azure.functions as func
 from pydantic import AfterValidator, Field, StringConstraints
 
 from functions.http import PAGED, Call, endpoint, listed, parse_body
-from functions.queues import consume
+from functions.queues import consume, consume_many
 from shared import telemetry
+from shared.errors import RosterError
 from shared.models.base import Model, one_line
 from shared.models.messages import OrderRef, PersonRef
 from shared.models.provisioning import Policy, Target, TargetView
 from shared.models.role import Role
 from shared.runtime import runtime
-from shared.services import orders, reconciliation, target_reading, targets
+from shared.services import delivery, orders, reconciliation, target_reading, targets
 from shared.services.eligibility import eligibility as eligibility_of
 from shared.services.provisioning import evaluate_provisioning
 
@@ -193,8 +194,16 @@ def group_update_queue(msg: func.ServiceBusMessage) -> None:
 
 
 @bp.function_name("provisioning_order_queue")
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name="%ProvisioningOrderQueue%",
-                              connection="ServiceBusConnection", is_sessions_enabled=True)
-def provisioning_order_queue(msg: func.ServiceBusMessage) -> None:
-    """An order for an automatic connector: carry it out."""
-    consume(msg, "provisioning-order", OrderRef, lambda ref: orders.execute(runtime(), ref.order_id))
+@bp.service_bus_queue_trigger(arg_name="msgs", queue_name="%ProvisioningOrderQueue%",
+                              connection="ServiceBusConnection", is_sessions_enabled=True, cardinality="many")
+def provisioning_order_queue(msgs: list[func.ServiceBusMessage]) -> None:
+    """A batch of orders for automatic connectors (one session: one target's lane, up to
+    host.json maxMessageBatchSize): carry them out (docs/provisioning.md, Dispatch)."""
+    consume_many(msgs, "provisioning-order", OrderRef, _execute_batch)
+
+
+def _execute_batch(refs: list[OrderRef]) -> dict[int, RosterError]:
+    """Each order attempted once; the positions of those the service refused (4xx)."""
+    results = delivery.execute_many(runtime(), [ref.order_id for ref in refs])
+    return {n: result for n, ref in enumerate(refs)
+            if isinstance(result := results.get(ref.order_id), RosterError)}

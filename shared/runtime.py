@@ -11,6 +11,7 @@ from shared import outbound
 from shared.bus import Bus, open_bus
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
+from shared.connectors.pool import POOL
 from shared.mail import Mailer, open_mailer
 from shared.store import TableStore, open_store
 from shared.tickets import Tracker, open_tracker
@@ -41,6 +42,8 @@ class Runtime:
         return self.tracker or open_tracker(os.environ)
 
     def close(self) -> None:
+        """Close the bus, the store and the connectors' pooled HTTP clients."""
+        POOL.close_all()
         self.bus.close()
         self.store.close()
 

@@ -219,46 +219,84 @@ class LocalBus:
 
     def receive(self, queue: str) -> Delivery | None:
         """The next due message under a fresh peek-lock, or None."""
+        batch = self.receive_batch(queue, 1)
+        return batch[0] if batch else None
+
+    def receive_batch(self, queue: str, max_messages: int) -> list[Delivery]:
+        """Up to `max_messages` due messages, each under its own peek-lock, as a Service Bus
+        batch trigger gets them: the next due message and, when it has a session, the
+        messages of that session that follow it, in order (a session's batch holds only
+        its own messages); without a session, the next due messages without one."""
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
         with self._tx() as db:
             now = self._now()
             while True:
                 row = db.execute(_NEXT_RECEIVABLE, {"queue": queue, "now": now}).fetchone()
                 if row is None:
-                    return None
-                seq, message_id, body, session_id, enqueued, scheduled, count, props = row
-                if count >= self.max_delivery_count:
-                    self._move_to_dead_letters(
-                        db,
-                        seq,
-                        MAX_DELIVERY_REASON,
-                        f"Message could not be consumed after {count} delivery attempts.",
-                        now,
-                    )
+                    return []
+                if row[6] >= self.max_delivery_count:
+                    self._dead_letter_over_count(db, row, now)
                     continue
-                token = str(uuid.uuid4())
-                locked_until = now + self.lock_duration // _US
-                db.execute(
-                    "UPDATE messages SET delivery_count = ?, lock_token = ?, locked_until = ?"
-                    " WHERE seq = ?",
-                    (count + 1, token, locked_until, seq),
-                )
-                return Delivery(
-                    queue=queue,
-                    message_id=message_id,
-                    body=bytes(body),
-                    session_id=session_id,
-                    delivery_count=count + 1,
-                    enqueued_at=_from_us(enqueued),
-                    scheduled_at=_from_us(scheduled),
-                    lock_token=token,
-                    locked_until=_from_us(locked_until),
-                    properties=json.loads(props) if props else {},
-                )
+                rows = [row, *self._followers(db, queue, row, now, max_messages - 1)]
+                return self._locked(db, queue, rows, now)
+
+    def _followers(self, db: sqlite3.Connection, queue: str, head: tuple, now: int, limit: int) -> list[tuple]:
+        """The due, unlocked messages after `head` that may share its batch: those of its
+        session in order, or (no session) others without one. Over-delivered ones go to
+        the dead letters instead."""
+        if limit <= 0:
+            return []
+        session = "m.session_id = :session" if head[3] is not None else "m.session_id IS NULL"
+        rows = db.execute(
+            "SELECT seq, message_id, body, session_id, enqueued_at, scheduled_at, delivery_count, properties"
+            f" FROM messages m WHERE m.queue = :queue AND {session} AND m.seq != :seq"
+            " AND m.visible_at <= :now AND (m.locked_until IS NULL OR m.locked_until <= :now)"
+            " ORDER BY m.visible_at, m.seq LIMIT :limit",
+            {"queue": queue, "session": head[3], "seq": head[0], "now": now, "limit": limit},
+        ).fetchall()
+        kept = []
+        for row in rows:
+            if row[6] >= self.max_delivery_count:
+                self._dead_letter_over_count(db, row, now)
+            else:
+                kept.append(row)
+        return kept
+
+    def _dead_letter_over_count(self, db: sqlite3.Connection, row: tuple, now: int) -> None:
+        self._move_to_dead_letters(
+            db, row[0], MAX_DELIVERY_REASON, f"Message could not be consumed after {row[6]} delivery attempts.", now
+        )
+
+    def _locked(self, db: sqlite3.Connection, queue: str, rows: list[tuple], now: int) -> list[Delivery]:
+        """Lock each of `rows` (its delivery count up by one) and describe it."""
+        locked_until = now + self.lock_duration // _US
+        deliveries = []
+        for seq, message_id, body, session_id, enqueued, scheduled, count, props in rows:
+            token = str(uuid.uuid4())
+            db.execute(
+                "UPDATE messages SET delivery_count = ?, lock_token = ?, locked_until = ? WHERE seq = ?",
+                (count + 1, token, locked_until, seq),
+            )
+            deliveries.append(Delivery(
+                queue=queue, message_id=message_id, body=bytes(body), session_id=session_id,
+                delivery_count=count + 1, enqueued_at=_from_us(enqueued), scheduled_at=_from_us(scheduled),
+                lock_token=token, locked_until=_from_us(locked_until),
+                properties=json.loads(props) if props else {},
+            ))
+        return deliveries
 
     def complete(self, delivery: Delivery) -> None:
         with self._tx() as db:
             seq = self._locked_seq(db, delivery)
             db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+    def complete_batch(self, deliveries: list[Delivery]) -> None:
+        """Complete every message of a batch in one transaction; LockLost (and nothing
+        completed) when a lock expired or was settled already."""
+        with self._tx() as db:
+            seqs = [self._locked_seq(db, delivery) for delivery in deliveries]
+            db.executemany("DELETE FROM messages WHERE seq = ?", [(seq,) for seq in seqs])
 
     def abandon(self, delivery: Delivery) -> None:
         """Release the lock now; the message is receivable again at once."""

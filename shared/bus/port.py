@@ -102,7 +102,14 @@ class Receiver(Protocol):
         makes the message receivable again; a message received more than
         `max_delivery_count` times is dead-lettered with reason MaxDeliveryCountExceeded."""
 
+    def receive_batch(self, queue: str, max_messages: int) -> list[Delivery]:
+        """Up to `max_messages` due messages for a batch trigger (`cardinality=many`): the
+        next one and, when it has a session, the following messages of that session only."""
+
     def complete(self, delivery: Delivery) -> None: ...
+
+    def complete_batch(self, deliveries: list[Delivery]) -> None:
+        """Complete a batch's messages together (LockLost when a lock was lost)."""
 
     def abandon(self, delivery: Delivery) -> None:
         """Release the lock now; the message is redelivered (its count already went up)."""

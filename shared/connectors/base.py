@@ -25,6 +25,9 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0  # seconds: one call never holds a message (and its session) longer
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
+MAX_BATCH_SIZE = 500  # orders in one call of a connector's batch mode (`batch_size`)
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 16  # keep it below host.json maxConcurrentSessions: other targets need sessions too
 LISTING_BACKOFF = 0.5  # seconds between attempts of a listing (not an order), doubling
 USER_AGENT = "Roster"
 
@@ -90,10 +93,15 @@ def once(attempt: Callable[[], Outcome]) -> Outcome:
     """One attempt: a Transient fault becomes a transient outcome, a Refused one Errored."""
     try:
         return attempt()
-    except Transient as fault:
+    except (Transient, Refused) as fault:
+        return fault_outcome(fault)
+
+
+def fault_outcome(fault: Transient | Refused) -> Outcome:
+    """A Transient fault as a transient outcome (with its Retry-After), a Refused one Errored."""
+    if isinstance(fault, Transient):
         return Outcome(OrderState.pending, fault.note, retry_after=fault.retry_after)
-    except Refused as refused:
-        return errored(refused.note)
+    return errored(fault.note)
 
 
 def retrying(attempt: Callable[[], T], *, retries: int, sleep: Sleep) -> T:
@@ -143,16 +151,22 @@ def _number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float)
 
 
+def _whole(value: Any, low: int, high: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """The settings the HTTP connectors read from `Target.settings`.
 
     `timeout_seconds` (10) bounds one call, at most MAX_TIMEOUT; `retries` (3) is how many
-    attempts an order gets before it is Errored, at most MAX_RETRIES."""
+    attempts an order gets before it is Errored, at most MAX_RETRIES; `concurrency` (4) is
+    how many calls the target gets at once, at most MAX_CONCURRENCY (`concurrency_of`)."""
 
     url: str
     timeout: float
     retries: int
+    concurrency: int = DEFAULT_CONCURRENCY
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> HttpSettings:
@@ -170,9 +184,12 @@ class HttpSettings:
                 f"settings.timeout_seconds must be a number of seconds from 0 to {MAX_TIMEOUT:g}"
             )
         retries = settings.get("retries", DEFAULT_RETRIES)
-        if not _number(retries) or not isinstance(retries, int) or not 1 <= retries <= MAX_RETRIES:
+        if not _whole(retries, 1, MAX_RETRIES):
             raise Refused(f"settings.retries must be a whole number from 1 to {MAX_RETRIES}")
-        return cls(url=url, timeout=float(timeout), retries=retries)
+        concurrency = settings.get("concurrency", DEFAULT_CONCURRENCY)
+        if not _whole(concurrency, 1, MAX_CONCURRENCY):
+            raise Refused(f"settings.concurrency must be a whole number from 1 to {MAX_CONCURRENCY}")
+        return cls(url=url, timeout=float(timeout), retries=retries, concurrency=concurrency)
 
 
 def attempts_allowed(target: Target) -> int:
@@ -180,3 +197,25 @@ def attempts_allowed(target: Target) -> int:
     retries = target.settings.get("retries", DEFAULT_RETRIES)
     valid = isinstance(retries, int) and not isinstance(retries, bool)
     return min(max(retries, 1), MAX_RETRIES) if valid else DEFAULT_RETRIES
+
+
+def concurrency_of(target: Target) -> int:
+    """How many calls `target` gets at once: its `concurrency` setting when valid, else
+    DEFAULT_CONCURRENCY. It is also the number of lanes (sessions) its orders are queued in
+    (shared/services/provisioning.py, order_message): the bus itself keeps the bound."""
+    value = target.settings.get("concurrency", DEFAULT_CONCURRENCY)
+    return value if _whole(value, 1, MAX_CONCURRENCY) else DEFAULT_CONCURRENCY
+
+
+def batch_size_of(target: Target) -> int:
+    """How many orders one call may carry: the target's `batch_size` when valid, else 1."""
+    value = target.settings.get("batch_size", 1)
+    return value if _whole(value, 1, MAX_BATCH_SIZE) else 1
+
+
+def delivery_setting_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for a `concurrency` or `batch_size` setting that is not valid — the
+    target is refused when saved (422 naming the field) rather than quietly defaulted."""
+    limits = {"concurrency": MAX_CONCURRENCY, "batch_size": MAX_BATCH_SIZE}
+    return [(f"settings.{name}", f"a whole number from 1 to {high}") for name, high in limits.items()
+            if name in settings and not _whole(settings[name], 1, high)]

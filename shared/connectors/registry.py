@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from shared.clock import Clock
-from shared.connectors.base import Connector
+from shared.connectors.base import Connector, delivery_setting_problems
 from shared.errors import FieldError, InvalidInput
 from shared.models.provisioning import MANUAL, Target
 
@@ -24,7 +24,7 @@ Factory = Callable[..., Connector]
 
 _BUILT_IN: dict[str, str] = {
     "webhook": "shared.connectors.webhook:WebhookConnector",
-    "scim": "shared.connectors.scim:ScimConnector",
+    "scim": "shared.connectors.scim_bulk:BulkScimConnector",
     "entra": "shared.connectors.entra:EntraConnector",
     "ldap": "shared.connectors.ldap:LdapConnector",
 }
@@ -56,12 +56,16 @@ def is_automatic(name: str) -> bool:
 
 
 def check_connector(target: Target) -> None:
-    """A target's connector is one Roster knows, or InvalidInput naming the field."""
+    """A target's connector is one Roster knows and its delivery settings (`concurrency`,
+    `batch_size`) are valid, or InvalidInput naming the field."""
     if target.connector != MANUAL and not is_automatic(target.connector):
         raise InvalidInput(
             f"unknown connector {target.connector!r}",
             [FieldError("connector", f"one of {', '.join(names())}")],
         )
+    problems = delivery_setting_problems(target.settings)
+    if problems:
+        raise InvalidInput(f"{problems[0][0]}: {problems[0][1]}", [FieldError(f, p) for f, p in problems])
 
 
 def open_connector(

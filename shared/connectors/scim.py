@@ -50,7 +50,8 @@ from scim2_models import (
     User,
 )
 
-from shared import outbound, secrets
+from shared import secrets
+from shared.connectors import pool
 from shared.connectors.base import (
     USER_AGENT,
     ConnectorError,
@@ -112,19 +113,18 @@ class ScimConnector:
     ) -> Outcome:
         try:
             settings = HttpSettings.read(target.settings)
-            headers = _headers(target.settings)
+            headers = auth_headers(target.settings)
             step = _step(order)
         except Refused as refused:
             log.warning("scim order %s not carried out: %s", order.id, refused.note)
             return errored(refused.note)
-        with self._client(settings, headers) as scim:
-            account = _Account(scim, person, external_id)
+        account = _Account(self._client(target, settings, headers), person, external_id)
 
-            def attempt() -> Outcome:
-                with _faults():
-                    return step(account)
+        def attempt() -> Outcome:
+            with scim_faults():
+                return step(account)
 
-            outcome = once(attempt)
+        outcome = once(attempt)
         if outcome.state in (OrderState.errored, OrderState.pending):
             log.warning("scim order %s: %s", order.id, outcome.note)
         return outcome
@@ -133,26 +133,22 @@ class ScimConnector:
         """Every User with the Groups it is a direct member of. Raises ConnectorError."""
         try:
             settings = HttpSettings.read(target.settings)
-            with self._client(settings, _headers(target.settings)) as scim:
+            scim = self._client(target, settings, auth_headers(target.settings))
 
-                def attempt() -> list[dict]:
-                    with _faults():
-                        return _listing(scim)
+            def attempt() -> list[dict]:
+                with scim_faults():
+                    return _listing(scim)
 
-                return retrying(attempt, retries=settings.retries, sleep=self.sleep)
+            return retrying(attempt, retries=settings.retries, sleep=self.sleep)
         except Refused as refused:
             raise ConnectorError(refused.note) from None
 
-    @contextmanager
-    def _client(self, settings: HttpSettings, headers: dict[str, str]) -> Iterator[HttpxScimClient]:
-        with outbound.client(
-            field="settings.url",
-            base_url=settings.url,
-            headers=headers,
-            timeout=settings.timeout,
-            transport=self.transport,
-        ) as client:
-            yield HttpxScimClient(client, provider=PROVIDER)
+    def _client(self, target: Target, settings: HttpSettings, headers: dict[str, str]) -> HttpxScimClient:
+        """A SCIM client over the target's pooled HTTP client (shared/connectors/pool.py)."""
+        client = pool.client_for(target.id, url=settings.url, base_url=settings.url, headers=headers,
+                                 timeout=settings.timeout, concurrency=settings.concurrency,
+                                 transport=self.transport)
+        return HttpxScimClient(client, provider=PROVIDER)
 
 
 class _Account:
@@ -171,7 +167,7 @@ class _Account:
             try:
                 user, verb = self.scim.create(self._new_user()), "created"
             except ConflictException:  # made meanwhile, or its userName is taken
-                user = self._one(ScimUser, _eq("userName", self._user_name))
+                user = self._one(ScimUser, eq_filter("userName", self._user_name))
                 if user is None:
                     raise
         if user.external_id not in (None, self.person.id):
@@ -185,7 +181,7 @@ class _Account:
             self._replace_attributes(user.id, changes)
         back = self._read_user(user.id)
         if back is not None and back.active is not False and back.external_id == self.person.id:
-            return self._verified(f"SCIM user {_short(user.id)} {verb}, read back", user.id)
+            return self._verified(f"SCIM user {short_id(user.id)} {verb}, read back", user.id)
         return self._disagrees(user.id)
 
     def grant(self, entitlement: str) -> Outcome:
@@ -200,7 +196,7 @@ class _Account:
             verb = "added to"
         if _is_member(self.scim.query(Group, group.id), uid):
             return self._verified(
-                f"SCIM user {_short(uid)} {verb} group {entitlement!r}, read back", uid
+                f"SCIM user {short_id(uid)} {verb} group {entitlement!r}, read back", uid
             )
         return self._disagrees(uid)
 
@@ -212,12 +208,12 @@ class _Account:
         if group is None:
             return self._verified(f"no group {entitlement!r}: nothing to revoke", uid)
         if not _is_member(group, uid):
-            return self._verified(f"SCIM user {_short(uid)} not in group {entitlement!r}", uid)
+            return self._verified(f"SCIM user {short_id(uid)} not in group {entitlement!r}", uid)
         self._remove_member(group, uid)
         if _is_member(self.scim.query(Group, group.id), uid):
             return self._disagrees(uid)
         return self._verified(
-            f"SCIM user {_short(uid)} removed from group {entitlement!r}, read back", uid
+            f"SCIM user {short_id(uid)} removed from group {entitlement!r}, read back", uid
         )
 
     def set_active(self, active: bool) -> Outcome:
@@ -230,7 +226,7 @@ class _Account:
         back = self._read_user(uid)
         if back is not None and (back.active is not False) == active:
             verb = "reactivated" if active else "deactivated"
-            return self._verified(f"SCIM user {_short(uid)} {verb}, read back", uid)
+            return self._verified(f"SCIM user {short_id(uid)} {verb}, read back", uid)
         return self._disagrees(uid)
 
     def update(self) -> Outcome:
@@ -247,7 +243,7 @@ class _Account:
             and back.display_name == wanted.display_name
             and _addresses(back) == _addresses(wanted)
         ):
-            return self._verified(f"SCIM user {_short(uid)} updated, read back", uid)
+            return self._verified(f"SCIM user {short_id(uid)} updated, read back", uid)
         return self._disagrees(uid)
 
     def delete(self) -> Outcome:
@@ -260,28 +256,28 @@ class _Account:
         except NotFoundException:
             verb = "already gone"
         if self._read_user(uid) is None:
-            return self._verified(f"SCIM user {_short(uid)} {verb}, read back", uid)
+            return self._verified(f"SCIM user {short_id(uid)} {verb}, read back", uid)
         return self._disagrees(uid)
 
     # -- finding -----------------------------------------------------------------------------
 
     @property
     def _user_name(self) -> str:
-        return self.person.primary_email or self.person.id
+        return user_name_of(self.person)
 
     def _user_id(self) -> str | None:
         """The id Roster knows, trusted as is (a stale one gets the server's 404), else found."""
         if self.external_id:
             return self.external_id
-        user = self._one(ScimUser, _eq("externalId", self.person.id))
+        user = self._one(ScimUser, eq_filter("externalId", self.person.id))
         return None if user is None else user.id
 
     def _existing(self) -> Any:
         """The person's user, however the server knows it; None when it has none."""
         if self.external_id and (user := self._read_user(self.external_id)) is not None:
             return user
-        return self._one(ScimUser, _eq("externalId", self.person.id)) or self._one(
-            ScimUser, _eq("userName", self._user_name)
+        return self._one(ScimUser, eq_filter("externalId", self.person.id)) or self._one(
+            ScimUser, eq_filter("userName", self._user_name)
         )
 
     def _read_user(self, uid: str) -> Any:
@@ -291,7 +287,7 @@ class _Account:
             return None
 
     def _group(self, name: str) -> Group | None:
-        return self._one(Group, _eq("displayName", name))
+        return self._one(Group, eq_filter("displayName", name))
 
     def _one(self, model: type[Resource[Any]], filter: str) -> Any:
         found = self.scim.query(model, query_parameters=SearchRequest(filter=filter, count=2))
@@ -303,18 +299,7 @@ class _Account:
     # -- changing ----------------------------------------------------------------------------
 
     def _new_user(self) -> Any:
-        person = self.person
-        return ScimUser(
-            user_name=self._user_name,
-            external_id=person.id,
-            name=Name(given_name=person.names.given, family_name=person.names.family),
-            display_name=person.names.display,
-            emails=[
-                Email(value=email.address, type=email.type, primary=index == 0)
-                for index, email in enumerate(person.emails)
-            ],
-            active=True,
-        )
+        return new_user(self.person)
 
     def _new_group(self, name: str) -> Group:
         try:
@@ -346,7 +331,7 @@ class _Account:
         self._patch_or_put(Group, group.id, [operation], put)
 
     def _remove_member(self, group: Group, uid: str) -> None:
-        operation = PatchOperation[Group](op="remove", path=f"members[{_eq('value', uid)}]")
+        operation = PatchOperation[Group](op="remove", path=f"members[{eq_filter('value', uid)}]")
 
         def put(current: Group) -> None:
             current.members = [m for m in current.members or [] if m.value != uid]
@@ -377,7 +362,27 @@ class _Account:
 
     @staticmethod
     def _disagrees(uid: str) -> Outcome:
-        return Outcome(OrderState.errored, f"SCIM user {_short(uid)}: read-back disagrees", uid)
+        return Outcome(OrderState.errored, f"SCIM user {short_id(uid)}: read-back disagrees", uid)
+
+
+def user_name_of(person: Person) -> str:
+    """The userName of a person's SCIM user: the primary email, else the person id."""
+    return person.primary_email or person.id
+
+
+def new_user(person: Person) -> Any:
+    """The SCIM user Roster makes for a person (externalId: the person id)."""
+    return ScimUser(
+        user_name=user_name_of(person),
+        external_id=person.id,
+        name=Name(given_name=person.names.given, family_name=person.names.family),
+        display_name=person.names.display,
+        emails=[
+            Email(value=email.address, type=email.type, primary=index == 0)
+            for index, email in enumerate(person.emails)
+        ],
+        active=True,
+    )
 
 
 _FIELDS = {"active": "active", "externalId": "external_id", "displayName": "display_name",
@@ -434,7 +439,7 @@ def _all(scim: HttpxScimClient, model: Any) -> list[Any]:
 
 
 @contextmanager
-def _faults() -> Iterator[None]:
+def scim_faults() -> Iterator[None]:
     """The SCIM client's exceptions as Transient (worth another attempt) or Refused."""
     try:
         yield
@@ -471,7 +476,7 @@ def _retry_after(error: Exception) -> float | None:
     return retry_after(source) if isinstance(source, httpx.Response) else None
 
 
-def _headers(settings: dict[str, Any]) -> dict[str, str]:
+def auth_headers(settings: dict[str, Any]) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT}
     name = settings.get("token_env")
     if name:
@@ -483,7 +488,7 @@ def _headers(settings: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _eq(attribute: str, value: str) -> str:
+def eq_filter(attribute: str, value: str) -> str:
     """A filter `attribute eq "value"`, the value quoted as a JSON string (RFC 7644 §3.4.2.2)."""
     return f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
 
@@ -502,5 +507,5 @@ def _primary_address(user: Any) -> str | None:
     return str(primary.value) if primary else None
 
 
-def _short(uid: str) -> str:
+def short_id(uid: str) -> str:
     return uid if len(uid) <= 8 else uid[:5] + "…"

@@ -110,6 +110,7 @@ Template = Annotated[str, StringConstraints(min_length=1, max_length=200), After
 Domain = Annotated[str, AfterValidator(_domain)]
 Seconds = Annotated[float, Field(gt=0, le=60)]  # base.MAX_TIMEOUT: one call never holds a message longer
 Retries = Annotated[int, Field(ge=1, le=10)]  # attempts an order gets (base.MAX_RETRIES)
+Concurrency = Annotated[int, Field(ge=1, le=16)]  # calls at once, the target's lanes (base.MAX_CONCURRENCY)
 
 
 class EntraSettings(Model):
@@ -131,6 +132,7 @@ class EntraSettings(Model):
     )
     timeout_seconds: Seconds = 10.0
     retries: Retries = 3
+    concurrency: Concurrency = 4
 
     @field_validator("graph_url")
     @classmethod
@@ -166,6 +168,7 @@ class LdapSettings(Model):
     ca_certificates: Annotated[str, AfterValidator(_pem)] | None = None  # PEM: trust these CAs, not the system's
     timeout_seconds: Seconds = 10.0
     retries: Retries = 3
+    concurrency: Concurrency = 4
 
     @field_validator("url")
     @classmethod

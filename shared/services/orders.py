@@ -1,30 +1,25 @@
-"""What staff and connectors do with orders: confirm, report an error, approve, retry,
-carry out automatically — and what a person's access looks like (the "View Permissions")."""
+"""What staff do with orders: confirm, report an error, approve, retry — and what a
+person's access looks like (the "View Permissions"). Connectors carry orders out in
+shared/services/delivery.py."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC
 
-from shared import telemetry
-from shared.connectors import is_automatic, open_connector
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, PersonNotFound, RosterError
 from shared.models.account_template import suggest, values_of
-from shared.models.person import Person
 from shared.models.provisioning import (
-    MANUAL,
     STATE_WORDS,
     Action,
     Assignment,
     Move,
     Order,
     OrderState,
-    Target,
 )
 from shared.runtime import Runtime
-from shared.services import circuits, redelivery
 from shared.services.eligibility import persons_with_email
 from shared.services.paging import Page
 from shared.services.provisioning import ACCOUNT, dispatch, release, transition
@@ -35,7 +30,6 @@ from shared.store.targets import TargetRepository
 
 log = logging.getLogger("roster.orders")
 BULK_LIMIT = 500
-ACCOUNT_WAIT = timedelta(seconds=30)  # a grant's wait, each time, for its account's order
 
 
 def get_order(rt: Runtime, order_id: str) -> Order:
@@ -189,71 +183,6 @@ def bulk(rt: Runtime, action: str, ids: list[str], actor: str) -> list[dict]:
         states = {o.id: o.state.value for o in dispatch(rt, approved)}
         results = [{**r, "state": states.get(r["id"], r.get("state"))} if r["ok"] else r for r in results]
     return results
-
-
-def execute(rt: Runtime, order_id: str) -> Order | None:
-    """Make one attempt at a Pending order of an automatic connector (from the
-    provisioning-order queue). Anything not Pending was handled already: redelivery changes
-    nothing. A transient fault or a paused target schedules the next attempt and returns at
-    once (shared/services/redelivery.py); the target's circuit counts every attempt."""
-    found = OrderRepository(rt.store).get(order_id)
-    if found is None or found[0].state != OrderState.pending:
-        return None
-    order = found[0]
-    target = TargetRepository(rt.store).get(order.target_id)
-    if target is None or target.connector == MANUAL:
-        return None
-    if redelivery.too_early(order, rt.clock.now()):
-        redelivery.reschedule(rt, order)
-        return order
-    person = PersonRepository(rt.store).get(order.person_id)
-    if person is None:
-        return transition(rt, order_id, Move.fail, OrderState.errored, "roster",
-                          "the person is no longer registered", error="person not found")
-    if not is_automatic(target.connector):
-        note = f"no connector named {target.connector!r}"
-        return transition(rt, order_id, Move.fail, OrderState.errored, "roster", note, error=note)
-    if _waits_for_account(rt, order):
-        return redelivery.wait_for_account(rt, order, rt.clock.now() + ACCOUNT_WAIT)
-    until = circuits.admit(rt, target)
-    if until is not None:
-        return redelivery.wait_for_target(rt, target, order, until)
-    return _attempt(rt, target, order, person.person)
-
-
-def _waits_for_account(rt: Runtime, order: Order) -> bool:
-    """A grant whose account's order is still Pending (its target put it off) waits for it:
-    the queue would otherwise deliver the grant first, before the account exists."""
-    if order.action != Action.grant:
-        return False
-    repo = OrderRepository(rt.store)
-    account = next((a for a in repo.assignments(order.person_id)
-                    if a.target_id == order.target_id and a.entitlement == "account"), None)
-    if account is None or account.order_id == order.id:
-        return False
-    found = repo.get(account.order_id)
-    return (found is not None and found[0].state == OrderState.pending
-            and found[0].action in (Action.create_account, Action.restore))
-
-
-def _attempt(rt: Runtime, target: Target, order: Order, person: Person) -> Order:
-    """Call the target once and record what came of it on the order and the circuit."""
-    repo = OrderRepository(rt.store)
-    assignment = next((a for a in repo.assignments(order.person_id)
-                       if a.target_id == order.target_id and a.entitlement == "account"), None)
-    connector = open_connector(target, clock=rt.clock)
-    with telemetry.connector_call(target.id, target.connector) as call:
-        call.set(order_id=order.id, person_id=order.person_id)
-        outcome = connector.execute(target, order, person, assignment.external_id if assignment else None)
-        call.outcome = "transient" if outcome.transient else outcome.state.value.lower()
-    circuits.record(rt, target, outcome)
-    if outcome.transient:
-        return redelivery.retry_later(rt, target, order, outcome)
-    changes = {"external_id": outcome.external_id} if outcome.external_id else {}
-    if outcome.state == OrderState.errored:
-        changes["error"] = outcome.note
-    return transition(rt, order.id, Move.carry_out, outcome.state, f"connector:{target.connector}",
-                      outcome.note, next_attempt_at=None, **changes)
 
 
 def access(rt: Runtime, person_id: str) -> list[dict]:

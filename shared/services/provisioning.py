@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared.bus.limits import bus_id
+from shared.connectors.base import DEFAULT_CONCURRENCY, concurrency_of
 from shared.errors import Conflict, NotFound, PersonNotFound
 from shared.models.messages import DigestRef, Email, OrderRef, PersonRef
 from shared.models.provisioning import (
@@ -187,7 +189,7 @@ def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), be
             except Conflict:  # moved on meanwhile
                 continue
         else:
-            publish(rt, order_message(order))
+            publish(rt, order_message(order, target))
         count += 1
     return count
 
@@ -352,20 +354,32 @@ def _released(target: Target, order: Order, now: datetime) -> tuple[Order, list[
     """A Pending order where it waits next: Transmitted (manual) or with its queue message."""
     if target.connector == MANUAL:
         return order.moved_to(OrderState.transmitted, "roster", "on the staff worklist", at=now, move=Move.dispatch), []
-    return order, [order_message(order)]
+    return order, [order_message(order, target)]
 
 
-def order_message(order: Order) -> Outgoing:
+def order_message(order: Order, target: Target | None) -> Outgoing:
     """The `provisioning-order` message of one attempt of an order — scheduled for its
     `next_attempt_at` when it waits (docs/operations.md) — with the same id for the same
-    attempt and wait, so a repeated publish is dropped by the bus."""
+    attempt and wait, so a repeated publish is dropped by the bus. Its session is the
+    order's lane (`lane`)."""
     body = OrderRef(order_id=order.id).model_dump_json()
+    session = lane(order, target)
     if order.next_attempt_at is None:
-        return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts),
-                        session_id=order.person_id)
+        return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts), session_id=session)
     stamp = order.next_attempt_at.strftime("%Y%m%dT%H%M%S.%fZ")
     return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts, "at", stamp),
-                    session_id=order.person_id, scheduled_at=order.next_attempt_at)
+                    session_id=session, scheduled_at=order.next_attempt_at)
+
+
+def lane(order: Order, target: Target | None) -> str:
+    """`<target id>|<n>`: the target's orders are spread over `concurrency` lanes (its
+    setting, default 4; shared/connectors/base.py), a person's always in the same one. The
+    queue is session-enabled with the lane as session: one lane's messages come in order,
+    one batch at a time, so a target never has more than `concurrency` batches running, and
+    one person's orders for it never overtake each other (docs/provisioning.md, Dispatch)."""
+    lanes = concurrency_of(target) if target is not None else DEFAULT_CONCURRENCY
+    number = int(hashlib.sha256(order.person_id.encode("utf-8")).hexdigest()[:8], 16) % lanes
+    return bus_id(f"{order.target_id}|{number}")
 
 
 def release(rt: Runtime, order_id: str, move: Move | None, by: str, note: str, notify: bool = True) -> Order:
@@ -401,7 +415,7 @@ def transition(
     order's queue message (scheduled when it waits) goes in the same batch."""
     def step(order: Order) -> tuple[Order, list[Outgoing]]:
         updated = order.moved_to(state, by, note, at=rt.clock.now(), move=move, **changes)
-        return updated, [order_message(updated)] if announce else []
+        return updated, [order_message(updated, TargetRepository(rt.store).get(order.target_id))] if announce else []
 
     return _change(rt, order_id, step, held)
 

@@ -17,6 +17,7 @@ from shared.runtime import Runtime
 from shared.services.provisioning import order_message, transition
 from shared.services.relay import publish
 from shared.store.orders import OrderRepository
+from shared.store.targets import TargetRepository
 
 RETRY_BASE = timedelta(seconds=5)  # before the second attempt; doubles for each one after
 MAX_RETRY_DELAY = timedelta(minutes=15)  # the longest wait, Retry-After included
@@ -43,7 +44,7 @@ def too_early(order: Order, now: datetime) -> bool:
 def reschedule(rt: Runtime, order: Order) -> None:
     """(Re)publish the message that carries out `order` at its `next_attempt_at`."""
     assert order.next_attempt_at is not None
-    publish(rt, order_message(order))
+    publish(rt, order_message(order, TargetRepository(rt.store).get(order.target_id)))
 
 
 def retry_later(rt: Runtime, target: Target, order: Order, outcome: Outcome) -> Order:

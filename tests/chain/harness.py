@@ -46,6 +46,8 @@ TRIGGERS = {
     "notification": "notification_queue",
     "group-reevaluation": "group_reevaluation_queue",
 }
+BATCHED = {"provisioning-order"}  # batch triggers (cardinality=many): they get a list, one session's
+BATCH_SIZE = 250  # host.json maxMessageBatchSize
 SECRET_ENV, SECRET = "ROSTER_TARGET_SECRET_CHAIN_TEST", "whsec-chain"
 TICK = timedelta(milliseconds=1)  # time moves on between two messages, as it does
 RESTART_AFTER = timedelta(minutes=5)  # locks of the dead process expired, relay grace and stuck age passed
@@ -60,16 +62,22 @@ def app_functions() -> dict[str, Any]:
 
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 recording (order id header, body) per delivery."""
+    """A webhook endpoint on 127.0.0.1 recording (order id, body) per order delivered: the
+    X-Roster-Order header and the body of a single delivery, each entry of a batch
+    (answered 200 without results: every order of it done). `posts` counts the requests."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict]] = []
-        received = self.received
+        self.posts: list[int] = []  # orders per request
+        received, posts = self.received, self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append((self.headers.get("X-Roster-Order", ""), json.loads(body)))
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                entries = [(e["order"]["id"], e) for e in body["orders"]] if "orders" in body else \
+                    [(self.headers.get("X-Roster-Order", ""), body)]
+                received.extend(entries)
+                posts.append(len(entries))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -125,26 +133,32 @@ class Roster:
         self.receiver_bus.close()
         self.rt.close()
 
-    def drain(self, limit: int = 5000) -> int:
-        """Hand every due message to its trigger until none is due; returns how many ran.
-        A SimulatedCrash propagates: the message stays locked, as when a process dies."""
+    def drain(self, limit: int = 5000, skip: frozenset[str] = frozenset()) -> int:
+        """Hand every due message to its trigger until none is due (but those of the queues
+        in `skip`); returns how many ran. A SimulatedCrash propagates: the message stays
+        locked, as when a process dies."""
         handled = 0
         while handled < limit:
             progressed = False
             for queue, function in TRIGGERS.items():
-                delivery = self.receiver_bus.receive(queue)
-                if delivery is None:
+                if queue in skip:
                     continue
-                progressed, handled = True, handled + 1
+                batch = queue in BATCHED
+                deliveries = self.receiver_bus.receive_batch(queue, BATCH_SIZE if batch else 1)
+                if not deliveries:
+                    continue
+                progressed, handled = True, handled + len(deliveries)
                 self.clock.advance(TICK)
+                messages = [to_message(d) for d in deliveries]
                 try:
-                    self.functions[function](to_message(delivery))
+                    self.functions[function](messages if batch else messages[0])
                 except Exception:
-                    self.receiver_bus.abandon(delivery)
+                    for delivery in deliveries:
+                        self.receiver_bus.abandon(delivery)
                     continue
                 if self.plan is not None:
                     self.plan.step(f"complete {queue}")
-                self.receiver_bus.complete(delivery)
+                self.receiver_bus.complete_batch(deliveries)
             if not progressed:
                 return handled
         raise AssertionError(f"the chain did not drain within {limit} messages")

@@ -13,7 +13,7 @@ from shared import connectors
 from shared.connectors import Outcome, check_connector, names, open_connector, register, unregister
 from shared.errors import InvalidInput
 from shared.models.provisioning import OrderState, Policy, Target
-from shared.services import orders
+from shared.services import delivery
 from shared.store.targets import TargetRepository
 from tests.bus.calls import call, payload
 from tests.delivery.chain import deliver_due, finance_group, hire, orders_of
@@ -80,7 +80,7 @@ def test_an_order_of_a_connector_no_longer_registered_errors_naming_it(rt, echo)
 
     [order] = orders_of(rt, "echoed", [person])
     assert (order.state, order.error) == (OrderState.errored, "no connector named 'echo'")
-    assert orders.execute(rt, order.id) is None  # not Pending any more: nothing happens
+    assert delivery.execute(rt, order.id) is None  # not Pending any more: nothing happens
 
 
 def test_a_target_naming_an_unknown_connector_is_refused_naming_the_field(rt):
@@ -91,3 +91,30 @@ def test_a_target_naming_an_unknown_connector_is_refused_naming_the_field(rt):
 
     assert response.status_code == 422
     assert [e["field"] for e in payload(response)["errors"]] == ["connector"]
+
+
+@pytest.mark.parametrize(("given", "fields"), [
+    ({"concurrency": 0}, ["settings.concurrency"]),
+    ({"concurrency": 17, "batch_size": 501}, ["settings.concurrency", "settings.batch_size"]),
+    ({"batch_size": "50"}, ["settings.batch_size"]),
+    ({"batch_size": True}, ["settings.batch_size"]),
+])
+def test_a_webhook_target_with_a_bad_delivery_setting_is_refused_naming_the_field(rt, given, fields):
+    body = {"id": "hook", "name": "Hook", "connector": "webhook",
+            "settings": {"url": "https://hooks.example/roster", "secret_env": "ROSTER_TARGET_SECRET_X", **given}}
+
+    response = call("targets_create", "POST", "targets", body=body)
+
+    assert response.status_code == 422
+    assert [e["field"] for e in payload(response)["errors"]] == fields
+
+
+def test_a_webhook_target_with_delivery_settings_in_range_is_saved(rt):
+    body = {"id": "hook", "name": "Hook", "connector": "webhook",
+            "settings": {"url": "https://hooks.example/roster", "secret_env": "ROSTER_TARGET_SECRET_X",
+                         "concurrency": 16, "batch_size": 500}}
+
+    response = call("targets_create", "POST", "targets", body=body)
+
+    assert response.status_code == 201
+    assert payload(response)["settings"]["batch_size"] == 500

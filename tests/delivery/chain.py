@@ -35,17 +35,18 @@ def hire(rt, n: int) -> str:
     return run_sync(rt, PersonUpdate.model_validate(body), "hr").registration.person.id
 
 
-def deliver_due(rt) -> int:
-    """Hand every due provisioning-order message to the trigger, once each; returns how many."""
+def deliver_due(rt, batch: int = 250) -> int:
+    """Hand every due provisioning-order message to the batch trigger (one session's
+    batch of up to `batch` at a time, as the host does), once each; returns how many."""
     from devhost.pump import to_message
     from functions.provisioning import provisioning_order_queue
 
     trigger = provisioning_order_queue._function.get_user_function()
     queue, count = rt.settings.queue("provisioning-order"), 0
-    while (delivery := rt.bus.receive(queue)) is not None:
-        trigger(to_message(delivery))
-        rt.bus.complete(delivery)
-        count += 1
+    while deliveries := rt.bus.receive_batch(queue, batch):
+        trigger([to_message(d) for d in deliveries])
+        rt.bus.complete_batch(deliveries)
+        count += len(deliveries)
     return count
 
 

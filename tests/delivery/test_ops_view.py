@@ -48,7 +48,7 @@ def test_the_view_shows_the_bus_dead_letters_beside_the_parked_ones(rt):
 
     rt.bus.publish(rt.settings.queue("provisioning-order"), b"not json", "bad-1")
     bad = rt.bus.receive(rt.settings.queue("provisioning-order"))
-    provisioning_order_queue._function.get_user_function()(to_message(bad))  # parks it
+    provisioning_order_queue._function.get_user_function()([to_message(bad)])  # parks it
 
     response = view()
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.models.provisioning import OrderState
-from shared.services import orders
+from shared.services import delivery, orders
 from shared.services.redelivery import MAX_RETRY_DELAY, retry_delay
 from tests.delivery import chain
 from tests.delivery.servers import Receiver
@@ -97,7 +97,7 @@ def test_an_early_redelivery_is_put_back_on_schedule_without_calling_the_target(
         queue = rt.settings.queue("provisioning-order")
         scheduled = rt.bus.active_count(queue)
 
-        again = orders.execute(rt, order.id)  # as if the first message came back
+        again = delivery.execute(rt, order.id)  # as if the first message came back
 
         assert again.next_attempt_at == order.next_attempt_at
         assert failing.requests == 1

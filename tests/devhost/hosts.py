@@ -10,6 +10,7 @@ from devhost import Host
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.devhost.sample_app:app"
 QUEUE = "sample-q"
+BATCH_QUEUE = "sample-batch-q"  # on_sample_batch runs only where a test sets SampleBatchQueue
 
 
 def write_sample(directory: Path, **extra: str) -> Path:
@@ -19,6 +20,7 @@ def write_sample(directory: Path, **extra: str) -> Path:
         "SampleQueue": QUEUE,
         "SAMPLE_RECORD": str(directory / "messages.jsonl"),
         "SAMPLE_TICKS": str(directory / "ticks.jsonl"),
+
         "SAMPLE_GREETING": "from the settings file",
         "ROSTER_STORE": "sqlite:///somewhere/else.db",
         "ROSTER_BUS": "local",

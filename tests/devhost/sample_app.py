@@ -94,6 +94,17 @@ def on_sample(msg: func.ServiceBusMessage) -> None:
         raise RuntimeError("boom")
 
 
+@app.service_bus_queue_trigger(
+    arg_name="msgs", queue_name="%SampleBatchQueue%", connection="ServiceBusConnection",
+    is_sessions_enabled=True, cardinality="many",
+)
+def on_sample_batch(msgs: list[func.ServiceBusMessage]) -> None:
+    _record("SAMPLE_BATCHES", {"ids": [m.message_id for m in msgs], "sessions": [m.session_id for m in msgs],
+                               "deliveries": [m.delivery_count for m in msgs]})
+    if any(m.get_body() == b"boom" for m in msgs) and msgs[0].delivery_count == 1:
+        raise RuntimeError("boom")
+
+
 @app.timer_trigger(schedule="* * * * * *", arg_name="timer")
 def tick(timer: func.TimerRequest) -> None:
     _record("SAMPLE_TICKS", {"past_due": timer.past_due})

@@ -101,7 +101,7 @@ def test_two_workers_share_a_queue(tmp_path: Path) -> None:
 def test_other_bus_is_not_pumped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROSTER_BUS", "servicebus")
     with make_host(tmp_path) as host:
-        (fn,) = [f for f in host.functions if f.kind == "queue"]
+        (fn,) = [f for f in host.functions if f.name == "on_sample"]
         assert fn.disabled and "ROSTER_BUS=servicebus" in fn.disabled
         assert host.pumps == [] and host.bus_path is None
         host.drain(timeout=5)

@@ -121,6 +121,7 @@ class ScimServer:
     stop: Callable[[], None]
     requests: list[tuple[str, str]] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer, one per request
+    failures_on: dict[str, list[int]] = field(default_factory=dict)  # "POST /v2/Bulk" → statuses, one per such request
     swallow_patches: bool = False
 
     def fail_next(self, *statuses: int) -> None:
@@ -130,11 +131,16 @@ class ScimServer:
         return {"url": self.url, "token_env": SCIM_TOKEN_ENV, "timeout_seconds": 5, **over}
 
 
-def start_scim_server(*, patch: bool = True) -> ScimServer:
+def start_scim_server(*, patch: bool = True, bulk: bool = True, max_operations: int | None = None,
+                      max_payload_size: int | None = None) -> ScimServer:
+    """scim2-server's defaults (PATCH; Bulk of 1000 operations, 1 MiB), or less of them."""
     config = load_default_service_provider_config()
     config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
     if not patch:
         config.patch.supported = False
+    config.bulk.supported = bulk
+    config.bulk.max_operations = max_operations or config.bulk.max_operations
+    config.bulk.max_payload_size = max_payload_size or config.bulk.max_payload_size
     provider = ScimProvider.from_discovery(
         load_default_schemas().values(), load_default_resource_types().values(), config=config
     )
@@ -146,8 +152,9 @@ def start_scim_server(*, patch: bool = True) -> ScimServer:
 
     def front(environ: dict, start_response: Callable) -> Iterable[bytes]:
         state.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
-        if state.failures:
-            status = state.failures.pop(0)
+        aimed = state.failures_on.get(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        if state.failures or aimed:
+            status = aimed.pop(0) if aimed else state.failures.pop(0)
             if status >= 502:  # as a gateway says it: a page, no SCIM error
                 start_response(f"{status} Gateway", [("Content-Type", "text/html")])
                 return [b"<html><body>Bad gateway</body></html>"]

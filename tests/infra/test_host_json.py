@@ -31,3 +31,17 @@ def test_function_timeout_is_bounded():
     """The Consumption plan allows at most 10 minutes; an unbounded timeout would hold a
     message (and its session) without end."""
     assert timedelta(minutes=1) <= span(host_json()["functionTimeout"]) <= timedelta(minutes=10)
+
+
+def test_one_target_at_full_concurrency_leaves_session_slots_for_the_rest():
+    """A target's lanes are sessions: the most one target may take (its `concurrency`) must
+    not be every session slot an instance has, or the person queues would wait on it."""
+    from shared.connectors.base import MAX_CONCURRENCY
+
+    assert host_json()["extensions"]["serviceBus"]["maxConcurrentSessions"] > MAX_CONCURRENCY
+
+
+def test_an_idle_session_frees_its_slot_within_seconds():
+    """Person sessions mostly carry one message: a receiver waiting the default minute on an
+    emptied session would hold a slot for nothing (docs/provisioning.md)."""
+    assert span(host_json()["extensions"]["serviceBus"]["sessionIdleTimeout"]) <= timedelta(seconds=10)

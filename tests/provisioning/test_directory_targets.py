@@ -14,7 +14,7 @@ from azure.functions.timer import TimerRequest
 from shared.models.group import GroupIn
 from shared.models.person import PersonUpdate
 from shared.models.provisioning import OrderState, Policy, Target
-from shared.services import groups, orders, target_reading
+from shared.services import delivery, groups, orders, target_reading
 from shared.services.chain import run_sync
 from shared.services.provisioning import evaluate_provisioning
 from shared.store.orders import OrderRepository
@@ -164,7 +164,7 @@ def test_graph_throttling_puts_the_order_off_by_retry_after_through_a_scheduled_
     rt.bus.purge(queue)
     tenant.fail("GET", r"/users/", 429, retry_after=30)
 
-    order = orders.execute(rt, the_order(rt).id)
+    order = delivery.execute(rt, the_order(rt).id)
 
     at = rt.clock.now() + timedelta(seconds=30)
     assert (order.state, order.failures, order.next_attempt_at) == (OrderState.pending, 1, at)
@@ -173,9 +173,9 @@ def test_graph_throttling_puts_the_order_off_by_retry_after_through_a_scheduled_
     assert rt.bus.next_due(queue) == at
 
     rt.clock.advance(timedelta(seconds=31))
-    delivery = rt.bus.receive(queue)
-    assert json.loads(delivery.body) == {"order_id": order.id}
-    assert orders.execute(rt, order.id).state == OrderState.executed
+    message = rt.bus.receive(queue)
+    assert json.loads(message.body) == {"order_id": order.id}
+    assert delivery.execute(rt, order.id).state == OrderState.executed
     assert tenant.user_by_upn("ada.lovelace@example.edu") is not None
 
 
@@ -184,7 +184,7 @@ def test_an_order_graph_keeps_refusing_is_errored_after_the_targets_attempts(rt,
     order = the_order(rt)
 
     for _ in range(3):
-        order = orders.execute(rt, order.id)
+        order = delivery.execute(rt, order.id)
         rt.clock.advance(timedelta(minutes=16))
 
     assert order.state == OrderState.errored
@@ -200,22 +200,22 @@ def test_a_grant_waits_for_its_put_off_account_without_calling_graph(rt, tenant)
     evaluate_provisioning(rt, person_id, "policy added")
     account, grant = sorted((o for o in OrderRepository(rt.store).of_person(person_id) if o.target_id == "tenant"),
                             key=lambda o: o.action != "create_account")
-    orders.execute(rt, account.id)  # throttled
+    delivery.execute(rt, account.id)  # throttled
     calls = len(tenant.calls)
-    waiting = orders.execute(rt, grant.id)
+    waiting = delivery.execute(rt, grant.id)
 
     assert waiting.state == OrderState.pending and waiting.failures == 0
     assert waiting.history[-1].note.startswith("waits for the account's order; next attempt at")
     assert len(tenant.calls) == calls  # Graph was not called for the grant
     rt.clock.advance(timedelta(seconds=21))
-    assert orders.execute(rt, account.id).state == OrderState.executed
+    assert delivery.execute(rt, account.id).state == OrderState.executed
     rt.clock.advance(timedelta(seconds=10))
-    assert orders.execute(rt, grant.id).state == OrderState.executed
+    assert delivery.execute(rt, grant.id).state == OrderState.executed
     assert tenant.groups[gid] == {tenant.user_by_upn("ada.lovelace@example.edu")["id"]}
 
 
 def test_delta_reconciliation_verifies_then_reports_a_user_deleted_in_the_tenant_as_missing(rt, tenant):
-    order = orders.execute(rt, the_order(rt).id)
+    order = delivery.execute(rt, the_order(rt).id)
     first = target_reading.pull(rt, "tenant", "staff")
     user = tenant.user_by_upn("ada.lovelace@example.edu")
     del tenant.users[user["id"]]
@@ -230,7 +230,7 @@ def test_delta_reconciliation_verifies_then_reports_a_user_deleted_in_the_tenant
 
 def test_the_hourly_timer_reads_every_readable_target_and_one_that_fails_does_not_stop_it(functions, rt, tenant,
                                                                                            monkeypatch):
-    order = orders.execute(rt, the_order(rt).id)
+    order = delivery.execute(rt, the_order(rt).id)
     monkeypatch.setenv("ROSTER_TARGET_SECRET_LDAP", "pw")
     TargetRepository(rt.store).save(Target(id="a-dir", name="Dir", connector="ldap", settings={
         **LDAP, "url": "ldap://127.0.0.1:9", "timeout_seconds": 2}))  # unreachable, and read first
