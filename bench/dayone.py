@@ -3,7 +3,8 @@
 ROSTER_BENCH_DAYONE records (default 10,000; the day-one goal is stated for 50,000 — persons
 with 1–3 affiliations each) against 50
 dynamic rules and 5 targets (2 manual, 3 webhook to a local receiver), on devhost with the
-embedded store. Reports records/s until every person is stored, groups evaluated and every
+embedded store; ROSTER_BENCH_DAYONE_VIA=cli loads them through `python -m cli import`
+instead of direct bulk calls. Reports records/s until every person is stored, groups evaluated and every
 order created; then until every automatic order is delivered; peak memory of the process
 (devhost runs in it); and the ratio to a raw batched SQLite insert of as many rows as the
 load wrote.
@@ -157,6 +158,35 @@ def delivery_settings() -> dict:
             "concurrency": int(os.environ.get("ROSTER_BENCH_CONCURRENCY", "4"))}
 
 
+def load_records(client: httpx.Client, count: int, tmp: Path) -> float:
+    """The load as ROSTER_BENCH_DAYONE_VIA says: `bulk` (default; 1,000-record calls of
+    `POST /api/persons/bulk`) or `cli` (`python -m cli import` of an NDJSON export)."""
+    return load_cli(str(client.base_url), count, tmp) if _via() == "cli" else load_bulk(client, count)
+
+
+def _via() -> str:
+    via = os.environ.get("ROSTER_BENCH_DAYONE_VIA", "bulk")
+    if via not in ("bulk", "cli"):
+        raise SystemExit(f"ROSTER_BENCH_DAYONE_VIA is bulk or cli, not {via!r}")
+    return via
+
+
+def load_cli(url: str, count: int, tmp: Path) -> float:
+    """The export written as NDJSON, then loaded by the command-line client (its progress bar
+    on the console), as the people who run Roster would."""
+    from cli.__main__ import main
+
+    export = tmp / "hr-export.ndjson"
+    with export.open("w") as out:
+        out.writelines(json.dumps(record) + "\n" for record in records(count))
+    started = time.perf_counter()
+    code = main(["--url", url, "--key", "bench", "import", str(export), "--source", "hr", "--batch", str(BATCH)],
+                console=console)
+    if code != 0:
+        raise RuntimeError(f"the CLI import ended with exit code {code}")
+    return time.perf_counter() - started
+
+
 def load_bulk(client: httpx.Client, count: int) -> float:
     batch, started = [], time.perf_counter()
     with progress(f"bulk load of {count:,} records", count) as step:
@@ -215,6 +245,24 @@ def rows_written(data_dir: Path) -> int:
         db.close()
 
 
+def run_load(count: int | None = None) -> dict:
+    """The load part alone, as in `run` up to the last answer, without waiting for delivery:
+    records/s to "every person stored, groups evaluated, every order created", the rows
+    written, the ratio to a raw batched insert of as many, peak memory (devhost in it)."""
+    count = count or int(os.environ.get("ROSTER_BENCH_DAYONE", "10000"))
+    os.environ[SECRET_ENV] = "bench-secret"
+    with tempfile.TemporaryDirectory() as tmp, webhook_receiver() as (hook, _), \
+            devhost(Path(tmp), delivering=False) as (client, host):
+        configure(client, hook)
+        host.drain(timeout=120)
+        load = load_records(client, count, Path(tmp))
+        rows = rows_written(Path(tmp) / "d")
+    floor = raw_insert_seconds(rows)
+    return {"records": count, "load_s": round(load, 2), "records_per_s": round(count / load),
+            "rows_written": rows, "raw_insert_s": round(floor, 3), "ratio_to_raw_insert": round(load / floor, 1),
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def run(count: int | None = None) -> dict:
     count = count or int(os.environ.get("ROSTER_BENCH_DAYONE", "10000"))
     os.environ[SECRET_ENV] = "bench-secret"
@@ -222,7 +270,7 @@ def run(count: int | None = None) -> dict:
         with devhost(Path(tmp), delivering=False) as (client, host):
             configure(client, hook)
             host.drain(timeout=120)
-            load = load_bulk(client, count)
+            load = load_records(client, count, Path(tmp))
             expected = sum(1 for _ in _automatic_orders(client))
         with devhost(Path(tmp)) as (client, host):  # the queued orders, delivered on their own
             delivered = wait_delivered(host, received, expected)
@@ -237,7 +285,7 @@ def run(count: int | None = None) -> dict:
         "rows_written": rows, "raw_insert_s": floor, "ratio_to_raw_insert": load / floor,
         "peak_memory_mib": peak_mib,
     }
-    show("Day one (bulk path, devhost, embedded store)", [
+    show(f"Day one ({'the CLI' if _via() == 'cli' else 'bulk calls'}, devhost, embedded store)", [
         ("records loaded (persons stored, groups evaluated, orders created)", f"{count:,} in {load:.1f} s"),
         ("records/s", f"{figures['records_per_s']:,.0f}"),
         ("automatic orders queued, then delivered to the webhook receiver",

@@ -2,9 +2,12 @@
 
 `POST /api/persons/bulk` takes up to `MAX_RECORDS` `PersonUpdate`s (a JSON array or NDJSON).
 Every record runs through the same chain as `POST /api/persons` (registration → groups →
-provisioning); one bad record never fails the others: it is answered with the field at
-fault. A repeated load changes nothing (every record answers `unchanged`), so an import
-interrupted half-way is simply started again.
+provisioning), in order, `CHUNK` records in one store unit of work (on SQLite one
+transaction) with the targets and policies read once per chunk; the chunk's messages are
+published once it has committed, and the desk hears of its manual orders in the worklist
+digest. One bad record never fails the others: it is answered with the field at fault. A
+repeated load changes nothing (every record answers `unchanged`), so an import interrupted
+half-way — even inside a chunk — is simply started again.
 
 With `dry_run` nothing is written: each record says what would happen — its outcome, the
 person's lifecycle step (joiner, mover, leaver), the groups gained and lost, and the orders
@@ -14,6 +17,7 @@ per target that would follow.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,7 @@ from shared.store.persons import PersonRepository
 
 MAX_RECORDS = 1000
 MAX_BYTES = 4 * 1024 * 1024
+CHUNK = 100  # records per unit of work: one transaction on SQLite, short enough not to starve other writers
 
 
 @dataclass
@@ -75,9 +80,11 @@ def parse_records(body: bytes, content_type: str) -> list[Any]:
 
 
 def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> dict:
-    """Apply (or preview) every record; the summary counts outcomes."""
-    book = consequences.PolicyBook.load(rt) if dry_run else None  # read once for the whole call
-    results = [_one(rt, index, raw, actor, book) for index, raw in enumerate(records)]
+    """Apply (or preview) every record, chunk by chunk; the summary counts outcomes."""
+    results: list[RecordResult] = []
+    for start in range(0, len(records), CHUNK):
+        chunk = list(enumerate(records[start:start + CHUNK], start))
+        results += _previewed(rt, chunk) if dry_run else _applied(rt, chunk, actor)
     return {
         "dry_run": dry_run,
         "summary": dict(Counter(r.outcome for r in results)),
@@ -85,14 +92,28 @@ def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> 
     }
 
 
-def _one(rt: Runtime, index: int, raw: Any, actor: str, book: consequences.PolicyBook | None) -> RecordResult:
-    """One record applied, or previewed against `book` (a dry run)."""
+def _applied(rt: Runtime, chunk: list[tuple[int, Any]], actor: str) -> list[RecordResult]:
+    """One chunk through the chain, record after record, in one unit of work (on SQLite one
+    transaction: each record's batches still commit or fail on their own inside it); its
+    messages are published once it has committed (docs/architecture.md §10)."""
+    with rt.store.unit_of_work():
+        book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its unit of work
+        return [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book)) for index, raw in chunk]
+
+
+def _previewed(rt: Runtime, chunk: list[tuple[int, Any]]) -> list[RecordResult]:
+    """One chunk of a dry run: nothing written."""
+    book = consequences.PolicyBook.load(rt)
+    return [_one(index, raw, lambda update, i=index: preview(rt, i, update, book)) for index, raw in chunk]
+
+
+def _one(index: int, raw: Any, step: Callable[[PersonUpdate], RecordResult]) -> RecordResult:
+    """One record validated and handed to `step`; a bad record is answered with its field."""
     source_id = raw.get("source_id") if isinstance(raw, dict) else None
     try:
         if not isinstance(raw, dict):
             raise InvalidInput("a record must be a JSON object", [])
-        update = PersonUpdate.model_validate(raw)
-        return preview(rt, index, update, book) if book is not None else _apply(rt, index, update, actor)
+        return step(PersonUpdate.model_validate(raw))
     except ValidationError as error:
         return _failed(index, source_id, invalid(error))
     except RosterError as error:
@@ -105,8 +126,9 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
     return RecordResult(index, source_id if isinstance(source_id, str) else None, "failed", errors=errors)
 
 
-def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str) -> RecordResult:
-    registration = run_sync(rt, update, actor).registration
+def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str,
+           book: consequences.PolicyBook) -> RecordResult:
+    registration = run_sync(rt, update, actor, book, windowed=True).registration
     person_id = registration.person.id if registration.person else None  # None: held as a pending match
     return RecordResult(index, update.source_id, registration.outcome, person_id)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from shared.bus import bus_id
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
+from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
 from shared.services.provisioning import evaluate_provisioning
 from shared.services.registration import Registration, register
@@ -30,13 +31,17 @@ class ChainResult:
         }
 
 
-def run_sync(rt: Runtime, update: PersonUpdate, actor: str) -> ChainResult:
-    """One HTTP response carries the whole chain's outcome."""
+def run_sync(rt: Runtime, update: PersonUpdate, actor: str, book: PolicyBook | None = None,
+             windowed: bool = False) -> ChainResult:
+    """One HTTP response carries the whole chain's outcome. `book`: the targets and policies
+    as already read by the caller (a bulk chunk reads them once for all its records);
+    `windowed`: the desk hears of manual orders in its digest, not one email per person."""
     registration = register(rt, update, actor, announce=False)
     if registration.outcome in ("stale", "held"):
         return ChainResult(registration)
-    change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False)
-    return ChainResult(registration, change, after_group_change(rt, change)["orders"])
+    change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False,
+                             person=registration.person, new=registration.outcome == "created")
+    return ChainResult(registration, change, after_group_change(rt, change, book, windowed)["orders"])
 
 
 def register_now(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
@@ -47,10 +52,11 @@ def register_now(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
     return register(rt, update, actor)
 
 
-def after_group_change(rt: Runtime, change: GroupChange) -> dict:
+def after_group_change(rt: Runtime, change: GroupChange, book: PolicyBook | None = None,
+                       windowed: bool = False) -> dict:
     """What follows a group change in-process: the provisioning orders it gives. Run even
     when nothing changed, so a retried call finishes what an interrupted one began."""
-    orders = evaluate_provisioning(rt, change.person_id, change.cause)
+    orders = evaluate_provisioning(rt, change.person_id, change.cause, windowed=windowed, book=book, change=change)
     return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": orders}
 
 

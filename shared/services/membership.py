@@ -31,6 +31,8 @@ class GroupChange:
     groups: list[str] = field(default_factory=list)
     next_change: datetime | None = None
     cause: str = ""
+    version: int = 0  # of the person's memberships after this evaluation
+    first: bool = False  # the person's first evaluation: nothing was stored about them before
 
     @property
     def changed(self) -> bool:
@@ -41,14 +43,21 @@ class GroupChange:
 
 
 def evaluate_person(
-    rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True,
+    person: Person | None = None, new: bool = False,
 ) -> GroupChange:
     """Re-evaluate one person. A change announces `group-update` (unless the caller
     provisions in-process next: `announce=False`) in the same batch as the memberships;
     when nothing changed but provisioning has not yet seen the current memberships (an
-    interrupted run), the event is published again."""
-    return retrying(lambda: _evaluate_once(rt, person_id, cause, actor, announce),
-                    "the person's groups are being evaluated by others; retry")
+    interrupted run), the event is published again. `person`: the person as the caller has
+    just stored it (registration in-process), not read again; `new`: just created, so
+    nothing is stored about their groups yet (not read; a conflict retries with reads)."""
+    attempts = iter([new])
+
+    def once() -> GroupChange:
+        return _evaluate_once(rt, person or _person(rt, person_id), cause, actor, announce, next(attempts, False))
+
+    return retrying(once, "the person's groups are being evaluated by others; retry")
 
 
 def boundaries(person: Person, statics: list[Membership], after: datetime, tz) -> list[datetime]:
@@ -130,16 +139,19 @@ class _Diff:
                 and state.next_change == self.change.next_change)
 
 
-def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, announce: bool) -> GroupChange:
-    person = _person(rt, person_id)
+def _evaluate_once(rt: Runtime, person: Person, cause: str, actor: str, announce: bool, new: bool) -> GroupChange:
+    person_id = person.id
     repo = MembershipRepository(rt.store)
-    memberships, state = repo.of_person(person_id), repo.state(person_id)
+    memberships, state = ([], PersonState()) if new else (repo.of_person(person_id), repo.state(person_id))
     diff = _diff(rt, person, memberships, state, cause)
+    diff.change.first = new
+    diff.change.version = state.version
     if diff.writes_nothing(state):
         if announce and provisioned_version(rt, person_id) < state.version:
             publish(rt, _group_update(person_id, state.version, cause))
         return diff.change
     _commit(rt, repo, diff, state, actor, announce)
+    diff.change.version = state.version + 1
     return diff.change
 
 

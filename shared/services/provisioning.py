@@ -32,6 +32,7 @@ from shared.models.provisioning import (
 )
 from shared.runtime import Runtime
 from shared.services.consequences import PolicyBook
+from shared.services.membership import GroupChange
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
@@ -94,10 +95,11 @@ class Seen:
     provisioned_version: int
 
     @classmethod
-    def read(cls, rt: Runtime, person_id: str, cause: str, actor: str) -> Seen:
+    def read(cls, rt: Runtime, person_id: str, cause: str, actor: str, book: PolicyBook | None = None) -> Seen:
+        """The person's facts as stored now; `book`: targets and policies already read."""
         repo = OrderRepository(rt.store)
         state = MembershipRepository(rt.store).state(person_id)
-        book = PolicyBook.load(rt)
+        book = book or PolicyBook.load(rt)
         marker, provisioned = repo.evaluation_marker(person_id)
         read = repo.of_person_with_etags(person_id)
         return cls(
@@ -105,6 +107,13 @@ class Seen:
             _suspend_group(rt, state.groups), {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)},
             {o.id: o for o, _ in read}, {o.id: etag for o, etag in read}, marker, state.version, provisioned,
         )
+
+    @classmethod
+    def first(cls, rt: Runtime, change: GroupChange, cause: str, actor: str, book: PolicyBook) -> Seen:
+        """A person just evaluated for the first time: their groups as `change` says, no
+        assignments, orders or evaluation marker yet."""
+        return cls(change.person_id, cause, actor, rt.clock.now(), book.targets, book.desired(set(change.groups)),
+                   _suspend_group(rt, change.groups), {}, {}, {}, None, change.version, 0)
 
     def order(self, target: Target, entitlement: str, action: Action, reason: str) -> Order:
         """A new order, Pending until the guard and dispatch say where it waits."""
@@ -130,35 +139,42 @@ class Seen:
 
 
 def evaluate_provisioning(
-    rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True, windowed: bool = False
+    rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True, windowed: bool = False,
+    book: PolicyBook | None = None, change: GroupChange | None = None,
 ) -> list[Order]:
     """Issue the orders that bring the person's access in line; returns the new ones, as
     they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
     AwaitingApproval under the guard). `resume`: older Pending orders move on too (a
     redelivery finishes what an interrupted run began). `windowed` (queue-driven
     evaluations): the desk hears of manual orders in one digest per target per
-    DIGEST_MINUTES rather than one email per person."""
-    if PersonRepository(rt.store).get(person_id) is None:
+    DIGEST_MINUTES rather than one email per person. `book`: targets and policies as the
+    caller read them (a bulk chunk, once for all its records); else read here. `change`:
+    the group change the caller has just made (the in-process chain): the person is not read
+    again, and after their first evaluation neither is what was provisioned (nothing yet)."""
+    if change is None and PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
-    plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor, windowed),
+    book = book or PolicyBook.load(rt)
+    attempts = iter([change if change is not None and change.first else None])  # a conflict retries with reads
+    plan = retrying(lambda: _evaluate_once(rt, person_id, cause, actor, windowed, book, next(attempts, None)),
                     "the person's access is being evaluated by others; retry")
     for target_id, count in plan.removals.items():
         OrderRepository(rt.store).count_removals(target_id, rt.clock.now(), count)
     new = plan.new_orders()
     if windowed:
         for target_id, batch in _manual(new).items():
-            _count_for_digest(rt, PolicyBook.load(rt).targets[target_id], batch, None)
-    if resume:
-        resume_pending(rt, person_id, skip={o.id for o in new})
+            _count_for_digest(rt, book.targets[target_id], batch, None)
+    if resume and not (change and change.first):  # a first evaluation has no older orders
+        resume_pending(rt, person_id, skip={o.id for o in new}, targets=book.targets)
     return new
 
 
-def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), before: datetime | None = None) -> int:
+def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), before: datetime | None = None,
+                   targets: dict[str, Target] | None = None) -> int:
     """Pending orders move on: an automatic target's message is published again (same id:
     the bus drops it if the first got through; the connector ignores a non-Pending order),
     a manual target's order goes onto the worklist. `before`: only orders not touched since.
-    Returns how many were resumed."""
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
+    `targets`: as the caller read them. Returns how many were resumed."""
+    targets = targets if targets is not None else {t.id: t for t in TargetRepository(rt.store).all()}
     count = 0
     for order in OrderRepository(rt.store).of_person(person_id):
         touched = max(order.updated_at, order.next_attempt_at or order.updated_at)  # a wait is scheduled
@@ -178,9 +194,11 @@ def resume_pending(rt: Runtime, person_id: str, skip: set[str] = frozenset(), be
     return count
 
 
-def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, windowed: bool) -> Plan:
-    """Read → suspension orders → access orders → guard → dispatch → one batch."""
-    seen = Seen.read(rt, person_id, cause, actor)
+def _evaluate_once(rt: Runtime, person_id: str, cause: str, actor: str, windowed: bool, book: PolicyBook,
+                   first: GroupChange | None) -> Plan:
+    """Read → suspension orders → access orders → guard → dispatch → one batch. `first`: the
+    person's first group evaluation, just made: nothing provisioned to read."""
+    seen = Seen.first(rt, first, cause, actor, book) if first else Seen.read(rt, person_id, cause, actor, book)
     plan = suspension_orders(seen).then(access_orders(seen))
     plan = guarded(seen, plan, _over_limit(rt, seen, plan.removals))
     plan, messages = dispatched(rt, seen, plan, notify=not windowed)

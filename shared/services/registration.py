@@ -136,8 +136,10 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
+    fresh = None  # the person the update alone makes, when nobody holds its identifier
     if person_id is None:
-        repo.check_fits(apply_update(None, update, "unclaimed", now))  # refuse before anything is stored
+        fresh = apply_update(None, update, "unclaimed", now)
+        repo.check_fits(fresh)  # refuse before anything is stored
         screening = screen(rt, update, actor)
         if screening.held is not None:
             return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
@@ -145,7 +147,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         matched = screening.details() if screening.link else {}
     stored = repo.get(person_id)
     if stored is None:
-        person = apply_update(None, update, person_id, now)
+        person = _first_version(fresh, update, person_id, now)
         audit = audit_entity(
             person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
         )
@@ -175,6 +177,11 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     repo.index(person_id, new - old, old - new)
     file_for_matching(rt, current, person)
     return Registration(person, "updated", changes, cause)
+
+
+def _first_version(fresh: Person | None, update: PersonUpdate, person_id: str, now) -> Person:
+    """A new person: the one the update made while screening (validated once), with its id."""
+    return fresh.model_copy(update={"id": person_id}) if fresh else apply_update(None, update, person_id, now)
 
 
 def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False) -> None:
