@@ -61,7 +61,7 @@ class EntraConnector:
         def work() -> Outcome:
             settings = settings_of(target)
             step = directory_step("entra", order, _entitlement)
-            with session(settings, self.transport) as graph:
+            with session(settings, self.transport, target.id) as graph:
                 return step(_User(graph, settings, person, external_id))
 
         return once(work)
@@ -71,7 +71,7 @@ class EntraConnector:
         memberships of `groups` are reported. Raises ConnectorError."""
         try:
             settings = settings_of(target)
-            with session(settings, self.transport) as graph:
+            with session(settings, self.transport, target.id) as graph:
                 users, user_link = _follow(graph, cursor.get("users") or
                                            f"/{VERSION}/users/delta?$select={USER_FIELDS}", USERS)
                 start = cursor.get("groups") or f"/{VERSION}/groups/delta?$select=id,members"

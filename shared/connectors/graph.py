@@ -1,4 +1,5 @@
-"""Microsoft Graph v1.0 over httpx: one authenticated session per order, single calls and
+"""Microsoft Graph v1.0 over httpx: one authenticated session per order (over the target's
+pooled client), single calls and
 `$batch`es of up to 20, and Graph's answers sorted into what an order can do with them.
 
 `GraphSession.send` takes requests and returns the replies in the same order; requests go
@@ -10,10 +11,8 @@ a fault: 429, 503 and the other transient statuses raise `Transient` (carrying R
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ from typing import Any
 import httpx
 from azure.core.exceptions import AzureError
 
-from shared import outbound
 from shared.connectors.base import (
     USER_AGENT,
     Refused,
@@ -31,6 +29,7 @@ from shared.connectors.base import (
     is_transient_status,
     transport_fault,
 )
+from shared.connectors.pool import client_for
 from shared.models.target_settings import EntraSettings
 
 BATCH_LIMIT = 20  # Graph's own limit on requests in one $batch
@@ -124,8 +123,9 @@ def _new_credential(settings: EntraSettings) -> Any:
 class GraphSession:
     """Calls to one tenant's Graph with one token."""
 
-    def __init__(self, client: httpx.Client):
+    def __init__(self, client: httpx.Client, token: str):
         self.client = client
+        self._auth = {"Authorization": f"Bearer {token}"}
 
     def send(self, requests: list[Request]) -> list[Reply]:
         """Each request's reply, in order (one call for one request, else $batches)."""
@@ -168,7 +168,7 @@ class GraphSession:
 
     def _exchange(self, method: str, url: str, body: dict | None) -> Reply:
         try:
-            response = self.client.request(method, url, json=body)
+            response = self.client.request(method, url, json=body, headers=self._auth)
         except httpx.TransportError as error:
             raise Transient(f"Graph {transport_fault(error).note}") from error
         except httpx.HTTPError as error:
@@ -181,19 +181,17 @@ class GraphSession:
 
 
 @contextmanager
-def session(settings: EntraSettings, transport: httpx.BaseTransport | None = None) -> Iterator[GraphSession]:
-    """A GraphSession on `settings.graph_url`; raises Refused/Transient without a token."""
-    headers = {"Authorization": f"Bearer {token_for(settings)}", "User-Agent": USER_AGENT,
-               "Accept": "application/json"}
-    with outbound.client(field="settings.graph_url", base_url=settings.graph_url, headers=headers,
-                         timeout=settings.timeout_seconds, transport=transport, verify=_tls()) as client:
-        yield GraphSession(client)
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context (certificates checked) for every session: building one costs ~50 ms."""
-    return httpx.create_ssl_context()
+def session(settings: EntraSettings, transport: httpx.BaseTransport | None = None,
+            target_id: str | None = None) -> Iterator[GraphSession]:
+    """A GraphSession on `settings.graph_url` over the target's pooled client (kept alive,
+    at most `concurrency` connections: docs/targets.md); the token rides on each request, so
+    a renewed token keeps the connections. Raises Refused/Transient without a token."""
+    token = token_for(settings)
+    client = client_for(target_id or f"graph|{settings.graph_url}|{settings.client_id}", url=settings.graph_url,
+                        base_url=settings.graph_url, timeout=settings.timeout_seconds,
+                        concurrency=settings.concurrency, transport=transport, field="settings.graph_url",
+                        headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    yield GraphSession(client, token)
 
 
 def _batch_item(request_id: str, request: Request) -> dict[str, Any]:

@@ -79,10 +79,12 @@ def client_for(
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
     base_url: str | None = None,
+    field: str = "settings.url",
 ) -> httpx.Client:
-    """The pooled client of one target: at most `concurrency` connections, kept alive."""
+    """The pooled client of one target: at most `concurrency` connections, kept alive
+    (`field`: the setting an outbound refusal names)."""
     policy = outbound.current_policy()
-    key = fingerprint(url=url, timeout=timeout, concurrency=concurrency, base_url=base_url, policy=policy,
+    key = fingerprint(url=url, timeout=timeout, concurrency=concurrency, base_url=base_url, policy=policy, field=field,
                       headers=hashlib.sha256(json.dumps(dict(headers or {}), sort_keys=True).encode()).hexdigest())
     options: dict[str, Any] = {"headers": dict(headers or {}), "timeout": timeout}
     if base_url is not None:
@@ -92,6 +94,6 @@ def client_for(
 
     def build() -> httpx.Client:
         inner = transport or httpx.HTTPTransport(limits=limits)
-        return outbound.client(field="settings.url", transport=inner, policy=policy, **options)
+        return outbound.client(field=field, transport=inner, policy=policy, **options)
 
     return POOL.get(target_id, key, transport, build)

@@ -301,3 +301,17 @@ def test_a_delta_link_to_another_address_is_not_followed_with_the_token(entra):
     with pytest.raises(ConnectorError, match="link to another address"):
         connector.delta(entra.target, cursor, set())
     assert entra.graph.calls == []
+
+
+def test_the_orders_of_one_target_share_its_pooled_client(entra):
+    """Graph connections are kept alive between orders: one client per target, the bearer
+    token on each request rather than in the client (the stand-in checks it every time)."""
+    from shared.connectors.pool import POOL
+
+    built = POOL.built
+    entra.do(Action.create_account)
+    entra.do(Action.suspend)
+    entra.do(Action.restore)
+
+    assert POOL.built == built + 1
+    assert entra.user["accountEnabled"] is True
