@@ -201,4 +201,11 @@ def _targets(rt: Runtime, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _recent_replays(rt: Runtime, count: int = 10) -> list[dict[str, Any]]:
-    return list(audit_trail(rt.store.table("ops"), REPLAYS))[-count:]
+    """The last `count` replays, read from a day back, then a month, then all: the page
+    view does not read the whole replay history once it is long."""
+    table, now = rt.store.table("ops"), rt.clock.now()
+    for since in (now - timedelta(days=1), now - timedelta(days=31)):
+        recent = list(audit_trail(table, REPLAYS, since))
+        if len(recent) >= count:
+            return recent[-count:]
+    return list(audit_trail(table, REPLAYS))[-count:]

@@ -40,9 +40,12 @@ def audit_entity(
     )
 
 
-def audit_trail(table: Table, partition_key: str) -> Iterator[dict[str, Any]]:
-    """The records of one subject, oldest first."""
-    for entity in table.query(partition_key, prefix=PREFIX):
+def audit_trail(table: Table, partition_key: str, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The records of one subject, oldest first (`since`: only those at or after it, read
+    from there on: the row keys begin with the instant)."""
+    rows = (table.query(partition_key, prefix=PREFIX) if since is None else
+            table.query(partition_key, start=f"{PREFIX}{since.strftime('%Y%m%dT%H%M%S.%fZ')}", end=f"{PREFIX}~"))
+    for entity in rows:
         props = entity.properties
         yield {
             "at": props["at"],

@@ -95,7 +95,7 @@ class SqliteStore:
         unit of work a savepoint of the unit's transaction instead."""
         conn = self.connection()
         begin, commit, undo = ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
-        if getattr(self._local, "unit", None) is not None:
+        if self._unit() is not None:
             begin, commit, undo = ("SAVEPOINT w", "RELEASE w", ("ROLLBACK TO w", "RELEASE w"))
         try:
             conn.execute(begin)
@@ -114,7 +114,7 @@ class SqliteStore:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A single write's transaction; inside a unit of work none of its own (the unit holds
         the write lock, and a refused single write changes nothing before it raises)."""
-        if getattr(self._local, "unit", None) is None:
+        if self._unit() is None:
             with self.transaction() as conn:
                 yield conn
             return
@@ -127,7 +127,7 @@ class SqliteStore:
     def unit_of_work(self) -> Iterator[None]:
         """Every write of this thread in the block in one transaction (see the port); the
         after-commit actions run once it is committed, themselves in one unit."""
-        if getattr(self._local, "unit", None) is not None:
+        if self._unit() is not None:
             yield  # nested: the outer unit commits
             return
         conn = self.connection()
@@ -151,8 +151,12 @@ class SqliteStore:
                 for action in actions:
                     action()
 
+    def _unit(self) -> list[Callable[[], None]] | None:
+        """This thread's open unit of work (its after-commit actions), or None."""
+        return getattr(self._local, "unit", None)
+
     def after_commit(self, action: Callable[[], None]) -> None:
-        actions = getattr(self._local, "unit", None)
+        actions = self._unit()
         if actions is None:
             action()
         else:

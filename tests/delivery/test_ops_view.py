@@ -11,8 +11,9 @@ import pytest
 from shared.bus import BusError
 from shared.connectors import Outcome
 from shared.models.provisioning import OrderState
-from shared.services import circuits
-from shared.store.audit import audit_trail
+from shared.services import circuits, operations
+from shared.services.operations import REPLAYS
+from shared.store.audit import audit_entity, audit_trail
 from tests.bus.calls import call, payload
 from tests.delivery.chain import SECRET_ENV, deliver_due, finance_group, hire, webhook_target
 from tests.delivery.servers import Receiver
@@ -157,3 +158,18 @@ def test_a_sweep_run_through_the_api_is_audited_with_the_caller(rt):
     assert response.status_code == 200 and payload(response)["persons_checked"] == 0
     [record] = audit_trail(rt.store.table("ops"), "sweeps")
     assert record["action"] == "sweep.run" and record["actor"] != "anonymous"
+
+
+def test_the_view_shows_the_last_ten_replays_whether_recent_or_old(rt):
+    """Replays over a year: the view reads back only as far as it needs and still shows the
+    ten newest, oldest first."""
+    now = rt.clock.now()
+    ops = rt.store.table("ops")
+    ages = [timedelta(days=400), *(timedelta(days=40 + n) for n in range(8)), timedelta(days=2), timedelta(hours=1)]
+    for n, age in enumerate(ages):
+        ops.insert(audit_entity(REPLAYS, now - age, "ops", "deadletter.replayed", "replayed", {"n": n}))
+
+    shown = operations.chain_view(rt)["replays"]
+
+    assert [r["at"] for r in shown] == sorted(now - age for age in ages)[-10:]
+    assert [r["details"]["n"] for r in shown][-2:] == [9, 10]
