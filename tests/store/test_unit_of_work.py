@@ -66,42 +66,38 @@ def test_after_commit_runs_when_the_unit_is_durable_and_sees_its_writes(store, t
     assert _read_elsewhere(table, "p", "b") is not None
 
 
-def test_a_sqlite_unit_is_one_transaction_unseen_elsewhere_until_it_commits(tmp_path):
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """The SQLite adapter alone: what only it promises (one transaction, actions after it)."""
     store = SqliteStore(str(tmp_path / "unit.db"))
-    table = store.table("units")
-    try:
-        with store.unit_of_work():
-            table.insert(Entity("p", "a", {"n": 1}))
-            table.batch("q", [Op("insert", Entity("q", "b", {"n": 2}))])
-            assert _read_elsewhere(table, "p", "a") is None
-            assert _read_elsewhere(table, "q", "b") is None
-        assert _read_elsewhere(table, "p", "a") is not None
-        assert _read_elsewhere(table, "q", "b") is not None
-    finally:
-        store.close()
+    yield store
+    store.close()
 
 
-def test_a_sqlite_unit_left_by_an_exception_runs_no_action(tmp_path):
-    store, ran = SqliteStore(str(tmp_path / "unit.db")), []
-    table = store.table("units")
-    try:
-        with pytest.raises(RuntimeError), store.unit_of_work():
-            table.insert(Entity("p", "a", {"n": 1}))
-            store.after_commit(lambda: ran.append("relay"))
-            raise RuntimeError("the caller failed half-way")
-        assert ran == [] and table.get("p", "a") is not None
-    finally:
-        store.close()
+def test_a_sqlite_unit_is_one_transaction_unseen_elsewhere_until_it_commits(sqlite_store):
+    table = sqlite_store.table("units")
+    with sqlite_store.unit_of_work():
+        table.insert(Entity("p", "a", {"n": 1}))
+        table.batch("q", [Op("insert", Entity("q", "b", {"n": 2}))])
+        assert _read_elsewhere(table, "p", "a") is None
+        assert _read_elsewhere(table, "q", "b") is None
+    assert _read_elsewhere(table, "p", "a") is not None
+    assert _read_elsewhere(table, "q", "b") is not None
 
 
-def test_actions_run_after_a_sqlite_unit_write_in_a_unit_of_their_own(tmp_path):
-    store = SqliteStore(str(tmp_path / "unit.db"))
-    table = store.table("units")
-    try:
-        with store.unit_of_work():
-            table.insert(Entity("p", "a", {"n": 1}))
-            store.after_commit(lambda: table.delete("p", "a"))
-            store.after_commit(lambda: table.insert(Entity("p", "b", {"n": 2})))
-        assert table.get("p", "a") is None and table.get("p", "b") is not None
-    finally:
-        store.close()
+def test_a_sqlite_unit_left_by_an_exception_runs_no_action(sqlite_store):
+    table, ran = sqlite_store.table("units"), []
+    with pytest.raises(RuntimeError), sqlite_store.unit_of_work():
+        table.insert(Entity("p", "a", {"n": 1}))
+        sqlite_store.after_commit(lambda: ran.append("relay"))
+        raise RuntimeError("the caller failed half-way")
+    assert ran == [] and table.get("p", "a") is not None
+
+
+def test_actions_run_after_a_sqlite_unit_write_in_a_unit_of_their_own(sqlite_store):
+    table = sqlite_store.table("units")
+    with sqlite_store.unit_of_work():
+        table.insert(Entity("p", "a", {"n": 1}))
+        sqlite_store.after_commit(lambda: table.delete("p", "a"))
+        sqlite_store.after_commit(lambda: table.insert(Entity("p", "b", {"n": 2})))
+    assert table.get("p", "a") is None and table.get("p", "b") is not None
