@@ -74,7 +74,10 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error:
+            return  # the file is gone or unreadable: the writers' backstop still checkpoints
         try:
             while not self._stop.is_set():
                 self._wake.wait()
