@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 from anyascii import anyascii
@@ -74,7 +74,7 @@ class Profile:
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def pack(self) -> str:
-        short = {_SHORT[k]: v for k, v in asdict(self).items() if v}
+        short = {key: value for name, key in _SHORT.items() if (value := getattr(self, name))}
         return json.dumps(short, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod

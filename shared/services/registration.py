@@ -13,7 +13,14 @@ from typing import Literal
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
 from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
-from shared.models.person import Affiliation, Identifier, Person, PersonUpdate, SourceStamp
+from shared.models.person import (
+    Affiliation,
+    AffiliationIn,
+    Identifier,
+    Person,
+    PersonUpdate,
+    SourceStamp,
+)
 from shared.runtime import Runtime
 from shared.services.matching import person_profile
 from shared.services.relay import committed_with, message_id, publish
@@ -99,7 +106,7 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
     if identifier not in identifiers:
         identifiers.append(identifier)
     others = [a for a in (current.affiliations if current else []) if a.source != update.source]
-    mine = [Affiliation(source=update.source, **a.model_dump()) for a in update.affiliations]
+    mine = [_affiliation(update.source, a) for a in update.affiliations]
     attributes = dict(current.attributes) if current else {}
     attributes.update(update.attributes)
     sources = dict(current.sources) if current else {}
@@ -114,6 +121,12 @@ def apply_update(current: Person | None, update: PersonUpdate, person_id: str, n
         version=base["version"] + 1,
     )
     return Person.model_validate(base)
+
+
+def _affiliation(source: str, sent: AffiliationIn) -> Affiliation:
+    """A validated affiliation the source sent, as the person's: built without validating
+    its fields again (the update was validated; the source is its validated name)."""
+    return Affiliation.model_construct(source=source, **{**sent.__dict__, "attributes": dict(sent.attributes)})
 
 
 def _facts(update: PersonUpdate, base: dict) -> dict:
@@ -136,22 +149,23 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
-    fresh = None  # the person the update alone makes, when nobody holds its identifier
+    fresh, packed = None, None  # the person the update alone makes (and its entity), when nobody holds its identifier
     if person_id is None:
-        fresh = apply_update(None, update, "unclaimed", now)
-        repo.check_fits(fresh)  # refuse before anything is stored
+        fresh = apply_update(None, update, uuid.uuid4().hex, now)
+        packed = repo.check_fits(fresh)  # refuse before anything is stored
         screening = screen(rt, update, actor)
         if screening.held is not None:
             return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
-        person_id = repo.claim(update.source, update.source_id, screening.link or uuid.uuid4().hex)
+        person_id = repo.claim(update.source, update.source_id, screening.link or fresh.id)
         matched = screening.details() if screening.link else {}
-    stored = repo.get(person_id)
+    stored = None if fresh is not None and person_id == fresh.id else repo.get(person_id)  # a new id: nobody's yet
     if stored is None:
         person = _first_version(fresh, update, person_id, now)
         audit = audit_entity(
             person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
         )
-        _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox))
+        entity = packed if person is fresh else None
+        _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox, entity))
         repo.index(person_id, person_tokens(person), set())
         file_for_matching(rt, None, person)
         return Registration(person, "created", list(COMPARED), cause)
@@ -181,7 +195,9 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
 
 def _first_version(fresh: Person | None, update: PersonUpdate, person_id: str, now) -> Person:
     """A new person: the one the update made while screening (validated once), with its id."""
-    return fresh.model_copy(update={"id": person_id}) if fresh else apply_update(None, update, person_id, now)
+    if fresh is None:
+        return apply_update(None, update, person_id, now)
+    return fresh if fresh.id == person_id else fresh.model_copy(update={"id": person_id})
 
 
 def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False) -> None:

@@ -82,10 +82,11 @@ class PersonRepository:
         except EntityExists:
             return self.owner_of(source, source_id)
 
-    def create(self, person: Person, audit: Entity, outbox: list[Op] = ()) -> None:
+    def create(self, person: Person, audit: Entity, outbox: list[Op] = (), entity: Entity | None = None) -> None:
         """Insert the person with its first audit record (and the messages it causes, as
-        outbox rows of the same batch); EntityExists if already there."""
-        self._write(person, audit, Op("insert", self._entity(person)), outbox)
+        outbox rows of the same batch); EntityExists if already there. `entity`: the person's
+        entity as `check_fits` made it, when the person has not changed since."""
+        self._write(person, audit, Op("insert", entity or self._entity(person)), outbox)
 
     def replace(self, person: Person, etag: str, audit: Entity | None, outbox: list[Op] = ()) -> None:
         """Replace if `etag` is still current (ETagMismatch otherwise), with an audit record."""
@@ -120,10 +121,10 @@ class PersonRepository:
         except BatchFailed as failure:
             raise failure.cause from None
 
-    def check_fits(self, person: Person) -> None:
-        """DocumentTooLarge (413) if the person would not fit an entity: checked before the
-        first write, so a refused registration leaves nothing behind (not even a claim)."""
-        self._entity(person)
+    def check_fits(self, person: Person) -> Entity:
+        """The person's entity; DocumentTooLarge (413) if the person would not fit one: checked
+        before the first write, so a refused registration leaves nothing behind (not even a claim)."""
+        return self._entity(person)
 
     @staticmethod
     def _entity(person: Person) -> Entity:
