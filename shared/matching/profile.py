@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -36,9 +37,11 @@ def latin(text: str) -> str:
     return anyascii(fold(text)).casefold()
 
 
+@lru_cache(maxsize=65536)
 def name_form(text: str | None) -> str:
     """A name as compared: folded letters, hyphens and spaces as one space, apostrophes
-    and dots dropped ("O'Brien" → "obrien", "Smith-Jones" → "smith jones")."""
+    and dots dropped ("O'Brien" → "obrien", "Smith-Jones" → "smith jones"); names repeat
+    (a registry has far fewer given names than persons), so their forms are kept."""
     if not text:
         return ""
     folded = latin(text).replace("-", " ").replace("'", "").replace("’", "").replace(".", "")

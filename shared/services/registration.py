@@ -7,10 +7,11 @@ is stale; a replay changes nothing; concurrent writers retry on the ETag.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
+from shared.matching.profile import Profile
 from shared.models.matching import PendingMatch
 from shared.models.messages import PersonRef
 from shared.models.person import (
@@ -149,8 +150,8 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
-    fresh, packed = None, None  # the person the update alone makes (and its entity), when nobody holds its identifier
-    if person_id is None:
+    fresh, packed, profile = None, None, None  # the person the update alone makes, its entity and profile
+    if person_id is None:  # nobody holds the identifier
         fresh = apply_update(None, update, uuid.uuid4().hex, now)
         packed = repo.check_fits(fresh)  # refuse before anything is stored
         screening = screen(rt, update, actor)
@@ -158,6 +159,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
             return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
         person_id = repo.claim(update.source, update.source_id, screening.link or fresh.id)
         matched = screening.details() if screening.link else {}
+        profile = screening.profile
     stored = None if fresh is not None and person_id == fresh.id else repo.get(person_id)  # a new id: nobody's yet
     if stored is None:
         person = _first_version(fresh, update, person_id, now)
@@ -167,7 +169,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         entity = packed if person is fresh else None
         _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox, entity))
         repo.index(person_id, person_tokens(person), set())
-        file_for_matching(rt, None, person)
+        file_for_matching(rt, None, person, known=profile if person is fresh else None)
         return Registration(person, "created", list(COMPARED), cause)
 
     current = stored.person
@@ -200,11 +202,17 @@ def _first_version(fresh: Person | None, update: PersonUpdate, person_id: str, n
     return fresh if fresh.id == person_id else fresh.model_copy(update={"id": person_id})
 
 
-def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False) -> None:
+def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False,
+                      known: Profile | None = None) -> None:
     """Keep the matcher's blocking entries and name counts in step with the person
-    (`heal`: rewritten although nothing changed, so a replay finishes an interrupted write)."""
+    (`heal`: rewritten although nothing changed, so a replay finishes an interrupted write;
+    `known`: the profile screening made of the update a new person `after` was made of alone —
+    the same fields, so only its source is added)."""
     old = person_profile(before) if before else None
-    new = person_profile(after) if after else None
+    if known is not None and after is not None:
+        new = replace(known, sources=tuple(sorted({i.source for i in after.identifiers})))
+    else:
+        new = person_profile(after) if after else None
     MatchIndex(rt.store).file((after or before).id, old, new, rewrite=heal)
 
 

@@ -158,3 +158,27 @@ def test_every_change_is_audited_with_who_and_why(rt):
     assert "hr update as of 2026-11-02T08:00:00+00:00" == trail[1]["why"]
     assert trail[1]["details"]["changes"] == ["attributes"]
     assert trail[0]["at"] == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def test_a_new_person_is_stored_filed_and_indexed_as_read_back(rt):
+    """A new person is built once from the update (its entity, its matching profile):
+    what was stored, filed for matching and indexed is what the person read back gives."""
+    from shared.services.matching import person_profile
+    from shared.services.search import person_tokens
+
+    body = hr_update(source_id="E77", names={"given": "Zoë", "family": "O'Brien-Smith"}, birth_date="1990-02-03",
+                     emails=[{"address": "Zoe.OBrien@Example.edu"}],
+                     address={"street": "1 Main St", "postcode": "AB1 2CD", "country": "GB"},
+                     affiliations=[{"key": "job", "type": "staff", "organization": "LIB", "start": "2026-01-01",
+                                    "attributes": {"grade": 7}}])
+    result = register(rt, PersonUpdate.model_validate(body), "hr")
+    stored = PersonRepository(rt.store).get(result.person.id).person
+    assert stored == result.person
+    assert stored.affiliations[0].source == "hr" and stored.affiliations[0].attributes == {"grade": 7}
+    filed = {e.partition_key: e.properties["p"] for p in ("d:19900203", "e:zoe.obrien@example.edu")
+             for e in rt.store.table("personmatch").query(p)}
+    assert set(filed.values()) == {person_profile(stored).pack()}
+    assert person_profile(stored).sources == ("hr",)
+    tokens = {e.row_key.split("|")[0] for t in person_tokens(stored)
+              for e in rt.store.table("personsearch").query(t[:2], prefix=t)}
+    assert tokens == person_tokens(stored)
