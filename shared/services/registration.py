@@ -26,7 +26,7 @@ from shared.runtime import Runtime
 from shared.services.matching import person_profile
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.screening import protected, screen
-from shared.services.search import person_tokens
+from shared.services.search import listed_tokens, person_tokens, reindexed
 from shared.services.stamps import check_as_of
 from shared.store.audit import audit_entity
 from shared.store.contention import retrying
@@ -168,7 +168,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         )
         entity = packed if person is fresh else None
         _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox, entity))
-        repo.index(person_id, person_tokens(person), set())
+        repo.index(person_id, listed_tokens(person_tokens(person)), set())
         file_for_matching(rt, None, person, known=profile if person is fresh else None)
         return Registration(person, "created", list(COMPARED), cause)
 
@@ -182,15 +182,14 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
         if stamp is None or update.as_of > stamp.as_of:
             current.sources[update.source] = SourceStamp(as_of=update.as_of, applied_at=now)
             repo.replace(current, stored.etag, None)
-        repo.index(person_id, person_tokens(current), set())
+        repo.index(person_id, listed_tokens(person_tokens(current)), set())
         file_for_matching(rt, current, current, heal=True)
         return Registration(current, "unchanged", [], cause)
     details = {"source": update.source, "changes": changes, **matched}
     action = "person.matched" if matched else "person.updated"
     audit = audit_entity(person_id, now, actor, action, cause, details, person.version)
     _write(rt, person, announce, cause, lambda outbox: repo.replace(person, stored.etag, audit, outbox))
-    old, new = person_tokens(current), person_tokens(person)
-    repo.index(person_id, new - old, old - new)
+    repo.index(person_id, *reindexed(person_tokens(current), person_tokens(person)))
     file_for_matching(rt, current, person)
     return Registration(person, "updated", changes, cause)
 

@@ -5,7 +5,8 @@
 - `identifiers`: partition = source, row = source id (normalised, or its digest when too
   long for a key: `identifier_key`) → the person id (unique by insert).
 - `personsearch`: partition = first two characters of a token, row = `token|person id`,
-  so a text lookup reads a key range whose size depends on the matches, not on the registry.
+  so a text lookup reads a key range whose size depends on the matches, not on the registry;
+  a token that begins another of the person's is not listed (`search.listed_tokens`).
 - `directory`: partition = first two hex digits of the id, row = person id: everyone, for
   whole-registry work (a rule change, a preview) without a cross-partition scan.
 """
