@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
 from shared.errors import Conflict, FieldError, InvalidInput, PersonNotFound
@@ -33,6 +34,7 @@ from shared.store.contention import retrying
 from shared.store.matchindex import MatchIndex
 from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
+from shared.store.port import Entity
 
 Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
 COMPARED = ("names", "birth_date", "emails", "address", "national_id_hash", "identifiers", "affiliations",
@@ -144,34 +146,46 @@ def changed_fields(before: Person, after: Person) -> list[str]:
     return [name for name in COMPARED if a[name] != b[name]]
 
 
+@dataclass
+class _Draft:
+    """A record nobody holds yet: the person the update alone makes (validated and packed
+    once, with a new id) and, once screened, its matching profile."""
+
+    person: Person
+    entity: Entity | None = None
+    profile: Profile | None = None
+
+
 def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, actor: str, announce: bool):
     now = rt.clock.now()
     cause = f"{update.source} update as of {update.as_of.isoformat()}"
     person_id, matched = repo.owner_of(update.source, update.source_id, update.given_identifier), {}
     if person_id is not None and update.given_identifier:
         repo.claim(update.source, update.source_id, person_id)  # a legacy spelling: now normalised too
-    fresh, packed, profile = None, None, None  # the person the update alone makes, its entity and profile
+    draft = None
     if person_id is None:  # nobody holds the identifier
         fresh = apply_update(None, update, uuid.uuid4().hex, now)
-        packed = repo.check_fits(fresh)  # refuse before anything is stored
+        draft = _Draft(fresh, repo.check_fits(fresh))  # refuse before anything is stored
         screening = screen(rt, update, actor)
         if screening.held is not None:
             return Registration(None, "stale" if screening.stale else "held", [], cause, screening.held)
         person_id = repo.claim(update.source, update.source_id, screening.link or fresh.id)
         matched = screening.details() if screening.link else {}
-        profile = screening.profile
-    stored = None if fresh is not None and person_id == fresh.id else repo.get(person_id)  # a new id: nobody's yet
+        draft.profile = screening.profile
+    drafted = draft is not None and draft.person.id == person_id  # a new id: nobody's person yet
+    stored = None if drafted else repo.get(person_id)
     if stored is None:
-        person = _first_version(fresh, update, person_id, now)
-        audit = audit_entity(
-            person_id, now, actor, "person.created", cause, {"source": update.source}, person.version
-        )
-        entity = packed if person is fresh else None
-        _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox, entity))
-        repo.index(person_id, listed_tokens(person_tokens(person)), set())
-        file_for_matching(rt, None, person, known=profile if person is fresh else None)
-        return Registration(person, "created", list(COMPARED), cause)
+        if not drafted:  # a linked person gone, or a claim whose person a crash never wrote
+            draft = _Draft(_first_version(draft.person if draft else None, update, person_id, now))
+        return _created(rt, repo, draft, update.source, actor, cause, announce)
+    return _changed(rt, repo, stored, update, (actor, cause, now), matched, announce)
 
+
+def _changed(rt: Runtime, repo: PersonRepository, stored, update: PersonUpdate, why: tuple[str, str, datetime],
+             matched: dict, announce: bool) -> Registration:
+    """The update applied to a registered person (`why`: actor, cause and time): stale,
+    unchanged (its index rewritten, so a replay heals), or updated."""
+    (actor, cause, now), person_id = why, stored.person.id
     current = stored.person
     stamp = current.sources.get(update.source)
     if stamp is not None and update.as_of < stamp.as_of:
@@ -194,11 +208,21 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     return Registration(person, "updated", changes, cause)
 
 
+def _created(rt: Runtime, repo: PersonRepository, draft: _Draft, source: str, actor: str, cause: str,
+             announce: bool) -> Registration:
+    """Store the draft as a new person, index it and file it for matching."""
+    person = draft.person
+    audit = audit_entity(person.id, person.created_at, actor, "person.created", cause, {"source": source},
+                         person.version)
+    _write(rt, person, announce, cause, lambda outbox: repo.create(person, audit, outbox, draft.entity))
+    repo.index(person.id, listed_tokens(person_tokens(person)), set())
+    file_for_matching(rt, None, person, known=draft.profile)
+    return Registration(person, "created", list(COMPARED), cause)
+
+
 def _first_version(fresh: Person | None, update: PersonUpdate, person_id: str, now) -> Person:
     """A new person: the one the update made while screening (validated once), with its id."""
-    if fresh is None:
-        return apply_update(None, update, person_id, now)
-    return fresh if fresh.id == person_id else fresh.model_copy(update={"id": person_id})
+    return fresh.model_copy(update={"id": person_id}) if fresh else apply_update(None, update, person_id, now)
 
 
 def file_for_matching(rt: Runtime, before: Person | None, after: Person | None, heal: bool = False,
