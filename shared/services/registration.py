@@ -33,7 +33,7 @@ from shared.store.audit import audit_entity
 from shared.store.contention import retrying
 from shared.store.matchindex import MatchIndex
 from shared.store.outbox import Outgoing
-from shared.store.persons import PersonRepository
+from shared.store.persons import PersonRepository, StoredPerson
 from shared.store.port import Entity
 
 Outcome = Literal["created", "updated", "unchanged", "stale", "held"]
@@ -181,7 +181,7 @@ def _register_once(rt: Runtime, repo: PersonRepository, update: PersonUpdate, ac
     return _changed(rt, repo, stored, update, (actor, cause, now), matched, announce)
 
 
-def _changed(rt: Runtime, repo: PersonRepository, stored, update: PersonUpdate, why: tuple[str, str, datetime],
+def _changed(rt: Runtime, repo: PersonRepository, stored: StoredPerson, update: PersonUpdate, why: tuple[str, str, datetime],
              matched: dict, announce: bool) -> Registration:
     """The update applied to a registered person (`why`: actor, cause and time): stale,
     unchanged (its index rewritten, so a replay heals), or updated."""
