@@ -10,12 +10,12 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from shared.bus.limits import bus_id, check_message
-from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, QueueDepth
+from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, Publication, QueueDepth
 from shared.clock import Clock, SystemClock
 from shared.config import MAX_MESSAGE_BYTES
 from shared.telemetry import carrier
@@ -189,33 +189,49 @@ class LocalBus:
     ) -> None:
         """Enqueue a message, unless its message_id was published within the window.
         Refuses what Service Bus would (shared/bus/limits.py)."""
-        if not queue or not message_id:
-            raise ValueError("queue and message_id are required")
-        if scheduled_at is not None and scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be tz-aware")
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        check_message(data, message_id, session_id, self.max_message_bytes)
+        self.publish_many([Publication(queue, body, message_id, session_id, scheduled_at, properties)])
+
+    def publish_many(self, messages: Sequence[Publication]) -> None:
+        """Enqueue the messages in order in one transaction — all or none — each unless its
+        message_id was published on its queue within the window (or earlier in `messages`).
+        Every message is checked (shared/bus/limits.py) before anything is written."""
+        rows = [self._row(message) for message in messages]
+        if not rows:
+            return
         with self._tx() as db:
             now = self._now()
             window = self.duplicate_window // _US
             db.execute("DELETE FROM seen_ids WHERE published_at <= ?", (now - window,))
-            seen = db.execute(
-                "SELECT published_at FROM seen_ids WHERE queue = ? AND message_id = ?",
-                (queue, message_id),
-            ).fetchone()
-            if seen is not None and now - seen[0] < window:
-                return
-            db.execute(
-                "INSERT OR REPLACE INTO seen_ids (queue, message_id, published_at) VALUES (?, ?, ?)",
-                (queue, message_id, now),
-            )
-            scheduled = None if scheduled_at is None else _to_us(scheduled_at)
-            db.execute(
-                "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
-                " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now),
-                 _properties(properties)),
-            )
+            for queue, message_id, data, session_id, scheduled, props in rows:
+                seen = db.execute(
+                    "SELECT published_at FROM seen_ids WHERE queue = ? AND message_id = ?",
+                    (queue, message_id),
+                ).fetchone()
+                if seen is not None and now - seen[0] < window:
+                    continue
+                db.execute(
+                    "INSERT OR REPLACE INTO seen_ids (queue, message_id, published_at) VALUES (?, ?, ?)",
+                    (queue, message_id, now),
+                )
+                db.execute(
+                    "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
+                    " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now), props),
+                )
+
+    def _row(self, message: Publication) -> tuple:
+        """The message as stored (its queue, id, body, session, scheduled instant, properties),
+        once checked against Service Bus's limits."""
+        if not message.queue or not message.message_id:
+            raise ValueError("queue and message_id are required")
+        if message.scheduled_at is not None and message.scheduled_at.tzinfo is None:
+            raise ValueError("scheduled_at must be tz-aware")
+        body = message.body
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        check_message(data, message.message_id, message.session_id, self.max_message_bytes)
+        scheduled = None if message.scheduled_at is None else _to_us(message.scheduled_at)
+        return (message.queue, message.message_id, data, message.session_id, scheduled,
+                _properties(message.properties))
 
     def receive(self, queue: str) -> Delivery | None:
         """The next due message under a fresh peek-lock, or None."""
