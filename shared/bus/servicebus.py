@@ -233,18 +233,23 @@ def _send_batches(sender: Any, messages: list[ServiceBusMessage]) -> None:
         return
     batch = sender.create_message_batch()
     for message in messages:
-        try:
-            batch.add_message(message)
+        if _added(batch, message):
             continue
-        except MessageSizeExceededError:
-            if len(batch) == 0:
-                sender.send_messages(message)
-                continue
-        sender.send_messages(batch)
-        batch = sender.create_message_batch()
-        batch.add_message(message)
+        if len(batch):
+            sender.send_messages(batch)
+            batch = sender.create_message_batch()
+        if not _added(batch, message):
+            sender.send_messages(message)
     if len(batch):
         sender.send_messages(batch)
+
+
+def _added(batch: Any, message: ServiceBusMessage) -> bool:
+    try:
+        batch.add_message(message)
+    except MessageSizeExceededError:
+        return False
+    return True
 
 
 def _schedule(sender: Any, messages: list[tuple[ServiceBusMessage, datetime]]) -> None:
