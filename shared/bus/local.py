@@ -245,6 +245,8 @@ class LocalBus:
         its own messages); without a session, the next due messages without one."""
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
+        if not self._any_due(queue):
+            return []
         with self._tx() as db:
             now = self._now()
             while True:
@@ -256,6 +258,17 @@ class LocalBus:
                     continue
                 rows = [row, *self._followers(db, queue, row, now, max_messages - 1)]
                 return self._locked(db, queue, rows, now)
+
+    def _any_due(self, queue: str) -> bool:
+        """Whether a message of `queue` may be receivable now — read without the write lock,
+        so an idle queue's poll neither takes the lock nor commits (the receive re-checks)."""
+        with self._mutex:
+            row = self._conn().execute(
+                "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?"
+                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
+                (queue, now := self._now(), now),
+            ).fetchone()
+        return row is not None
 
     def _followers(self, db: sqlite3.Connection, queue: str, head: tuple, now: int, limit: int) -> list[tuple]:
         """The due, unlocked messages after `head` that may share its batch: those of its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -266,3 +267,21 @@ def test_two_instances_never_deliver_twice(path, clock):
     finally:
         for b in [feeder, *buses]:
             b.close()
+
+
+def test_polling_an_idle_queue_takes_no_write_lock(path, clock):
+    """devhost polls every queue ten times a second: an empty one is answered by a read, so
+    a writer holding the file (a long publish, another process) neither delays nor fails it."""
+    bus = LocalBus(path, clock=clock, busy_timeout=timedelta(milliseconds=50))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        bus.publish("busy", "x", "m1", scheduled_at=T0 + timedelta(hours=1))  # not due yet
+        writer.execute("BEGIN IMMEDIATE")
+        assert bus.receive_batch(Q, 10) == []
+        assert bus.receive("busy") is None
+        writer.execute("ROLLBACK")
+        clock.advance(timedelta(hours=1))
+        assert bus.receive("busy").message_id == "m1"
+    finally:
+        writer.close()
+        bus.close()
