@@ -160,7 +160,8 @@ class SqliteStore:
                 action()
         except BaseException:
             self._local.unit = None
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _unit(self) -> list[Callable[[], None]] | None:
