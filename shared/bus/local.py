@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from shared.bus.limits import bus_id, check_message
+from shared.bus.limits import bus_id, checked_body
 from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, Publication, QueueDepth
 from shared.clock import Clock, SystemClock
 from shared.config import MAX_MESSAGE_BYTES
@@ -222,13 +222,7 @@ class LocalBus:
     def _row(self, message: Publication) -> tuple:
         """The message as stored (its queue, id, body, session, scheduled instant, properties),
         once checked against Service Bus's limits."""
-        if not message.queue or not message.message_id:
-            raise ValueError("queue and message_id are required")
-        if message.scheduled_at is not None and message.scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be tz-aware")
-        body = message.body
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        check_message(data, message.message_id, message.session_id, self.max_message_bytes)
+        data = checked_body(message, self.max_message_bytes)
         scheduled = None if message.scheduled_at is None else _to_us(message.scheduled_at)
         return (message.queue, message.message_id, data, message.session_id, scheduled,
                 _properties(message.properties))

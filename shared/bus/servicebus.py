@@ -22,7 +22,7 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQ
 from azure.servicebus.exceptions import MessageSizeExceededError
 from azure.servicebus.management import ServiceBusAdministrationClient
 
-from shared.bus.limits import bus_id, check_message
+from shared.bus.limits import bus_id, checked_body
 from shared.bus.port import BusError, DeadLetter, Publication, QueueDepth
 from shared.config import MAX_MESSAGE_BYTES
 from shared.telemetry import carried, carrier
@@ -95,16 +95,10 @@ class ServiceBusBus:
 
     def _message(self, publication: Publication) -> ServiceBusMessage:
         """The SDK message for `publication`, once checked against Service Bus's limits."""
-        if not publication.queue or not publication.message_id:
-            raise ValueError("queue and message_id are required")
-        if publication.scheduled_at is not None and publication.scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be tz-aware")
-        body = publication.body
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        check_message(data, publication.message_id, publication.session_id, self.max_message_bytes)
+        checked_body(publication, self.max_message_bytes)
         properties = publication.properties
         return ServiceBusMessage(
-            body, message_id=publication.message_id, session_id=publication.session_id,
+            publication.body, message_id=publication.message_id, session_id=publication.session_id,
             content_type="application/json",
             application_properties=dict(carrier() if properties is None else properties) or None,
         )
