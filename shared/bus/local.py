@@ -196,7 +196,7 @@ class LocalBus:
         message_id was published on its queue within the window (or earlier in `messages`).
         Every message is checked (shared/bus/limits.py) before anything is written."""
         rows = [self._row(message) for message in messages]
-        if not rows:
+        if not rows or (len(rows) == 1 and self._seen(*rows[0][:2])):
             return
         with self._tx() as db:
             now = self._now()
@@ -218,6 +218,18 @@ class LocalBus:
                     " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now), props),
                 )
+
+    def _seen(self, queue: str, message_id: str) -> bool:
+        """Whether `message_id` was published on `queue` within the window — read without
+        the write lock, so a repeat (a digest's message, once per order batch) costs no
+        transaction; ids leave `seen_ids` only once out of the window, so the answer holds."""
+        with self._mutex:
+            now = self._now()
+            row = self._conn().execute(
+                "SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ? AND published_at > ?",
+                (queue, message_id, now - self.duplicate_window // _US),
+            ).fetchone()
+        return row is not None
 
     def _row(self, message: Publication) -> tuple:
         """The message as stored (its queue, id, body, session, scheduled instant, properties),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.bus import LocalBus, LockLost
+from shared.bus import BusError, LocalBus, LockLost
 from shared.clock import TravelClock
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -282,6 +282,26 @@ def test_polling_an_idle_queue_takes_no_write_lock(path, clock):
         writer.execute("ROLLBACK")
         clock.advance(timedelta(hours=1))
         assert bus.receive("busy").message_id == "m1"
+    finally:
+        writer.close()
+        bus.close()
+
+
+def test_a_repeat_within_the_window_is_dropped_without_the_write_lock(path, clock):
+    """A digest's message is published once per batch of orders under one id: a repeat is
+    answered by a read, while a new id still needs the lock (and waits for it)."""
+    bus = LocalBus(path, clock=clock, busy_timeout=timedelta(milliseconds=50))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        bus.publish(Q, "x", "digest:t1:0900")
+        writer.execute("BEGIN IMMEDIATE")
+        bus.publish(Q, "x", "digest:t1:0900")  # a repeat: dropped at once
+        with pytest.raises(BusError):
+            bus.publish(Q, "y", "digest:t1:0905")
+        writer.execute("ROLLBACK")
+        clock.advance(timedelta(minutes=11))  # out of the window: published again
+        bus.publish(Q, "x", "digest:t1:0900")
+        assert bus.active_count(Q) == 2
     finally:
         writer.close()
         bus.close()
