@@ -92,14 +92,14 @@ def test_the_checkpointer_copies_what_was_committed_in_its_own_thread(tmp_path):
     store = SqliteStore(str(tmp_path / "copied.db"))
     try:
         _write_units(store, units=3, rows=200)  # ~ 300 pages: far under the writers' backstop
-        names = {thread.name for thread in threading.enumerate()}
+        thread = store.checkpointer._thread
+        assert thread is not None and thread.name == "sqlite-checkpoint" and thread is not threading.current_thread()
         # the rows reach the database file (only a checkpoint writes them there)
         assert _wait_for(lambda: os.path.getsize(store.path) >= 250 * PAGE)
         assert store.checkpointer.checkpoints > 0
     finally:
         store.close()
-    assert "sqlite-checkpoint" in names
-    assert "sqlite-checkpoint" not in {thread.name for thread in threading.enumerate()}
+    assert not thread.is_alive()
 
 
 def test_what_was_written_is_there_after_close_and_reopen(tmp_path, small_backstop):
