@@ -61,7 +61,7 @@ def test_a_long_run_of_units_keeps_the_log_bounded(tmp_path, small_backstop):
     finally:
         store.close()
     assert database_pages > 10 * 200  # the data went through the log many times over its bound
-    bound = 4 * 200 * (PAGE + 24)  # backstop + one unit's frames (~ 100 pages), with room to spare
+    bound = 6 * 200 * (PAGE + 24)  # backstop + a few units of ~ 100 pages (a checkpoint may be busy)
     assert max(sizes) <= bound, f"the log grew to {max(sizes)} bytes"
 
 
@@ -72,7 +72,7 @@ def test_the_writers_backstop_bounds_the_log_when_no_checkpointer_runs(tmp_path,
         sizes = _write_units(store, units=60, rows=100)
     finally:
         store.close()
-    assert max(sizes) <= 4 * 200 * (PAGE + 24), f"the log grew to {max(sizes)} bytes"
+    assert max(sizes) <= 6 * 200 * (PAGE + 24), f"the log grew to {max(sizes)} bytes"
 
 
 def test_a_commit_under_the_backstop_leaves_the_copying_to_the_checkpointer(tmp_path):
