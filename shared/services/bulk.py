@@ -35,6 +35,7 @@ from shared.models.person import Person, PersonUpdate
 from shared.runtime import Runtime
 from shared.services import consequences
 from shared.services.chain import run_sync
+from shared.services.provisioning import Digests
 from shared.services.registration import apply_update, changed_fields
 from shared.services.rulebook import rulebook
 from shared.services.screening import foreseen
@@ -98,7 +99,11 @@ def _applied(rt: Runtime, chunk: list[tuple[int, Any]], actor: str) -> list[Reco
     messages are published once it has committed (docs/architecture.md §10)."""
     with rt.store.unit_of_work():
         book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its unit of work
-        return [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book)) for index, raw in chunk]
+        digests = Digests()  # the desk's digests counted once per chunk, not once per record
+        results = [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book, digests))
+                   for index, raw in chunk]
+        digests.flush(rt)
+        return results
 
 
 def _previewed(rt: Runtime, chunk: list[tuple[int, Any]]) -> list[RecordResult]:
@@ -127,8 +132,8 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
 
 
 def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str,
-           book: consequences.PolicyBook) -> RecordResult:
-    registration = run_sync(rt, update, actor, book, windowed=True).registration
+           book: consequences.PolicyBook, digests: Digests) -> RecordResult:
+    registration = run_sync(rt, update, actor, book, digests).registration
     person_id = registration.person.id if registration.person else None  # None: held as a pending match
     return RecordResult(index, update.source_id, registration.outcome, person_id)
 
