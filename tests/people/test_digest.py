@@ -34,3 +34,23 @@ def test_a_digest_without_counts_sends_nothing(rt):
     finance_wiki(rt)
     send_digest(rt, DigestRef(digest="wiki", window="20261102T0900"))
     assert list(rt.mail.sent()) == []
+
+
+def test_a_bulk_load_tells_the_desk_once_per_target_per_window_with_every_chunk_counted(rt, monkeypatch):
+    from shared.services import bulk
+    from shared.store.orders import OrderRepository
+
+    finance_wiki(rt)
+    monkeypatch.setattr(bulk, "CHUNK", 2)  # three chunks: each adds its counts to the window's digest
+    records = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                         emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(5)]
+    records.append(hr_update(source_id="B9", names={"given": "Alan", "family": "Turing"}, affiliations=[],
+                             emails=[{"address": "b9@example.edu", "type": "work"}]))  # no group, no order
+    answer = bulk.load(rt, records, "hr")
+    assert answer["summary"] == {"created": 6}
+    assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 5}
+    assert deliver(rt) == []  # one scheduled digest message for the window, not yet due
+    rt.clock.advance(timedelta(minutes=DIGEST_MINUTES))
+    [digest] = deliver(rt)
+    assert digest.subject == "5 new manual provisioning orders for Wiki"
+    assert "- 5 account(s) to create" in digest.text
