@@ -3,9 +3,9 @@
 `POST /api/persons/bulk` takes up to `MAX_RECORDS` `PersonUpdate`s (a JSON array or NDJSON).
 Every record runs through the same chain as `POST /api/persons` (registration → groups →
 provisioning), in order, `CHUNK` records in one store unit of work (on SQLite one
-transaction) with the targets and policies read once per chunk; the chunk's messages are
-published once it has committed, and the desk hears of its manual orders in the worklist
-digest. One bad record never fails the others: it is answered with the field at fault. A
+transaction) with the targets, policies and group rules read once per chunk; the chunk's
+messages are published once it has committed, and the desk hears of its manual orders in
+the worklist digest, counted once at the chunk's end. One bad record never fails the others: it is answered with the field at fault. A
 repeated load changes nothing (every record answers `unchanged`), so an import interrupted
 half-way — even inside a chunk — is simply started again.
 
