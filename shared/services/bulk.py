@@ -5,9 +5,10 @@ Every record runs through the same chain as `POST /api/persons` (registration �
 provisioning), in order, `CHUNK` records in one store unit of work (on SQLite one
 transaction) with the targets, policies and group rules read once per chunk; the chunk's
 messages are published once it has committed, and the desk hears of its manual orders in
-the worklist digest, counted once at the chunk's end. One bad record never fails the others: it is answered with the field at fault. A
-repeated load changes nothing (every record answers `unchanged`), so an import interrupted
-half-way — even inside a chunk — is simply started again.
+the worklist digest, counted once at the chunk's end. One bad record never fails the
+others: it is answered with the field at fault. A repeated load changes nothing (every
+record answers `unchanged`), so an import interrupted half-way — even inside a chunk — is
+simply started again.
 
 With `dry_run` nothing is written: each record says what would happen — its outcome, the
 person's lifecycle step (joiner, mover, leaver), the groups gained and lost, and the orders
