@@ -38,7 +38,6 @@ from shared.services import consequences
 from shared.services.chain import run_sync
 from shared.services.provisioning import Digests
 from shared.services.registration import apply_update, changed_fields
-from shared.services.rulebook import rulebook
 from shared.services.screening import foreseen
 from shared.services.stamps import check_as_of
 from shared.store.groups import MembershipRepository
@@ -155,7 +154,7 @@ def preview(rt: Runtime, index: int, update: PersonUpdate, book: consequences.Po
     after = apply_update(current, update, person_id or "(new)", now)
     outcome = "created" if current is None else ("updated" if changed_fields(current, after) else "unchanged")
     before_groups = set(MembershipRepository(rt.store).state(person_id).groups) if person_id else set()
-    after_groups = _groups_of(rt, after, person_id)
+    after_groups = _groups_of(rt, after, person_id, book)
     return RecordResult(
         index, update.source_id, outcome, person_id,
         lifecycle=_lifecycle(rt, current, after),
@@ -164,10 +163,10 @@ def preview(rt: Runtime, index: int, update: PersonUpdate, book: consequences.Po
     )
 
 
-def _groups_of(rt: Runtime, person: Person, person_id: str | None) -> set[str]:
+def _groups_of(rt: Runtime, person: Person, person_id: str | None, book: consequences.PolicyBook) -> set[str]:
     memberships = MembershipRepository(rt.store).of_person(person_id) if person_id else []
     statics = [m for m in memberships if m.kind == "static"]
-    return set(rulebook(rt.store, rt.clock).effective(person, statics, rt.clock.now(), rt.settings.tz))
+    return set(book.rules.effective(person, statics, rt.clock.now(), rt.settings.tz))
 
 
 def _lifecycle(rt: Runtime, before: Person | None, after: Person) -> str | None:
