@@ -100,8 +100,12 @@ def _applied(rt: Runtime, chunk: list[tuple[int, Any]], actor: str) -> list[Reco
     with rt.store.unit_of_work():
         book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its unit of work
         digests = Digests()  # the desk's digests counted once per chunk, not once per record
-        results = [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book, digests))
-                   for index, raw in chunk]
+        try:
+            results = [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book, digests))
+                       for index, raw in chunk]
+        except Exception:
+            digests.flush(rt)  # the records stored before the failure still reach the desk
+            raise
         digests.flush(rt)
         return results
 
