@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.bus.port import Bus
+from shared.bus.port import Bus, Publication
 from shared.store.port import Entity, Op, Table, TableStore
 
 
@@ -78,6 +78,9 @@ class FaultyStore:
     def after_commit(self, action) -> None:
         self.inner.after_commit(action)
 
+    def before_commit(self, action) -> bool:
+        return self.inner.before_commit(action)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -91,6 +94,17 @@ class FaultyBus:
         self.plan.step(f"publish {queue}")
         self.inner.publish(queue, body, message_id, session_id=session_id, scheduled_at=scheduled_at,
                            properties=properties)
+
+    def publish_many(self, messages: list[Publication]) -> None:
+        """A boundary per message: a crash before the n-th leaves the ones before it sent (as
+        a batch per queue on Service Bus may), in one call to the inner bus."""
+        for n, message in enumerate(messages):
+            try:
+                self.plan.step(f"publish {message.queue}")
+            except SimulatedCrash:
+                self.inner.publish_many(messages[:n])
+                raise
+        self.inner.publish_many(messages)
 
     def close(self) -> None:
         self.inner.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
+from shared.bus.port import Publication
 from shared.errors import BodyTooLarge
 
 MAX_ID_CHARS = 128  # MessageId and SessionId alike
@@ -25,6 +26,19 @@ def bus_id(text: str) -> str:
         return text
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
     return f"{text[: MAX_ID_CHARS - _DIGEST_CHARS - 1]}~{digest}"
+
+
+def checked_body(publication: Publication, max_bytes: int) -> bytes:
+    """The body of a message about to be sent, as bytes, once the message is known to be one
+    Service Bus takes: a queue and an id, a tz-aware `scheduled_at`, the limits below."""
+    if not publication.queue or not publication.message_id:
+        raise ValueError("queue and message_id are required")
+    if publication.scheduled_at is not None and publication.scheduled_at.tzinfo is None:
+        raise ValueError("scheduled_at must be tz-aware")
+    body = publication.body
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    check_message(data, publication.message_id, publication.session_id, max_bytes)
+    return data
 
 
 def check_message(data: bytes, message_id: str, session_id: str | None, max_bytes: int) -> None:

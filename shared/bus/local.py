@@ -10,12 +10,12 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from shared.bus.limits import bus_id, check_message
-from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, QueueDepth
+from shared.bus.limits import bus_id, checked_body
+from shared.bus.port import BusError, DeadLetter, Delivery, LockLost, Publication, QueueDepth
 from shared.clock import Clock, SystemClock
 from shared.config import MAX_MESSAGE_BYTES
 from shared.telemetry import carrier
@@ -189,33 +189,55 @@ class LocalBus:
     ) -> None:
         """Enqueue a message, unless its message_id was published within the window.
         Refuses what Service Bus would (shared/bus/limits.py)."""
-        if not queue or not message_id:
-            raise ValueError("queue and message_id are required")
-        if scheduled_at is not None and scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be tz-aware")
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        check_message(data, message_id, session_id, self.max_message_bytes)
+        self.publish_many([Publication(queue, body, message_id, session_id, scheduled_at, properties)])
+
+    def publish_many(self, messages: Sequence[Publication]) -> None:
+        """Enqueue the messages in order in one transaction — all or none — each unless its
+        message_id was published on its queue within the window (or earlier in `messages`).
+        Every message is checked (shared/bus/limits.py) before anything is written."""
+        rows = [self._row(message) for message in messages]
+        if not rows or (len(rows) == 1 and self._seen(*rows[0][:2])):
+            return
         with self._tx() as db:
             now = self._now()
             window = self.duplicate_window // _US
             db.execute("DELETE FROM seen_ids WHERE published_at <= ?", (now - window,))
-            seen = db.execute(
-                "SELECT published_at FROM seen_ids WHERE queue = ? AND message_id = ?",
-                (queue, message_id),
+            for queue, message_id, data, session_id, scheduled, props in rows:
+                seen = db.execute(
+                    "SELECT published_at FROM seen_ids WHERE queue = ? AND message_id = ?",
+                    (queue, message_id),
+                ).fetchone()
+                if seen is not None and now - seen[0] < window:
+                    continue
+                db.execute(
+                    "INSERT OR REPLACE INTO seen_ids (queue, message_id, published_at) VALUES (?, ?, ?)",
+                    (queue, message_id, now),
+                )
+                db.execute(
+                    "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
+                    " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now), props),
+                )
+
+    def _seen(self, queue: str, message_id: str) -> bool:
+        """Whether `message_id` was published on `queue` within the window — read without
+        the write lock, so a repeat (a digest's message, once per order batch) costs no
+        transaction; ids leave `seen_ids` only once out of the window, so the answer holds."""
+        with self._mutex:
+            now = self._now()
+            row = self._conn().execute(
+                "SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ? AND published_at > ?",
+                (queue, message_id, now - self.duplicate_window // _US),
             ).fetchone()
-            if seen is not None and now - seen[0] < window:
-                return
-            db.execute(
-                "INSERT OR REPLACE INTO seen_ids (queue, message_id, published_at) VALUES (?, ?, ?)",
-                (queue, message_id, now),
-            )
-            scheduled = None if scheduled_at is None else _to_us(scheduled_at)
-            db.execute(
-                "INSERT INTO messages (queue, message_id, body, session_id, enqueued_at,"
-                " scheduled_at, visible_at, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (queue, message_id, data, session_id, now, scheduled, max(now, scheduled or now),
-                 _properties(properties)),
-            )
+        return row is not None
+
+    def _row(self, message: Publication) -> tuple:
+        """The message as stored (its queue, id, body, session, scheduled instant, properties),
+        once checked against Service Bus's limits."""
+        data = checked_body(message, self.max_message_bytes)
+        scheduled = None if message.scheduled_at is None else _to_us(message.scheduled_at)
+        return (message.queue, message.message_id, data, message.session_id, scheduled,
+                _properties(message.properties))
 
     def receive(self, queue: str) -> Delivery | None:
         """The next due message under a fresh peek-lock, or None."""
@@ -229,6 +251,8 @@ class LocalBus:
         its own messages); without a session, the next due messages without one."""
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
+        if not self._any_due(queue):
+            return []
         with self._tx() as db:
             now = self._now()
             while True:
@@ -240,6 +264,17 @@ class LocalBus:
                     continue
                 rows = [row, *self._followers(db, queue, row, now, max_messages - 1)]
                 return self._locked(db, queue, rows, now)
+
+    def _any_due(self, queue: str) -> bool:
+        """Whether a message of `queue` may be receivable now — read without the write lock,
+        so an idle queue's poll neither takes the lock nor commits (the receive re-checks)."""
+        with self._mutex:
+            row = self._conn().execute(
+                "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?"
+                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
+                (queue, now := self._now(), now),
+            ).fetchone()
+        return row is not None
 
     def _followers(self, db: sqlite3.Connection, queue: str, head: tuple, now: int, limit: int) -> list[tuple]:
         """The due, unlocked messages after `head` that may share its batch: those of its

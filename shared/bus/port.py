@@ -6,7 +6,7 @@ adapter with `Receiver` and hands each message to the same trigger functions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -14,6 +14,18 @@ from typing import Protocol
 
 class BusError(Exception):
     """A transient failure to publish: the caller raises so its own message comes back."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One message of `Bus.publish_many`: what `Bus.publish` takes."""
+
+    queue: str
+    body: bytes | str
+    message_id: str
+    session_id: str | None = None
+    scheduled_at: datetime | None = None
+    properties: Mapping[str, str] | None = None
 
 
 class Bus(Protocol):
@@ -30,6 +42,13 @@ class Bus(Protocol):
         detection window is dropped silently. `scheduled_at` (tz-aware) delays delivery.
         `properties` are its application properties (the trace context, shared/telemetry.py);
         None: the current span's."""
+
+    def publish_many(self, messages: Sequence[Publication]) -> None:
+        """Send several messages in their order, each as `publish` would (duplicates dropped,
+        limits checked for all before any is sent). The local bus sends them in one
+        transaction, all or none; Service Bus in a batch per queue (and a schedule call per
+        queue and instant): a BusError part-way leaves the earlier batches sent — sent again,
+        duplicate detection drops them."""
 
     def close(self) -> None: ...
 

@@ -11,7 +11,7 @@ are idempotent.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +19,11 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
+from azure.servicebus.exceptions import MessageSizeExceededError
 from azure.servicebus.management import ServiceBusAdministrationClient
 
-from shared.bus.limits import bus_id, check_message
-from shared.bus.port import BusError, DeadLetter, QueueDepth
+from shared.bus.limits import bus_id, checked_body
+from shared.bus.port import BusError, DeadLetter, Publication, QueueDepth
 from shared.config import MAX_MESSAGE_BYTES
 from shared.telemetry import carried, carrier
 
@@ -70,25 +71,37 @@ class ServiceBusBus:
         """Send one message (scheduled when `scheduled_at` is given); SDK errors → BusError.
         A body over the limit is MessageTooLarge before anything is sent. `properties` (None:
         the current trace context) become the message's application properties."""
-        if not queue or not message_id:
-            raise ValueError("queue and message_id are required")
-        if scheduled_at is not None and scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be tz-aware")
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        check_message(data, message_id, session_id, self.max_message_bytes)
-        message = ServiceBusMessage(
-            body, message_id=message_id, session_id=session_id, content_type="application/json",
+        self.publish_many([Publication(queue, body, message_id, session_id, scheduled_at, properties)])
+
+    def publish_many(self, messages: Sequence[Publication]) -> None:
+        """Send the messages, every one checked first: per queue (in the order queues first
+        appear) its immediate messages in batches as large as the sender allows, in order,
+        then its scheduled ones, one schedule call per instant; SDK errors → BusError (the
+        batches sent before stay sent: duplicate detection drops them when sent again).
+        One batch may hold several sessions' messages: the queues are not partitioned
+        (infra/modules/servicebus.bicep), where a batch would have to keep to one session."""
+        by_queue: dict[str, list[tuple[ServiceBusMessage, datetime | None]]] = {}
+        for publication in messages:
+            by_queue.setdefault(publication.queue, []).append(
+                (self._message(publication), publication.scheduled_at))
+        for queue, outgoing in by_queue.items():
+            try:
+                sender, sender_lock = self._sender(queue)
+                with sender_lock:
+                    _send_batches(sender, [m for m, at in outgoing if at is None])
+                    _schedule(sender, [(m, at) for m, at in outgoing if at is not None])
+            except AzureError as exc:
+                raise BusError(f"publishing {len(outgoing)} message(s) to {queue!r} failed: {exc}") from exc
+
+    def _message(self, publication: Publication) -> ServiceBusMessage:
+        """The SDK message for `publication`, once checked against Service Bus's limits."""
+        checked_body(publication, self.max_message_bytes)
+        properties = publication.properties
+        return ServiceBusMessage(
+            publication.body, message_id=publication.message_id, session_id=publication.session_id,
+            content_type="application/json",
             application_properties=dict(carrier() if properties is None else properties) or None,
         )
-        try:
-            sender, sender_lock = self._sender(queue)
-            with sender_lock:
-                if scheduled_at is None:
-                    sender.send_messages(message)
-                else:
-                    sender.schedule_messages(message, scheduled_at.astimezone(UTC))
-        except AzureError as exc:
-            raise BusError(f"publishing {message_id!r} to {queue!r} failed: {exc}") from exc
 
     def depth(self, queue: str) -> QueueDepth:
         """The queue's runtime properties from the administration client; BusError when
@@ -203,6 +216,43 @@ class ServiceBusBus:
                     fully_qualified_namespace=self._namespace, credential=self._credential_for_use()
                 )
         return self._client
+
+
+def _send_batches(sender: Any, messages: list[ServiceBusMessage]) -> None:
+    """`messages` in order, in as few batches as the sender's size limit allows; a lone
+    message, or one that fills a batch on its own, is sent as itself."""
+    if len(messages) <= 1:
+        for message in messages:
+            sender.send_messages(message)
+        return
+    batch = sender.create_message_batch()
+    for message in messages:
+        if _added(batch, message):
+            continue
+        if len(batch):
+            sender.send_messages(batch)
+            batch = sender.create_message_batch()
+        if not _added(batch, message):
+            sender.send_messages(message)
+    if len(batch):
+        sender.send_messages(batch)
+
+
+def _added(batch: Any, message: ServiceBusMessage) -> bool:
+    try:
+        batch.add_message(message)
+    except MessageSizeExceededError:
+        return False
+    return True
+
+
+def _schedule(sender: Any, messages: list[tuple[ServiceBusMessage, datetime]]) -> None:
+    """Scheduled messages, one call per instant (in the order the instants first appear)."""
+    by_instant: dict[datetime, list[ServiceBusMessage]] = {}
+    for message, at in messages:
+        by_instant.setdefault(at.astimezone(UTC), []).append(message)
+    for at, group in by_instant.items():
+        sender.schedule_messages(group if len(group) > 1 else group[0], at)
 
 
 def _body(message: Any) -> bytes:

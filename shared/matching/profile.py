@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -36,9 +37,11 @@ def latin(text: str) -> str:
     return anyascii(fold(text)).casefold()
 
 
+@lru_cache(maxsize=65536)
 def name_form(text: str | None) -> str:
     """A name as compared: folded letters, hyphens and spaces as one space, apostrophes
-    and dots dropped ("O'Brien" → "obrien", "Smith-Jones" → "smith jones")."""
+    and dots dropped ("O'Brien" → "obrien", "Smith-Jones" → "smith jones"); names repeat
+    (a registry has far fewer given names than persons), so their forms are kept."""
     if not text:
         return ""
     folded = latin(text).replace("-", " ").replace("'", "").replace("’", "").replace(".", "")
@@ -74,7 +77,7 @@ class Profile:
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def pack(self) -> str:
-        short = {_SHORT[k]: v for k, v in asdict(self).items() if v}
+        short = {key: value for name, key in _SHORT.items() if (value := getattr(self, name))}
         return json.dumps(short, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod

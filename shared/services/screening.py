@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.errors import FieldError, InvalidInput
+from shared.matching.profile import Profile
 from shared.models.matching import PendingMatch
 from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
@@ -30,6 +31,7 @@ class Screening:
     held: PendingMatch | None = None
     stale: bool = False
     match: Match | None = None
+    profile: Profile | None = None  # the record's matching profile, when the matcher was asked
 
     def details(self) -> dict:
         """What the audit record keeps of the match: the outcome and the scores."""
@@ -47,11 +49,12 @@ def screen(rt: Runtime, update: PersonUpdate, actor: str) -> Screening:
     policy = rt.settings.match_policy(update.source)
     if policy == "never":
         return Screening()
-    found = find(rt.store, update_profile(update), exclude_source=update.source)
+    profile = update_profile(update)
+    found = find(rt.store, profile, exclude_source=update.source)
     if found.outcome == "exact" and policy == "auto":
         return Screening(link=found.candidates[0].person_id, match=found)
     if found.outcome == "none":
-        return Screening()
+        return Screening(profile=profile)
     return Screening(held=_hold(rt, pending, update, found, actor), match=found)
 
 

@@ -32,6 +32,21 @@ def person_tokens(person: Person) -> set[str]:
     return {t for t in tokens if len(t) >= MIN_TOKEN}
 
 
+def listed_tokens(tokens: set[str]) -> set[str]:
+    """The tokens the index lists for a person: a token that begins another of them is left
+    out (a prefix lookup for it finds the longer one: `ada` in `ada.lovelace@uni.edu`), so a
+    person costs fewer entries and a search finds the same persons."""
+    return {t for t in tokens if not any(o != t and o.startswith(t) for o in tokens)}
+
+
+def reindexed(before: set[str], after: set[str]) -> tuple[set[str], set[str]]:
+    """(entries to add, entries to remove) when a person's tokens go from `before` to
+    `after`: removing every token gone, listed or not (an entry written before the index
+    left prefixes out goes too), and those now left out (the longer one is added first)."""
+    old, new = listed_tokens(before), listed_tokens(after)
+    return new - old, (before - after) | (old - new)
+
+
 def query_tokens(q: str) -> list[str]:
     """Words of a query; an email address stays whole."""
     tokens: list[str] = []

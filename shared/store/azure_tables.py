@@ -173,6 +173,9 @@ class AzureTablesStore:
     def after_commit(self, action: Callable[[], None]) -> None:
         action()  # every write is durable when its call returns
 
+    def before_commit(self, action: Callable[[], None]) -> bool:
+        return False  # no unit commits as one: nothing to defer to
+
     def close(self) -> None:
         self._service.close()
         if self._own_credential is not None:

@@ -6,14 +6,18 @@
   (`traceparent`/`tracestate`, shared/telemetry.py: a message relayed later still joins
   its trace). The relay deletes a row once the bus accepted it.
 - `relaymarks` says where rows may be waiting, so the timer never scans the registry:
-  partition `marks:<shard>` (16 shards by a digest of the place), rows
-  `<stamp>|<write id>` naming the table and partition. A writer inserts its mark *before*
-  its batch and deletes it after its relay; only a crash leaves a mark behind.
+  partition `marks:<shard>` (16 shards by a digest of the (first) place), rows
+  `<stamp>|<write id>` naming the table and partition — or, for a store unit of work that
+  commits as one (SQLite), `places`: a JSON list of every [table, partition] its batches
+  wrote rows to, written in the unit just before it commits. A writer inserts its mark
+  *before* its batch (or with it, in one unit) and deletes it after its relay; only a crash
+  or a bus that refused leaves a mark behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,14 +62,18 @@ def outbox_ops(partition: str, messages: list[Outgoing]) -> list[Op]:
     return [m.op(partition) for m in unique.values()]
 
 
+Place = tuple[str, str]  # (table, partition)
+PLACES_CHARS = 30_000  # the `places` text of one mark row: within Table Storage's 32K-character strings
+
+
 @dataclass(frozen=True)
 class Mark:
-    """Where a write may leave outbox rows: (table, partition), under one write's row."""
+    """Where a write (or one unit of work's writes) may leave outbox rows: its places, under
+    one row."""
 
     shard: str
     row: str
-    table: str
-    partition: str
+    places: tuple[Place, ...]
     at: datetime
 
 
@@ -76,10 +84,29 @@ class OutboxRepository:
 
     def mark(self, table: str, partition: str, at: datetime) -> Mark:
         """Record, before the batch, that (table, partition) may hold outbox rows."""
+        return self._insert([(table, partition)], {"table": table, "partition": partition}, at)
+
+    def mark_places(self, places: list[Place], at: datetime) -> list[Mark]:
+        """Record that each of `places` may hold outbox rows: as few rows as the size of a
+        property allows (a unit of work's marks, written just before it commits)."""
+        marks, group, size = [], [], 0
+        for place in places:
+            cost = len(json.dumps(place)) + 1
+            if group and size + cost > PLACES_CHARS:
+                marks.append(self._insert(group, {"places": json.dumps(group)}, at))
+                group, size = [], 0
+            group.append(place)
+            size += cost
+        if group:
+            marks.append(self._insert(group, {"places": json.dumps(group)}, at))
+        return marks
+
+    def _insert(self, places: list[Place], properties: dict, at: datetime) -> Mark:
+        table, partition = places[0]
         shard = f"marks:{int(hashlib.sha256(f'{table}|{partition}'.encode()).hexdigest(), 16) % SHARDS:02d}"
         row = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{uuid.uuid4().hex[:12]}"
-        self.marks.insert(Entity(shard, row, {"table": table, "partition": partition, "at": at}))
-        return Mark(shard, row, table, partition, at)
+        self.marks.insert(Entity(shard, row, {**properties, "at": at}))
+        return Mark(shard, row, tuple(places), at)
 
     def unmark(self, mark: Mark) -> None:
         self.marks.delete(mark.shard, mark.row)
@@ -91,7 +118,7 @@ class OutboxRepository:
         for n in range(SHARDS):
             shard = f"marks:{n:02d}"
             for e in self.marks.query(shard, end=end, limit=limit - count):
-                yield Mark(shard, e.row_key, e.properties["table"], e.properties["partition"], e.properties["at"])
+                yield Mark(shard, e.row_key, _places(e.properties), e.properties["at"])
                 count += 1
             if count >= limit:
                 return
@@ -102,3 +129,10 @@ class OutboxRepository:
     def settle(self, table: str, partition: str, message: Outgoing) -> None:
         """The bus accepted the message: its row goes (a missing row is no error)."""
         self.store.table(table).delete(partition, ROW_PREFIX + message.message_id)
+
+
+def _places(properties: dict) -> tuple[Place, ...]:
+    """A mark row's places: its `places` list, or the one table and partition it names."""
+    if "places" in properties:
+        return tuple((table, partition) for table, partition in json.loads(properties["places"]))
+    return ((properties["table"], properties["partition"]),)

@@ -5,7 +5,8 @@
 - `identifiers`: partition = source, row = source id (normalised, or its digest when too
   long for a key: `identifier_key`) → the person id (unique by insert).
 - `personsearch`: partition = first two characters of a token, row = `token|person id`,
-  so a text lookup reads a key range whose size depends on the matches, not on the registry.
+  so a text lookup reads a key range whose size depends on the matches, not on the registry;
+  a token that begins another of the person's is not listed (`search.listed_tokens`).
 - `directory`: partition = first two hex digits of the id, row = person id: everyone, for
   whole-registry work (a rule change, a preview) without a cross-partition scan.
 """
@@ -82,10 +83,11 @@ class PersonRepository:
         except EntityExists:
             return self.owner_of(source, source_id)
 
-    def create(self, person: Person, audit: Entity, outbox: list[Op] = ()) -> None:
+    def create(self, person: Person, audit: Entity, outbox: list[Op] = (), entity: Entity | None = None) -> None:
         """Insert the person with its first audit record (and the messages it causes, as
-        outbox rows of the same batch); EntityExists if already there."""
-        self._write(person, audit, Op("insert", self._entity(person)), outbox)
+        outbox rows of the same batch); EntityExists if already there. `entity`: the person's
+        entity as `check_fits` made it, when the person has not changed since."""
+        self._write(person, audit, Op("insert", entity or self._entity(person)), outbox)
 
     def replace(self, person: Person, etag: str, audit: Entity | None, outbox: list[Op] = ()) -> None:
         """Replace if `etag` is still current (ETagMismatch otherwise), with an audit record."""
@@ -120,10 +122,10 @@ class PersonRepository:
         except BatchFailed as failure:
             raise failure.cause from None
 
-    def check_fits(self, person: Person) -> None:
-        """DocumentTooLarge (413) if the person would not fit an entity: checked before the
-        first write, so a refused registration leaves nothing behind (not even a claim)."""
-        self._entity(person)
+    def check_fits(self, person: Person) -> Entity:
+        """The person's entity; DocumentTooLarge (413) if the person would not fit one: checked
+        before the first write, so a refused registration leaves nothing behind (not even a claim)."""
+        return self._entity(person)
 
     @staticmethod
     def _entity(person: Person) -> Entity:

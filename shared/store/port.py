@@ -141,6 +141,14 @@ class TableStore(Protocol):
         """Run `action` once what was written so far is durable: at once outside a unit, after
         its commit inside one (what a unit wrote must not be announced before it exists)."""
 
+    def before_commit(self, action: Callable[[], None]) -> bool:
+        """Inside a unit that commits as one (SQLite): run `action` just before the unit
+        commits — also when its block raised, since what it wrote commits too — with its
+        writes in the unit; an exception from `action` rolls the whole unit back and is
+        raised. True when deferred so; False (nothing registered) outside a unit, or where
+        each batch commits on its own (Table Storage): the caller writes what must precede
+        its batch itself."""
+
     def close(self) -> None: ...
 
 

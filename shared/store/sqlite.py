@@ -135,10 +135,11 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
-        self._local.unit = actions = []
+        self._local.unit, self._local.sealing = actions, sealing = [], []
         try:
             yield
         finally:
+            self._sealed(conn, sealing)
             self._local.unit = None
             try:
                 conn.execute("COMMIT")  # also after an exception: what was written stands
@@ -151,6 +152,18 @@ class SqliteStore:
                 for action in actions:
                     action()
 
+    def _sealed(self, conn: sqlite3.Connection, sealing: list[Callable[[], None]]) -> None:
+        """Run the unit's before-commit actions (their writes join it); one that fails rolls
+        the unit back and raises (by the relay, for its outbox marks: shared/services/relay.py)."""
+        try:
+            for action in sealing:
+                action()
+        except BaseException:
+            self._local.unit = None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def _unit(self) -> list[Callable[[], None]] | None:
         """This thread's open unit of work (its after-commit actions), or None."""
         return getattr(self._local, "unit", None)
@@ -161,6 +174,12 @@ class SqliteStore:
             action()
         else:
             actions.append(action)
+
+    def before_commit(self, action: Callable[[], None]) -> bool:
+        if self._unit() is None:
+            return False
+        self._local.sealing.append(action)
+        return True
 
     def table(self, name: str) -> SqliteTable:
         known = self._by_name.get(name)  # the hot path: a table this store has opened

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.bus import LocalBus, LockLost
+from shared.bus import BusError, LocalBus, LockLost
 from shared.clock import TravelClock
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -266,3 +267,41 @@ def test_two_instances_never_deliver_twice(path, clock):
     finally:
         for b in [feeder, *buses]:
             b.close()
+
+
+def test_polling_an_idle_queue_takes_no_write_lock(path, clock):
+    """devhost polls every queue ten times a second: an empty one is answered by a read, so
+    a writer holding the file (a long publish, another process) neither delays nor fails it."""
+    bus = LocalBus(path, clock=clock, busy_timeout=timedelta(milliseconds=50))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        bus.publish("busy", "x", "m1", scheduled_at=T0 + timedelta(hours=1))  # not due yet
+        writer.execute("BEGIN IMMEDIATE")
+        assert bus.receive_batch(Q, 10) == []
+        assert bus.receive("busy") is None
+        writer.execute("ROLLBACK")
+        clock.advance(timedelta(hours=1))
+        assert bus.receive("busy").message_id == "m1"
+    finally:
+        writer.close()
+        bus.close()
+
+
+def test_a_repeat_within_the_window_is_dropped_without_the_write_lock(path, clock):
+    """A digest's message is published once per batch of orders under one id: a repeat is
+    answered by a read, while a new id still needs the lock (and waits for it)."""
+    bus = LocalBus(path, clock=clock, busy_timeout=timedelta(milliseconds=50))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        bus.publish(Q, "x", "digest:t1:0900")
+        writer.execute("BEGIN IMMEDIATE")
+        bus.publish(Q, "x", "digest:t1:0900")  # a repeat: dropped at once
+        with pytest.raises(BusError):
+            bus.publish(Q, "y", "digest:t1:0905")
+        writer.execute("ROLLBACK")
+        clock.advance(timedelta(minutes=11))  # out of the window: published again
+        bus.publish(Q, "x", "digest:t1:0900")
+        assert bus.active_count(Q) == 2
+    finally:
+        writer.close()
+        bus.close()

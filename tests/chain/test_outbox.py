@@ -39,6 +39,9 @@ class RefusingBus:
     def publish(self, *args, **kwargs):
         raise BusError("the namespace is unreachable")
 
+    def publish_many(self, messages):
+        raise BusError("the namespace is unreachable")
+
     def __getattr__(self, name):
         return getattr(self.inner, name)
 

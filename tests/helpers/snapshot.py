@@ -36,7 +36,7 @@ def snapshot(rt: Runtime, keys: list[tuple[str, str]], exact: bool = True) -> di
             **(_derived(rt, person_id, exact) if person_id else {}),
         }
     marks = OutboxRepository(rt.store).marks_before(rt.clock.now() + timedelta(days=1), 10_000)
-    found["relay marks"] = sorted((m.table, m.partition.split(":")[0]) for m in marks)
+    found["relay marks"] = sorted((table, partition.split(":")[0]) for m in marks for table, partition in m.places)
     if exact:
         found["queues"] = {q: rt.bus.active_count(rt.settings.queue(q)) for q in QUEUE_SETTINGS}
     return found

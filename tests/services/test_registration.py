@@ -149,6 +149,21 @@ def test_a_renamed_person_is_no_longer_found_by_the_old_name(rt):
     assert [p.names.family for p in search.by_text(repo, "hopper")] == ["Hopper"]
 
 
+def test_a_name_listed_only_inside_an_email_is_still_found_once_the_email_changes(rt):
+    """`ada` is not listed on its own while `ada.lovelace@…` begins with it; when the address
+    changes, the name gets its own entry and the old address's goes."""
+    register(rt, update(names={"given": "Ada", "family": "Lovelace"}, emails=[{"address": "ada.lovelace@example.edu"}]),
+             "hr")
+    repo = PersonRepository(rt.store)
+    assert [p.names.family for p in search.by_text(repo, "ada")] == ["Lovelace"]
+    register(rt, update(as_of="2026-11-02T08:00:00+00:00", names={"given": "Ada", "family": "Lovelace"},
+                        emails=[{"address": "countess@example.edu"}]), "hr")
+    assert [p.names.family for p in search.by_text(repo, "ada")] == ["Lovelace"]
+    assert [p.names.family for p in search.by_text(repo, "countess")] == ["Lovelace"]
+    assert search.by_text(repo, "ada.lovelace@example.edu") == []
+    assert {e.row_key.split("|")[0] for e in rt.store.table("personsearch").query("ad")} == {"ada"}
+
+
 def test_every_change_is_audited_with_who_and_why(rt):
     person = register(rt, update(), "apikey:abc").person
     register(rt, update(as_of="2026-11-02T08:00:00+00:00", attributes={"costCenter": "4711"}), "apikey:abc")
@@ -158,3 +173,29 @@ def test_every_change_is_audited_with_who_and_why(rt):
     assert "hr update as of 2026-11-02T08:00:00+00:00" == trail[1]["why"]
     assert trail[1]["details"]["changes"] == ["attributes"]
     assert trail[0]["at"] == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def test_a_new_person_is_stored_filed_and_indexed_as_read_back(rt):
+    """A new person is built once from the update (its entity, its matching profile):
+    what was stored, filed for matching and indexed is what the person read back gives."""
+    from shared.services.matching import person_profile
+    from shared.services.search import person_tokens
+
+    body = hr_update(source_id="E77", names={"given": "Zoë", "family": "O'Brien-Smith"}, birth_date="1990-02-03",
+                     emails=[{"address": "Zoe.OBrien@Example.edu"}],
+                     address={"street": "1 Main St", "postcode": "AB1 2CD", "country": "GB"},
+                     affiliations=[{"key": "job", "type": "staff", "organization": "LIB", "start": "2026-01-01",
+                                    "attributes": {"grade": 7}}])
+    result = register(rt, PersonUpdate.model_validate(body), "hr")
+    stored = PersonRepository(rt.store).get(result.person.id).person
+    assert stored == result.person
+    assert stored.affiliations[0].source == "hr" and stored.affiliations[0].attributes == {"grade": 7}
+    filed = {e.partition_key: e.properties["p"] for p in ("d:19900203", "e:zoe.obrien@example.edu")
+             for e in rt.store.table("personmatch").query(p)}
+    assert set(filed.values()) == {person_profile(stored).pack()}
+    assert person_profile(stored).sources == ("hr",)
+    for token in person_tokens(stored):  # each found by a prefix lookup, "zoe" in "zoe.obrien@example.edu"
+        assert PersonRepository(rt.store).ids_with_token_prefix(token, 10) == {stored.id}
+    rows = {e.row_key.split("|")[0] for t in person_tokens(stored)
+            for e in rt.store.table("personsearch").query(t[:2], prefix=t)}
+    assert rows == person_tokens(stored) - {"zoe"}  # a token beginning another is not listed
