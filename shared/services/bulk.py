@@ -3,11 +3,12 @@
 `POST /api/persons/bulk` takes up to `MAX_RECORDS` `PersonUpdate`s (a JSON array or NDJSON).
 Every record runs through the same chain as `POST /api/persons` (registration → groups →
 provisioning), in order, `CHUNK` records in one store unit of work (on SQLite one
-transaction) with the targets and policies read once per chunk; the chunk's messages are
-published once it has committed, and the desk hears of its manual orders in the worklist
-digest. One bad record never fails the others: it is answered with the field at fault. A
-repeated load changes nothing (every record answers `unchanged`), so an import interrupted
-half-way — even inside a chunk — is simply started again.
+transaction) with the targets, policies and group rules read once per chunk; the chunk's
+messages are published once it has committed, and the desk hears of its manual orders in
+the worklist digest, counted once at the chunk's end. One bad record never fails the
+others: it is answered with the field at fault. A repeated load changes nothing (every
+record answers `unchanged`), so an import interrupted half-way — even inside a chunk — is
+simply started again.
 
 With `dry_run` nothing is written: each record says what would happen — its outcome, the
 person's lifecycle step (joiner, mover, leaver), the groups gained and lost, and the orders
@@ -35,8 +36,8 @@ from shared.models.person import Person, PersonUpdate
 from shared.runtime import Runtime
 from shared.services import consequences
 from shared.services.chain import run_sync
+from shared.services.provisioning import Digests
 from shared.services.registration import apply_update, changed_fields
-from shared.services.rulebook import rulebook
 from shared.services.screening import foreseen
 from shared.services.stamps import check_as_of
 from shared.store.groups import MembershipRepository
@@ -98,7 +99,15 @@ def _applied(rt: Runtime, chunk: list[tuple[int, Any]], actor: str) -> list[Reco
     messages are published once it has committed (docs/architecture.md §10)."""
     with rt.store.unit_of_work():
         book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its unit of work
-        return [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book)) for index, raw in chunk]
+        digests = Digests()  # the desk's digests counted once per chunk, not once per record
+        try:
+            results = [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book, digests))
+                       for index, raw in chunk]
+        except Exception:
+            digests.flush(rt)  # the records stored before the failure still reach the desk
+            raise
+        digests.flush(rt)
+        return results
 
 
 def _previewed(rt: Runtime, chunk: list[tuple[int, Any]]) -> list[RecordResult]:
@@ -127,8 +136,8 @@ def _failed(index: int, source_id: Any, error: RosterError) -> RecordResult:
 
 
 def _apply(rt: Runtime, index: int, update: PersonUpdate, actor: str,
-           book: consequences.PolicyBook) -> RecordResult:
-    registration = run_sync(rt, update, actor, book, windowed=True).registration
+           book: consequences.PolicyBook, digests: Digests) -> RecordResult:
+    registration = run_sync(rt, update, actor, book, digests).registration
     person_id = registration.person.id if registration.person else None  # None: held as a pending match
     return RecordResult(index, update.source_id, registration.outcome, person_id)
 
@@ -149,7 +158,7 @@ def preview(rt: Runtime, index: int, update: PersonUpdate, book: consequences.Po
     after = apply_update(current, update, person_id or "(new)", now)
     outcome = "created" if current is None else ("updated" if changed_fields(current, after) else "unchanged")
     before_groups = set(MembershipRepository(rt.store).state(person_id).groups) if person_id else set()
-    after_groups = _groups_of(rt, after, person_id)
+    after_groups = _groups_of(rt, after, person_id, book)
     return RecordResult(
         index, update.source_id, outcome, person_id,
         lifecycle=_lifecycle(rt, current, after),
@@ -158,10 +167,10 @@ def preview(rt: Runtime, index: int, update: PersonUpdate, book: consequences.Po
     )
 
 
-def _groups_of(rt: Runtime, person: Person, person_id: str | None) -> set[str]:
+def _groups_of(rt: Runtime, person: Person, person_id: str | None, book: consequences.PolicyBook) -> set[str]:
     memberships = MembershipRepository(rt.store).of_person(person_id) if person_id else []
     statics = [m for m in memberships if m.kind == "static"]
-    return set(rulebook(rt.store, rt.clock).effective(person, statics, rt.clock.now(), rt.settings.tz))
+    return set(book.rules.effective(person, statics, rt.clock.now(), rt.settings.tz))
 
 
 def _lifecycle(rt: Runtime, before: Person | None, after: Person) -> str | None:

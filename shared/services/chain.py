@@ -10,7 +10,7 @@ from shared.models.person import PersonUpdate
 from shared.runtime import Runtime
 from shared.services.consequences import PolicyBook
 from shared.services.membership import GroupChange, evaluate_person
-from shared.services.provisioning import evaluate_provisioning
+from shared.services.provisioning import Digests, evaluate_provisioning
 from shared.services.registration import Registration, register
 
 
@@ -32,16 +32,18 @@ class ChainResult:
 
 
 def run_sync(rt: Runtime, update: PersonUpdate, actor: str, book: PolicyBook | None = None,
-             windowed: bool = False) -> ChainResult:
-    """One HTTP response carries the whole chain's outcome. `book`: the targets and policies
-    as already read by the caller (a bulk chunk reads them once for all its records);
-    `windowed`: the desk hears of manual orders in its digest, not one email per person."""
+             digests: Digests | None = None) -> ChainResult:
+    """One HTTP response carries the whole chain's outcome. `book`: the targets, policies
+    and rules as already read by the caller (a bulk chunk reads them once for all its
+    records), else read once here for both steps; `digests`: the desk hears of manual orders
+    in its digest, not one email per person — counted into `digests`, which the caller flushes."""
     registration = register(rt, update, actor, announce=False)
     if registration.outcome in ("stale", "held"):
         return ChainResult(registration)
+    book = book or PolicyBook.load(rt)
     change = evaluate_person(rt, registration.person.id, registration.cause, actor, announce=False,
-                             person=registration.person, new=registration.outcome == "created")
-    return ChainResult(registration, change, after_group_change(rt, change, book, windowed)["orders"])
+                             person=registration.person, new=registration.outcome == "created", rules=book.rules)
+    return ChainResult(registration, change, after_group_change(rt, change, book, digests)["orders"])
 
 
 def register_now(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
@@ -53,10 +55,12 @@ def register_now(rt: Runtime, update: PersonUpdate, actor: str) -> Registration:
 
 
 def after_group_change(rt: Runtime, change: GroupChange, book: PolicyBook | None = None,
-                       windowed: bool = False) -> dict:
+                       digests: Digests | None = None) -> dict:
     """What follows a group change in-process: the provisioning orders it gives. Run even
-    when nothing changed, so a retried call finishes what an interrupted one began."""
-    orders = evaluate_provisioning(rt, change.person_id, change.cause, windowed=windowed, book=book, change=change)
+    when nothing changed, so a retried call finishes what an interrupted one began.
+    `digests`: manual orders are counted into the caller's digests (see `run_sync`)."""
+    orders = evaluate_provisioning(rt, change.person_id, change.cause, windowed=digests is not None, book=book,
+                                   change=change, digests=digests)
     return {"person_id": change.person_id, "groups": change.as_response(), "current": change.groups, "orders": orders}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from shared.models.provisioning import Action, Target
 from shared.runtime import Runtime
-from shared.services.rulebook import rulebook
+from shared.services.rulebook import RuleBook, rulebook
 from shared.store.orders import OrderRepository
 from shared.store.targets import TargetRepository
 
@@ -22,10 +22,12 @@ ACCOUNT = "account"
 
 @dataclass(frozen=True)
 class PolicyBook:
-    """Every target and what each group is granted in it."""
+    """Every target, what each group is granted in it, and the groups' rules as read with
+    them (one read serves a whole bulk chunk: docs/architecture.md §5)."""
 
     targets: dict[str, Target]
     grants: dict[str, list[tuple[str, str]]]  # group id → [(target id, entitlement)]
+    rules: RuleBook
 
     @classmethod
     def load(cls, rt: Runtime) -> PolicyBook:
@@ -35,7 +37,7 @@ class PolicyBook:
         for target_id in targets:
             for policy in repo.policies(target_id):
                 grants.setdefault(policy.group_id, []).append((target_id, policy.entitlement))
-        return cls(targets, grants)
+        return cls(targets, grants, rulebook(rt.store, rt.clock))
 
     def desired(self, groups: set[str]) -> dict[tuple[str, str], str]:
         """(target, entitlement) → the group that grants it; an entitlement implies the account."""
@@ -46,8 +48,17 @@ class PolicyBook:
                 found.setdefault((target_id, ACCOUNT), group_id)
         return found
 
+    def suspension(self, groups: list[str] | set[str]) -> str | None:
+        """The first of `groups` whose policy is `suspend` (nothing granted while in it), if any."""
+        return suspension(self.rules, groups)
+
     def granting_groups(self, target_id: str) -> list[str]:
         return sorted(g for g, pairs in self.grants.items() if any(t == target_id for t, _ in pairs))
+
+
+def suspension(rules: RuleBook, groups: list[str] | set[str]) -> str | None:
+    """The first of `groups` whose policy in `rules` is `suspend`, if any."""
+    return next((g for g in groups if g in rules.groups and rules.groups[g].policy == "suspend"), None)
 
 
 def would_follow(book: PolicyBook, groups: set[str], held: set[tuple[str, str]], suspended: bool) -> list[dict]:
@@ -73,9 +84,7 @@ def for_person(rt: Runtime, person_id: str, groups: set[str], book: PolicyBook |
     book = book or PolicyBook.load(rt)
     held = {(a.target_id, a.entitlement) for a in OrderRepository(rt.store).assignments(person_id)
             if a.status != "removed"}
-    policies = rulebook(rt.store, rt.clock).groups
-    suspended = any(g in policies and policies[g].policy == "suspend" for g in groups)
-    return would_follow(book, groups, held, suspended)
+    return would_follow(book, groups, held, suspended=book.suspension(groups) is not None)
 
 
 def per_target(items: list[dict]) -> dict[str, dict[str, int]]:

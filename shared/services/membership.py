@@ -44,18 +44,20 @@ class GroupChange:
 
 def evaluate_person(
     rt: Runtime, person_id: str, cause: str, actor: str = "roster", announce: bool = True,
-    person: Person | None = None, new: bool = False,
+    person: Person | None = None, new: bool = False, rules: RuleBook | None = None,
 ) -> GroupChange:
     """Re-evaluate one person. A change announces `group-update` (unless the caller
     provisions in-process next: `announce=False`) in the same batch as the memberships;
     when nothing changed but provisioning has not yet seen the current memberships (an
     interrupted run), the event is published again. `person`: the person as the caller has
     just stored it (registration in-process), not read again; `new`: just created, so
-    nothing is stored about their groups yet (not read; a conflict retries with reads)."""
+    nothing is stored about their groups yet (not read; a conflict retries with reads);
+    `rules`: the rule book as the caller read it (a bulk chunk, once for all its records)."""
     attempts = iter([new])
 
     def once() -> GroupChange:
-        return _evaluate_once(rt, person or _person(rt, person_id), cause, actor, announce, next(attempts, False))
+        book = rules or rulebook(rt.store, rt.clock)
+        return _evaluate_once(rt, person or _person(rt, person_id), cause, actor, announce, next(attempts, False), book)
 
     return retrying(once, "the person's groups are being evaluated by others; retry")
 
@@ -139,11 +141,12 @@ class _Diff:
                 and state.next_change == self.change.next_change)
 
 
-def _evaluate_once(rt: Runtime, person: Person, cause: str, actor: str, announce: bool, new: bool) -> GroupChange:
+def _evaluate_once(rt: Runtime, person: Person, cause: str, actor: str, announce: bool, new: bool,
+                   book: RuleBook) -> GroupChange:
     person_id = person.id
     repo = MembershipRepository(rt.store)
     memberships, state = ([], PersonState()) if new else (repo.of_person(person_id), repo.state(person_id))
-    diff = _diff(rt, person, memberships, state, cause)
+    diff = _diff(rt, book, person, memberships, state, cause)
     diff.change.first = new
     diff.change.version = state.version
     if diff.writes_nothing(state):
@@ -155,10 +158,10 @@ def _evaluate_once(rt: Runtime, person: Person, cause: str, actor: str, announce
     return diff.change
 
 
-def _diff(rt: Runtime, person: Person, memberships: list[Membership], state: PersonState, cause: str) -> _Diff:
+def _diff(rt: Runtime, book: RuleBook, person: Person, memberships: list[Membership], state: PersonState,
+          cause: str) -> _Diff:
     """Rules and static memberships at now against the stored rows and the last state."""
     now, tz = rt.clock.now(), rt.settings.tz
-    book: RuleBook = rulebook(rt.store, rt.clock)
     statics = [m for m in memberships if m.kind == "static"]
     stored = {m.group_id: m for m in memberships}
     known = {g: m.reason for g, m in stored.items() if m.kind == "rule"}

@@ -31,7 +31,7 @@ from shared.models.provisioning import (
     Target,
 )
 from shared.runtime import Runtime
-from shared.services.consequences import PolicyBook
+from shared.services.consequences import PolicyBook, suspension
 from shared.services.membership import GroupChange
 from shared.services.relay import committed_with, message_id, publish
 from shared.services.rulebook import rulebook
@@ -104,7 +104,7 @@ class Seen:
         read = repo.of_person_with_etags(person_id)
         return cls(
             person_id, cause, actor, rt.clock.now(), book.targets, book.desired(set(state.groups)),
-            _suspend_group(rt, state.groups), {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)},
+            book.suspension(state.groups), {(a.target_id, a.entitlement): a for a in repo.assignments(person_id)},
             {o.id: o for o, _ in read}, {o.id: etag for o, etag in read}, marker, state.version, provisioned,
         )
 
@@ -113,7 +113,7 @@ class Seen:
         """A person just evaluated for the first time: their groups as `change` says, no
         assignments, orders or evaluation marker yet."""
         return cls(change.person_id, cause, actor, rt.clock.now(), book.targets, book.desired(set(change.groups)),
-                   _suspend_group(rt, change.groups), {}, {}, {}, None, change.version, 0)
+                   book.suspension(change.groups), {}, {}, {}, None, change.version, 0)
 
     def order(self, target: Target, entitlement: str, action: Action, reason: str) -> Order:
         """A new order, Pending until the guard and dispatch say where it waits."""
@@ -140,7 +140,7 @@ class Seen:
 
 def evaluate_provisioning(
     rt: Runtime, person_id: str, cause: str, actor: str = "roster", resume: bool = True, windowed: bool = False,
-    book: PolicyBook | None = None, change: GroupChange | None = None,
+    book: PolicyBook | None = None, change: GroupChange | None = None, digests: Digests | None = None,
 ) -> list[Order]:
     """Issue the orders that bring the person's access in line; returns the new ones, as
     they now wait (manual: Transmitted on the worklist; automatic: Pending on the queue;
@@ -150,7 +150,9 @@ def evaluate_provisioning(
     DIGEST_MINUTES rather than one email per person. `book`: targets and policies as the
     caller read them (a bulk chunk, once for all its records); else read here. `change`:
     the group change the caller has just made (the in-process chain): the person is not read
-    again, and after their first evaluation neither is what was provisioned (nothing yet)."""
+    again, and after their first evaluation neither is what was provisioned (nothing yet).
+    `digests` (with `windowed`): the worklist orders are counted into it, for the caller to
+    `flush` (a bulk chunk, once for all its records); else counted here at once."""
     if change is None and PersonRepository(rt.store).get(person_id) is None:
         raise PersonNotFound(f"no person with id {person_id!r}")
     book = book or PolicyBook.load(rt)
@@ -161,8 +163,10 @@ def evaluate_provisioning(
         OrderRepository(rt.store).count_removals(target_id, rt.clock.now(), count)
     new = plan.new_orders()
     if windowed:
-        for target_id, batch in _manual(new).items():
-            _count_for_digest(rt, book.targets[target_id], batch, None)
+        tally = digests if digests is not None else Digests()
+        tally.add(rt.clock.now(), _manual(new))
+        if digests is None:
+            tally.flush(rt)
     if resume and not (change and change.first):  # a first evaluation has no older orders
         resume_pending(rt, person_id, skip={o.id for o in new}, targets=book.targets)
     return new
@@ -341,10 +345,10 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
             result.append(release(rt, order.id, None, "roster", "on the staff worklist", notify=False))
         except Conflict:  # moved on meanwhile (a sweep, another call)
             result.append(order)
-    targets = PolicyBook.load(rt).targets
+    targets = {t.id: t for t in TargetRepository(rt.store).all()}
     for target_id, batch in _manual(result).items():
         if windowed:
-            _count_for_digest(rt, targets[target_id], batch, about)
+            Digests().add(rt.clock.now(), {target_id: batch}).flush(rt)
         else:
             publish(rt, _staff_notice(rt, targets[target_id], batch, about))
     return result
@@ -470,12 +474,7 @@ def announce_members(rt: Runtime, group_id: str, cause: str) -> int:
 
 def suspended_by(rt: Runtime, person_id: str) -> str | None:
     """The suspend group the person is in now, if any."""
-    return _suspend_group(rt, MembershipRepository(rt.store).state(person_id).groups)
-
-
-def _suspend_group(rt: Runtime, groups: list[str]) -> str | None:
-    book = rulebook(rt.store, rt.clock).groups
-    return next((g for g in groups if g in book and book[g].policy == "suspend"), None)
+    return suspension(rulebook(rt.store, rt.clock), MembershipRepository(rt.store).state(person_id).groups)
 
 
 def _granting_order(orders: dict[str, Order], key: tuple[str, str]) -> str | None:
@@ -491,15 +490,33 @@ def _staff_notice(rt: Runtime, target: Target, batch: list[Order], about: str | 
     return Outgoing("notification", email.model_dump_json(), message_id("worklist", target.id, digest))
 
 
-def _count_for_digest(rt: Runtime, target: Target, batch: list[Order], about: str | None) -> None:
-    """Count the batch into the target's digest of this window; the digest's message is
-    scheduled for the window's end (one per window: the bus drops the repeats by id)."""
-    now = rt.clock.now().astimezone(UTC)
-    start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % DIGEST_MINUTES)
-    window = start.strftime("%Y%m%dT%H%M")
-    OrderRepository(rt.store).add_to_digest(target.id, window, dict(Counter(o.action.value for o in batch)))
-    publish(rt, Outgoing("notification", DigestRef(digest=target.id, window=window).model_dump_json(),
-                         message_id("digest", target.id, window), scheduled_at=start + timedelta(minutes=DIGEST_MINUTES)))
+@dataclass
+class Digests:
+    """Worklist orders counted for the desk's digests, per target and DIGEST_MINUTES window,
+    until `flush` adds them to the stored counts — once per target and window for a whole
+    bulk chunk rather than once per person."""
+
+    counts: dict[tuple[str, datetime], Counter] = field(default_factory=dict)
+
+    def add(self, now: datetime, orders: dict[str, list[Order]]) -> Digests:
+        """Count each target's worklist `orders` into the window of `now`."""
+        now = now.astimezone(UTC)
+        start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % DIGEST_MINUTES)
+        for target_id, batch in orders.items():
+            self.counts.setdefault((target_id, start), Counter()).update(o.action.value for o in batch)
+        return self
+
+    def flush(self, rt: Runtime) -> None:
+        """Add the counts to each target's digest of its window; the digest's message is
+        scheduled for the window's end (one per window: the bus drops the repeats by id)."""
+        repo = OrderRepository(rt.store)
+        for (target_id, start), counts in self.counts.items():
+            window = start.strftime("%Y%m%dT%H%M")
+            repo.add_to_digest(target_id, window, dict(counts))
+            publish(rt, Outgoing("notification", DigestRef(digest=target_id, window=window).model_dump_json(),
+                                 message_id("digest", target_id, window),
+                                 scheduled_at=start + timedelta(minutes=DIGEST_MINUTES)))
+        self.counts.clear()
 
 
 def send_digest(rt: Runtime, ref: DigestRef) -> None:

@@ -230,3 +230,24 @@ def test_repairing_a_group_restores_its_member_list_from_the_persons(rt):
 def test_previewing_a_group_that_does_not_exist_is_not_found(rt):
     with pytest.raises(NotFound):
         groups.preview(rt, "nowhere", 'person.givenName -eq "Ada"')
+
+
+def test_a_bulk_chunk_reads_the_group_rules_once_and_a_later_load_sees_a_changed_rule(rt, monkeypatch):
+    from shared.services import bulk
+    from shared.store.groups import GroupRepository
+
+    dynamic(rt)
+    reads = []
+    generation = GroupRepository.generation
+    monkeypatch.setattr(GroupRepository, "generation", lambda self: reads.append(1) or generation(self))
+    monkeypatch.setattr(bulk, "CHUNK", 3)
+    people = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                        emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(6)]
+    first = bulk.load(rt, people[:3], "hr")
+    assert len(reads) == 1  # one chunk: one look at the rules' generation, not one per record
+    assert [current_groups(rt, i["person_id"]) for i in first["items"]] == [{"fin-employees"}] * 3
+    groups.update_group(rt, "fin-employees", GroupIn(name="Finance", kind="dynamic", rule=FIN_RULE.replace(
+        '"FIN"', '"ENG"')), "admin")  # no longer Finance: the next load must see the new rule
+    later = bulk.load(rt, people[3:], "hr")
+    assert later["summary"] == {"created": 3}
+    assert [current_groups(rt, i["person_id"]) for i in later["items"]] == [set()] * 3

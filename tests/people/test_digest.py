@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from shared.models.person import PersonUpdate
+from shared.services import bulk
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import DIGEST_MINUTES, evaluate_provisioning
 from shared.services.registration import register
+from shared.store.orders import OrderRepository
 from tests.factories import hr_update
 from tests.people.helpers import deliver, finance_wiki
 
@@ -34,3 +38,37 @@ def test_a_digest_without_counts_sends_nothing(rt):
     finance_wiki(rt)
     send_digest(rt, DigestRef(digest="wiki", window="20261102T0900"))
     assert list(rt.mail.sent()) == []
+
+
+def test_a_bulk_load_tells_the_desk_once_per_target_per_window_with_every_chunk_counted(rt, monkeypatch):
+    finance_wiki(rt)
+    monkeypatch.setattr(bulk, "CHUNK", 2)  # three chunks: each adds its counts to the window's digest
+    records = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                         emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(5)]
+    records.append(hr_update(source_id="B9", names={"given": "Alan", "family": "Turing"}, affiliations=[],
+                             emails=[{"address": "b9@example.edu", "type": "work"}]))  # no group, no order
+    answer = bulk.load(rt, records, "hr")
+    assert answer["summary"] == {"created": 6}
+    assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 5}
+    assert deliver(rt) == []  # one scheduled digest message for the window, not yet due
+    rt.clock.advance(timedelta(minutes=DIGEST_MINUTES))
+    [digest] = deliver(rt)
+    assert digest.subject == "5 new manual provisioning orders for Wiki"
+    assert "- 5 account(s) to create" in digest.text
+
+
+def test_a_bulk_chunk_that_fails_half_way_still_tells_the_desk_of_the_orders_it_stored(rt, monkeypatch):
+    finance_wiki(rt)
+    applied = bulk._apply
+
+    def failing(rt_, index, update, *rest):
+        if index == 2:
+            raise RuntimeError("the store went away")
+        return applied(rt_, index, update, *rest)
+
+    monkeypatch.setattr(bulk, "_apply", failing)
+    records = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                         emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(4)]
+    with pytest.raises(RuntimeError):
+        bulk.load(rt, records, "hr")
+    assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 2}
