@@ -13,11 +13,16 @@ PART_UNITS = 30_000  # UTF-16 code units per property: 60,000 bytes, under the 6
 MAX_DOCUMENT_BYTES = 900 * 1024  # UTF-16, leaving room for the entity's other properties
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(value: Any) -> str:
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidEntity(f"not JSON-serialisable: {exc}") from None
+    if text.isascii():
+        return text
     try:
         text.encode("utf-16-le")
     except UnicodeEncodeError:
@@ -42,10 +47,10 @@ def pack_json(value: Any, name: str = "doc") -> dict[str, Any]:
     """Properties `name`, `name_1`, ... (each ≤ 30,000 UTF-16 units) and `name_parts`."""
     check_name(f"{name}_parts")
     text = _dumps(value)
-    size = len(text.encode("utf-16-le"))
+    size = 2 * len(text) if text.isascii() else len(text.encode("utf-16-le"))
     if size > MAX_DOCUMENT_BYTES:
         raise PropertyTooLarge(f"{name!r}: JSON of {size} bytes (UTF-16) over {MAX_DOCUMENT_BYTES}")
-    parts = _split(text)
+    parts = [text] if size <= 2 * PART_UNITS else _split(text)
     packed: dict[str, Any] = {name if i == 0 else f"{name}_{i}": p for i, p in enumerate(parts)}
     packed[f"{name}_parts"] = len(parts)
     return packed

@@ -15,16 +15,18 @@ from .port import MAX_KEY_BYTES, InvalidEntity, PropertyTooLarge
 _ESCAPED = [*range(0x20), *range(0x7F, 0xA0), *map(ord, "/\\#?%")]
 _ENCODE = {code: f"%{code:02X}" for code in _ESCAPED}
 _ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
-_NEEDS_ESCAPE = re.compile(r"[/\\#?%]")
+_SHORT = MAX_KEY_BYTES // 6  # characters of printable ASCII that fit however many are escaped
 
 
 def encode_key(key: str, what: str = "key") -> str:
     """The stored form of a key; refuses non-str, lone surrogates and keys over 1 KiB."""
+    if type(key) is str and len(key) <= _SHORT and key.isascii() and key.isprintable():
+        # printable ASCII grows at most ×3 when escaped, two bytes a character: it fits
+        if "/" in key or "\\" in key or "#" in key or "?" in key or "%" in key:
+            return key.translate(_ENCODE)
+        return key
     if not isinstance(key, str):
         raise InvalidEntity(f"{what} must be str, not {type(key).__name__}")
-    if key.isascii() and key.isprintable() and len(key) <= MAX_KEY_BYTES // 6:
-        # printable ASCII grows at most ×3 when escaped, two bytes a character: it fits
-        return key.translate(_ENCODE) if _NEEDS_ESCAPE.search(key) else key
     encoded = key.translate(_ENCODE)
     try:
         size = len(encoded.encode("utf-16-le"))

@@ -1,4 +1,10 @@
-"""TableStore on SQLite (WAL): one SQLite table per Roster table, a connection per thread."""
+"""TableStore on SQLite (WAL): one SQLite table per Roster table, a connection per thread.
+
+The write path is the bulk load's hot path (docs/architecture.md §3): SQL text is built once
+per table, a single write inside a unit of work runs straight on the unit's connection (no
+transaction or context manager of its own), and the log is checkpointed off the writer's
+thread (`shared.wal.Checkpointer`).
+"""
 
 from __future__ import annotations
 
@@ -8,45 +14,55 @@ import json
 import sqlite3
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from shared.wal import ensure_wal
+from shared.wal import Checkpointer, ensure_wal, writer_pragmas
 
 from .keys import decode_key, encode_key, prefix_end
 from .port import BatchFailed, Entity, EntityExists, EntityNotFound, ETagMismatch, Op, StoreError
 from .validation import check_batch, check_entity, check_equals, check_table_name, matches
 
 PAGE = 500
-_TAGS = {bool: "b", int: "i", float: "f", str: "s", bytes: "y", datetime: "d"}
+CACHE_KIB = 32 * 1024  # each connection's page cache (SQLite's default: 2 MiB)
+_PLAIN_TAGS = {bool: "b", int: "i", float: "f", str: "s"}
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_decode = json.JSONDecoder().decode
+T = TypeVar("T")
 
 
 def dump_props(properties: dict[str, Any]) -> str:
     """JSON with a type tag per value, so every type round-trips exactly."""
     tagged = {}
     for name, value in properties.items():
-        tag = _TAGS[type(value)]
-        if tag == "y":
-            value = base64.b64encode(value).decode("ascii")
-        elif tag == "d":
-            value = value.isoformat()
-        tagged[name] = [tag, value]
-    return json.dumps(tagged, ensure_ascii=False, separators=(",", ":"))
+        kind = type(value)
+        tag = _PLAIN_TAGS.get(kind)
+        if tag is not None:
+            tagged[name] = (tag, value)
+        elif kind is datetime:
+            tagged[name] = ("d", value.isoformat())
+        elif kind is bytes:
+            tagged[name] = ("y", base64.b64encode(value).decode("ascii"))
+        else:
+            raise KeyError(kind)  # check_value lets no other type through
+    return _ENCODER.encode(tagged)
 
 
 def load_props(text: str) -> dict[str, Any]:
     """The properties written by `dump_props`."""
     properties = {}
-    for name, (tag, value) in json.loads(text).items():
-        if tag == "y":
-            value = base64.b64decode(value)
+    for name, (tag, value) in _decode(text).items():
+        if tag == "s" or tag == "i" or tag == "b":
+            properties[name] = value
         elif tag == "d":
-            value = datetime.fromisoformat(value)
+            properties[name] = datetime.fromisoformat(value)
         elif tag == "f":
-            value = float(value)
-        properties[name] = value
+            properties[name] = float(value)
+        else:
+            properties[name] = base64.b64decode(value)
     return properties
 
 
@@ -71,6 +87,8 @@ class SqliteStore:
         self._tables: dict[str, SqliteTable] = {}
         self._by_name: dict[str, SqliteTable] = {}
         self._closed = False
+        self.checkpointer = Checkpointer(path, timeout=timeout)
+        weakref.finalize(self, self.checkpointer.close)  # a store dropped unclosed stops it too
         ensure_wal(self.connection())
 
     def connection(self) -> sqlite3.Connection:
@@ -84,15 +102,22 @@ class SqliteStore:
             )
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            writer_pragmas(conn)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), rolled back on any exception; inside a
-        unit of work a savepoint of the unit's transaction instead."""
+    def _committed(self, conn: sqlite3.Connection, commit: str = "COMMIT") -> None:
+        """End a transaction (COMMIT) or a savepoint (RELEASE); a commit wakes the checkpointer."""
+        conn.execute(commit)
+        if commit == "COMMIT":
+            self.checkpointer.wrote()
+
+    def atomically(self, apply: Callable[[sqlite3.Connection], T]) -> T:
+        """`apply(connection)` in a write transaction (BEGIN IMMEDIATE), rolled back on any
+        exception; inside a unit of work in a savepoint of the unit's transaction instead."""
         conn = self.connection()
         begin, commit, undo = ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
         if self._unit() is not None:
@@ -100,8 +125,8 @@ class SqliteStore:
         try:
             conn.execute(begin)
             try:
-                yield conn
-                conn.execute(commit)
+                result = apply(conn)
+                self._committed(conn, commit)
             except BaseException:
                 if conn.in_transaction:
                     for statement in undo:
@@ -109,17 +134,16 @@ class SqliteStore:
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
+        return result
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A single write's transaction; inside a unit of work none of its own (the unit holds
-        the write lock, and a refused single write changes nothing before it raises)."""
+    def written(self, apply: Callable[[sqlite3.Connection], T]) -> T:
+        """A single write `apply(connection)`: inside a unit of work straight on the unit's
+        connection (the unit holds the write lock, and a refused single write changes nothing
+        before it raises), else in a transaction of its own."""
         if self._unit() is None:
-            with self.transaction() as conn:
-                yield conn
-            return
+            return self.atomically(apply)
         try:
-            yield self.connection()
+            return apply(self.connection())
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
 
@@ -142,7 +166,7 @@ class SqliteStore:
             self._sealed(conn, sealing)
             self._local.unit = None
             try:
-                conn.execute("COMMIT")  # also after an exception: what was written stands
+                self._committed(conn)  # also after an exception: what was written stands
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -200,6 +224,7 @@ class SqliteStore:
         return table
 
     def close(self) -> None:
+        self.checkpointer.close()
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
@@ -215,29 +240,39 @@ class SqliteTable:
         self.name = name
         self._store = store
         self._sql = sql_name
+        keyed = "WHERE pk = ? AND rk = ?"
+        self._get_sql = f"SELECT props, etag FROM {sql_name} {keyed}"
+        self._exists_sql = f"SELECT 1 FROM {sql_name} {keyed}"
+        self._insert_sql = f"INSERT INTO {sql_name} VALUES (?, ?, ?, ?)"
+        self._upsert_sql = (
+            f"{self._insert_sql} ON CONFLICT (pk, rk) DO UPDATE SET props = excluded.props, etag = excluded.etag"
+        )
+        self._update_sql = f"UPDATE {sql_name} SET props = ?, etag = ? {keyed}"
+        self._delete_sql = f"DELETE FROM {sql_name} {keyed}"
 
     def get(self, partition_key: str, row_key: str) -> Entity | None:
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
-        row = (
-            self._store.connection()
-            .execute(f"SELECT props, etag FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk))
-            .fetchone()
-        )
+        row = self._store.connection().execute(self._get_sql, (pk, rk)).fetchone()
         return None if row is None else Entity(partition_key, row_key, load_props(row[0]), row[1])
 
     def insert(self, entity: Entity) -> Entity:
-        return self._single("insert", entity, None)
+        pk, rk, props = check_entity(entity)
+        etag = self._store.written(lambda conn: self._insert(conn, pk, rk, props))
+        return Entity(entity.partition_key, entity.row_key, props, etag)
 
     def upsert(self, entity: Entity) -> Entity:
-        return self._single("upsert", entity, None)
+        pk, rk, props = check_entity(entity)
+        etag = self._store.written(lambda conn: self._upsert(conn, pk, rk, props))
+        return Entity(entity.partition_key, entity.row_key, props, etag)
 
     def replace(self, entity: Entity, etag: str | None) -> Entity:
-        return self._single("replace", entity, etag)
+        pk, rk, props = check_entity(entity)
+        new_etag = self._store.written(lambda conn: self._replace(conn, pk, rk, props, etag))
+        return Entity(entity.partition_key, entity.row_key, props, new_etag)
 
     def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
-        with self._store.write() as conn:
-            self._apply(conn, "delete", pk, rk, {}, etag, must_exist=etag is not None)
+        self._store.written(lambda conn: self._delete(conn, pk, rk, etag, must_exist=etag is not None))
 
     def query(
         self,
@@ -303,65 +338,72 @@ class SqliteTable:
 
     def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
         checked = check_batch(partition_key, ops)
+        return self._store.atomically(lambda conn: self._batch(conn, partition_key, ops, checked))
+
+    def _batch(
+        self, conn: sqlite3.Connection, partition_key: str, ops: list[Op], checked: list[tuple[str, str, dict]]
+    ) -> list[Entity]:
+        """The operations of a batch in order, inside its transaction; BatchFailed names the first refused."""
         results = []
-        with self._store.transaction() as conn:
-            for index, (op, (pk, rk, props)) in enumerate(zip(ops, checked, strict=True)):
-                try:
-                    etag = self._apply(conn, op.kind, pk, rk, props, op.etag, must_exist=True)
-                except StoreError as exc:
-                    raise BatchFailed(index, exc) from exc
-                results.append(Entity(partition_key, op.entity.row_key, props, etag))
+        for index, (op, (pk, rk, props)) in enumerate(zip(ops, checked, strict=True)):
+            kind = op.kind
+            try:
+                if kind == "insert":
+                    etag = self._insert(conn, pk, rk, props)
+                elif kind == "upsert":
+                    etag = self._upsert(conn, pk, rk, props)
+                elif kind == "replace":
+                    etag = self._replace(conn, pk, rk, props, op.etag)
+                else:
+                    etag = self._delete(conn, pk, rk, op.etag, must_exist=True)
+            except StoreError as exc:
+                raise BatchFailed(index, exc) from exc
+            results.append(Entity(partition_key, op.entity.row_key, props, etag))
         return results
 
-    def _single(self, kind: str, entity: Entity, etag: str | None) -> Entity:
-        pk, rk, props = check_entity(entity)
-        with self._store.write() as conn:
-            new_etag = self._apply(conn, kind, pk, rk, props, etag, must_exist=True)
-        return Entity(entity.partition_key, entity.row_key, props, new_etag)
+    def _insert(self, conn: sqlite3.Connection, pk: str, rk: str, props: dict[str, Any]) -> str:
+        """Insert inside a transaction; the new etag, or EntityExists."""
+        etag = _etag()
+        try:
+            conn.execute(self._insert_sql, (pk, rk, dump_props(props), etag))
+        except sqlite3.IntegrityError:
+            raise EntityExists(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) exists") from None
+        return etag
 
-    def _apply(
-        self,
-        conn: sqlite3.Connection,
-        kind: str,
-        pk: str,
-        rk: str,
-        props: dict[str, Any],
-        etag: str | None,
-        *,
-        must_exist: bool,
-    ) -> str | None:
-        """One write inside a transaction; the new etag (None after a delete)."""
+    def _upsert(self, conn: sqlite3.Connection, pk: str, rk: str, props: dict[str, Any]) -> str:
+        """Insert or replace whole inside a transaction; the new etag."""
+        etag = _etag()
+        conn.execute(self._upsert_sql, (pk, rk, dump_props(props), etag))
+        return etag
+
+    def _replace(
+        self, conn: sqlite3.Connection, pk: str, rk: str, props: dict[str, Any], etag: str | None
+    ) -> str:
+        """Replace an existing entity (under `etag` when given) inside a transaction; the new etag."""
         new_etag = _etag()
-        if kind == "insert":
-            try:
-                conn.execute(
-                    f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?)",
-                    (pk, rk, dump_props(props), new_etag),
-                )
-            except sqlite3.IntegrityError:
-                raise EntityExists(
-                    f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) exists"
-                ) from None
-            return new_etag
-        if kind == "upsert":
-            conn.execute(
-                f"INSERT INTO {self._sql} VALUES (?, ?, ?, ?) ON CONFLICT (pk, rk)"
-                " DO UPDATE SET props = excluded.props, etag = excluded.etag",
-                (pk, rk, dump_props(props), new_etag),
-            )
-            return new_etag
-        condition, args = ("", (pk, rk)) if etag is None else (" AND etag = ?", (pk, rk, etag))
-        if kind == "delete":
-            written, result = conn.execute(f"DELETE FROM {self._sql} WHERE pk = ? AND rk = ?{condition}", args), None
+        if etag is None:
+            written = conn.execute(self._update_sql, (dump_props(props), new_etag, pk, rk))
         else:
-            written, result = conn.execute(
-                f"UPDATE {self._sql} SET props = ?, etag = ? WHERE pk = ? AND rk = ?{condition}",
-                (dump_props(props), new_etag, *args),
-            ), new_etag
-        if written.rowcount == 1:
-            return result
-        if conn.execute(f"SELECT 1 FROM {self._sql} WHERE pk = ? AND rk = ?", (pk, rk)).fetchone():
+            written = conn.execute(f"{self._update_sql} AND etag = ?", (dump_props(props), new_etag, pk, rk, etag))
+        if written.rowcount != 1:
+            self._missed(conn, pk, rk)
+        return new_etag
+
+    def _delete(self, conn: sqlite3.Connection, pk: str, rk: str, etag: str | None, *, must_exist: bool) -> None:
+        """Delete inside a transaction (under `etag` when given); a missing entity is refused
+        only when it `must_exist`."""
+        if etag is None:
+            written = conn.execute(self._delete_sql, (pk, rk))
+        else:
+            written = conn.execute(f"{self._delete_sql} AND etag = ?", (pk, rk, etag))
+        if written.rowcount != 1 and (must_exist or self._exists(conn, pk, rk)):
+            self._missed(conn, pk, rk)
+
+    def _exists(self, conn: sqlite3.Connection, pk: str, rk: str) -> bool:
+        return conn.execute(self._exists_sql, (pk, rk)).fetchone() is not None
+
+    def _missed(self, conn: sqlite3.Connection, pk: str, rk: str) -> None:
+        """Why a conditional write touched no row: ETagMismatch if the entity is there, else EntityNotFound."""
+        if self._exists(conn, pk, rk):
             raise ETagMismatch(f"entity ({decode_key(pk)!r}, {decode_key(rk)!r}) changed")
-        if must_exist:
-            raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")
-        return None
+        raise EntityNotFound(f"no entity ({decode_key(pk)!r}, {decode_key(rk)!r})")

@@ -14,6 +14,8 @@ from urllib.parse import quote
 from .keys import encode_key
 from .port import (
     BATCH_PART_BYTES,
+    INT32_MAX,
+    INT32_MIN,
     INT64_MAX,
     INT64_MIN,
     MAX_BATCH,
@@ -38,6 +40,7 @@ _RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 _MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)
 _KINDS = ("insert", "upsert", "replace", "delete")
 _GOOD_NAMES: set[str] = set()
+_ASCII_FITS = MAX_STRING_BYTES // 2  # an ASCII string this long or shorter fits (2 bytes a character)
 
 
 def check_table_name(name: str) -> str:
@@ -70,7 +73,7 @@ def check_value(name: str, value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         value = str.__str__(value)
-        if value.isascii() and len(value) <= MAX_STRING_BYTES // 2:
+        if value.isascii() and len(value) <= _ASCII_FITS:
             return value  # two bytes a character in UTF-16: fits
         try:
             size = len(value.encode("utf-16-le"))
@@ -113,14 +116,26 @@ def check_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _sized_properties(properties: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """`check_properties` and the bytes Table Storage counts for them, in one pass."""
+    """`check_properties` and the bytes Table Storage counts for them, in one pass. The
+    common values — ASCII strings that fit whatever their size, ints within Int32, floats,
+    UTC datetimes — take a short path with the same outcome as `check_value`/`value_size`."""
     clean, size = {}, 0
     for name, value in properties.items():
         if value is None:
             continue
-        check_name(name)
-        clean[name] = value = check_value(name, value)
-        size += 8 + 2 * len(name) + value_size(value)
+        if name not in _GOOD_NAMES:
+            check_name(name)
+        kind = type(value)
+        if kind is str and len(value) <= _ASCII_FITS and value.isascii():
+            size += 12 + 2 * len(name) + 2 * len(value)
+        elif kind is int and INT32_MIN <= value <= INT32_MAX:
+            size += 12 + 2 * len(name)
+        elif kind is float or (kind is datetime and value.tzinfo is UTC and not value.fold and value >= _MIN_DATETIME):
+            size += 16 + 2 * len(name)
+        else:
+            value = check_value(name, value)
+            size += 8 + 2 * len(name) + value_size(value)
+        clean[name] = value
     if len(clean) > MAX_PROPERTIES:
         raise PropertyTooLarge(f"{len(clean)} properties, over {MAX_PROPERTIES}")
     return clean, size
