@@ -223,13 +223,8 @@ class LocalBus:
         """Whether `message_id` was published on `queue` within the window — read without
         the write lock, so a repeat (a digest's message, once per order batch) costs no
         transaction; ids leave `seen_ids` only once out of the window, so the answer holds."""
-        with self._mutex:
-            now = self._now()
-            row = self._conn().execute(
-                "SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ? AND published_at > ?",
-                (queue, message_id, now - self.duplicate_window // _US),
-            ).fetchone()
-        return row is not None
+        return self._exists("SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ? AND published_at > ?",
+                            (queue, message_id, self._now() - self.duplicate_window // _US))
 
     def _row(self, message: Publication) -> tuple:
         """The message as stored (its queue, id, body, session, scheduled instant, properties),
@@ -268,13 +263,17 @@ class LocalBus:
     def _any_due(self, queue: str) -> bool:
         """Whether a message of `queue` may be receivable now — read without the write lock,
         so an idle queue's poll neither takes the lock nor commits (the receive re-checks)."""
+        now = self._now()
+        return self._exists("SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?"
+                            " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1", (queue, now, now))
+
+    def _exists(self, sql: str, parameters: tuple) -> bool:
+        """Whether the read finds a row (no transaction); SQLite errors become BusError."""
         with self._mutex:
-            row = self._conn().execute(
-                "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?"
-                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
-                (queue, now := self._now(), now),
-            ).fetchone()
-        return row is not None
+            try:
+                return self._conn().execute(sql, parameters).fetchone() is not None
+            except sqlite3.OperationalError as exc:
+                raise BusError(f"local bus {self.path}: {exc}") from exc
 
     def _followers(self, db: sqlite3.Connection, queue: str, head: tuple, now: int, limit: int) -> list[tuple]:
         """The due, unlocked messages after `head` that may share its batch: those of its

@@ -5,8 +5,8 @@ Every record runs through the same chain as `POST /api/persons` (registration �
 provisioning), in order, `CHUNK` records in one store unit of work (on SQLite one
 transaction) with the targets, policies and group rules read once per chunk; the chunk's
 messages are published once it has committed, and the desk hears of its manual orders in
-the worklist digest, counted once at the chunk's end. One bad record never fails the
-others: it is answered with the field at fault. A repeated load changes nothing (every
+the worklist digest, counted once per chunk in its transaction (on Table Storage per
+record). One bad record never fails the others: it is answered with the field at fault. A repeated load changes nothing (every
 record answers `unchanged`), so an import interrupted half-way — even inside a chunk — is
 simply started again.
 
@@ -98,15 +98,22 @@ def _applied(rt: Runtime, chunk: list[tuple[int, Any]], actor: str) -> list[Reco
     transaction: each record's batches still commit or fail on their own inside it); its
     messages are published once it has committed (docs/architecture.md §10)."""
     with rt.store.unit_of_work():
-        book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its unit of work
         digests = Digests()  # the desk's digests counted once per chunk, not once per record
+        # SQLite: counted just before the unit commits, in its transaction (with the orders, even
+        # when the chunk fails half-way). Table Storage, where every batch commits on its own:
+        # counted after each record, and each record reads the policies and rules of its moment.
+        whole = rt.store.before_commit(lambda: digests.flush(rt))
+        book = consequences.PolicyBook.load(rt)  # once per chunk, consistent within its transaction
+        results = []
         try:
-            results = [_one(index, raw, lambda update, i=index: _apply(rt, i, update, actor, book, digests))
-                       for index, raw in chunk]
-        except Exception:
-            digests.flush(rt)  # the records stored before the failure still reach the desk
-            raise
-        digests.flush(rt)
+            for index, raw in chunk:
+                results.append(_one(index, raw, lambda update, i=index, b=book: _apply(rt, i, update, actor, b, digests)))
+                if not whole:
+                    digests.flush(rt)
+                    book = consequences.PolicyBook.load(rt)
+        finally:
+            if not whole:
+                digests.flush(rt)  # the orders a failing record stored still reach the desk
         return results
 
 

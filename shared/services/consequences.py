@@ -23,7 +23,7 @@ ACCOUNT = "account"
 @dataclass(frozen=True)
 class PolicyBook:
     """Every target, what each group is granted in it, and the groups' rules as read with
-    them (one read serves a whole bulk chunk: docs/architecture.md §5)."""
+    them (one read serves a whole bulk chunk on SQLite, whose unit of work is one transaction)."""
 
     targets: dict[str, Target]
     grants: dict[str, list[tuple[str, str]]]  # group id → [(target id, entitlement)]

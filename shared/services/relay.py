@@ -57,7 +57,7 @@ def committed_with(
     except (ETagMismatch, EntityExists):
         raise  # the batch was refused whole: nothing waits there
     except BaseException:
-        unit.mark((table, partition))  # whatever landed is the timer's
+        unit.failed((table, partition))  # whatever landed is the timer's
         raise
     unit.add((table, partition), messages)
     return result
@@ -85,13 +85,17 @@ class _UnitRelay:
         self.rt = rt
         self.marked: dict[Place, None] = {}  # in order; every place that may hold rows
         self.sent: dict[Place, list[Outgoing]] = {}  # the places whose batches landed, their messages
+        self.broken: set[Place] = set()  # places where a write failed after rows may have landed
         self.marks: list[Mark] = []
 
-    def mark(self, place: Place) -> None:
+    def failed(self, place: Place) -> None:
+        """A write to `place` failed other than by refusal: its rows, if any, are the timer's
+        (even when a later write to the same place lands and is relayed)."""
         self.marked.setdefault(place)
+        self.broken.add(place)
 
     def add(self, place: Place, messages: list[Outgoing]) -> None:
-        self.mark(place)
+        self.marked.setdefault(place)
         self.sent.setdefault(place, []).extend(messages)
 
     def seal(self) -> None:
@@ -103,8 +107,8 @@ class _UnitRelay:
 
     def relay(self) -> None:
         """Once the unit has committed: publish, settle, and unmark when every marked place
-        was relayed (a place whose write failed otherwise is left to the timer)."""
-        if not self.sent or not relay_places(self.rt, self.sent) or len(self.sent) < len(self.marked):
+        was relayed and no write failed (a place whose write failed is left to the timer)."""
+        if not self.sent or not relay_places(self.rt, self.sent) or self.broken:
             return
         repo = OutboxRepository(self.rt.store)
         for mark in self.marks:

@@ -12,7 +12,13 @@ import pytest
 
 from shared.bus.port import BusError
 from shared.faults import FaultPlan, FaultyStore, SimulatedCrash
-from shared.services.relay import SETTLE_AFTER, committed_with, outbox_backlog, relay_stale
+from shared.services.relay import (
+    SETTLE_AFTER,
+    committed_with,
+    outbox_backlog,
+    relay_partition,
+    relay_stale,
+)
 from shared.store.outbox import OutboxRepository, Outgoing
 from shared.store.port import BatchFailed, Entity, ETagMismatch, Op
 
@@ -136,6 +142,22 @@ def test_a_write_that_failed_otherwise_leaves_its_place_marked_for_the_timer(rt,
     clock.advance(SETTLE_AFTER + timedelta(minutes=1))
     assert relay_stale(rt) == {"marks": 1, "published": 0}
     assert marks(rt) == []
+
+
+def test_a_failed_write_keeps_the_mark_even_when_a_later_write_to_its_place_lands(rt):
+    def half_landed(outbox):  # its outbox row lands, then the write fails (a later step of it)
+        rt.store.table("things").batch("p1", outbox)
+        raise OSError("the disk is full")
+
+    with rt.store.unit_of_work():
+        with pytest.raises(OSError):
+            committed_with(rt, "things", "p1", [Outgoing("person-changed", "{}", "stranded", session_id="p1")],
+                           half_landed)
+        write_state(rt, "p1")  # the same place again (the same person later in the chunk)
+    assert queued(rt) == ["changed:p1:1"]  # what the second write announced
+    [mark] = marks(rt)  # the first write's row is still there: the timer must find it
+    assert mark.places == (("things", "p1"),)
+    assert relay_partition(rt, "things", "p1") == 1 and queued(rt) == ["stranded"]
 
 
 def test_a_crash_while_the_unit_s_mark_is_written_takes_its_batches_with_it(rt, clock):

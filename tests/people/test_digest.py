@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
 from shared.models.person import PersonUpdate
+from shared.models.provisioning import Policy
 from shared.services import bulk
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import DIGEST_MINUTES, evaluate_provisioning
 from shared.services.registration import register
+from shared.store.audit import audit_entity
 from shared.store.orders import OrderRepository
+from shared.store.targets import TargetRepository
 from tests.factories import hr_update
 from tests.people.helpers import deliver, finance_wiki
 
@@ -71,4 +76,62 @@ def test_a_bulk_chunk_that_fails_half_way_still_tells_the_desk_of_the_orders_it_
                          emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(4)]
     with pytest.raises(RuntimeError):
         bulk.load(rt, records, "hr")
+    assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 2}
+
+
+class _EveryBatchAlone:
+    """The store as Table Storage behaves: a unit of work is no transaction, nothing is
+    deferred to before its commit, and an after-commit action runs at once."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @contextmanager
+    def unit_of_work(self):
+        yield
+
+    def before_commit(self, action) -> bool:
+        return False
+
+    def after_commit(self, action) -> None:
+        action()
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_on_table_storage_a_bulk_chunk_counts_each_record_s_worklist_orders_as_they_are_stored(rt, monkeypatch):
+    finance_wiki(rt)
+    applied, counted_before = bulk._apply, []
+
+    def watching(rt_, index, update, *rest):
+        counted_before.append(OrderRepository(rt.store).digest("wiki", "20261102T0900"))
+        return applied(rt_, index, update, *rest)
+
+    monkeypatch.setattr(bulk, "_apply", watching)
+    records = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                         emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(3)]
+    answer = bulk.load(dataclasses.replace(rt, store=_EveryBatchAlone(rt.store)), records, "hr")
+    assert answer["summary"] == {"created": 3}
+    # no batch waits for the chunk's end there: a crash mid-chunk loses no record's count
+    assert counted_before == [{}, {"create_account": 1}, {"create_account": 2}]
+    assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 3}
+
+
+def test_on_table_storage_each_record_of_a_bulk_chunk_sees_the_policies_of_its_moment(rt, monkeypatch):
+    finance_wiki(rt)
+    applied = bulk._apply
+
+    def withdrawn_after_the_second(rt_, index, update, *rest):
+        result = applied(rt_, index, update, *rest)
+        if index == 1:  # an admin withdraws the wiki policy while the chunk runs
+            audit = audit_entity("policy:wiki", rt.clock.now(), "admin", "policy.removed", "withdrawn", {})
+            TargetRepository(rt.store).remove_policy("wiki", Policy(group_id="fin-employees"), audit)
+        return result
+
+    monkeypatch.setattr(bulk, "_apply", withdrawn_after_the_second)
+    records = [hr_update(source_id=f"B{n}", names={"given": "Ada", "family": f"B{n}"},
+                         emails=[{"address": f"b{n}@example.edu", "type": "work"}]) for n in range(4)]
+    bulk.load(dataclasses.replace(rt, store=_EveryBatchAlone(rt.store)), records, "hr")
+    # every batch there commits alone, so nothing holds the change back: the last two get no account
     assert OrderRepository(rt.store).digest("wiki", "20261102T0900") == {"create_account": 2}
