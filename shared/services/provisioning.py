@@ -345,12 +345,13 @@ def dispatch(rt: Runtime, orders: list[Order], about: str | None = None, windowe
             result.append(release(rt, order.id, None, "roster", "on the staff worklist", notify=False))
         except Conflict:  # moved on meanwhile (a sweep, another call)
             result.append(order)
-    targets = {t.id: t for t in TargetRepository(rt.store).all()}
+    targets, digests = {t.id: t for t in TargetRepository(rt.store).all()}, Digests()
     for target_id, batch in _manual(result).items():
         if windowed:
-            Digests().add(rt.clock.now(), {target_id: batch}).flush(rt)
+            digests.add(rt.clock.now(), {target_id: batch})
         else:
             publish(rt, _staff_notice(rt, targets[target_id], batch, about))
+    digests.flush(rt)  # nothing when not windowed
     return result
 
 
