@@ -305,3 +305,22 @@ def test_a_repeat_within_the_window_is_dropped_without_the_write_lock(path, cloc
     finally:
         writer.close()
         bus.close()
+
+
+def test_a_lock_free_read_the_file_refuses_is_a_bus_error(path, clock):
+    """The idle poll and the repeat check read without a transaction; what SQLite refuses
+    there reaches the caller as BusError, as from every other call of the bus (the relay
+    defers on it, the pump retries)."""
+    bus = LocalBus(path, clock=clock, busy_timeout=timedelta(milliseconds=50))
+    bus.publish(Q, "x", "m1")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("ALTER TABLE messages RENAME TO messages_elsewhere")
+        other.execute("ALTER TABLE seen_ids RENAME TO seen_elsewhere")
+        with pytest.raises(BusError):
+            bus.receive(Q)  # the idle poll's read
+        with pytest.raises(BusError):
+            bus.publish(Q, "x", "m1")  # the repeat check's read
+    finally:
+        other.close()
+        bus.close()
