@@ -336,6 +336,23 @@ class SqliteTable:
                 return
             after = rows[-1][0]
 
+    def etags(self, keys: list[tuple[str, str]]) -> list[str | None]:
+        """The current etag of each encoded (pk, rk), None where absent (an optimistic
+        unit's re-validation: shared/store/optimistic.py)."""
+        conn = self._store.connection()
+        sql = f"SELECT etag FROM {self._sql} WHERE pk = ? AND rk = ?"
+        return [(row[0] if (row := conn.execute(sql, key).fetchone()) else None) for key in keys]
+
+    def restore(self, rows: list[tuple[str, str, dict[str, Any], str]], gone: list[tuple[str, str]]) -> None:
+        """Write each (encoded pk, encoded rk, checked properties, etag) as given — the etag
+        an optimistic unit already returned for it — and delete the encoded keys `gone`."""
+
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.executemany(self._upsert_sql, [(pk, rk, dump_props(props), etag) for pk, rk, props, etag in rows])
+            conn.executemany(self._delete_sql, gone)
+
+        self._store.written(apply)
+
     def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
         checked = check_batch(partition_key, ops)
         return self._store.atomically(lambda conn: self._batch(conn, partition_key, ops, checked))

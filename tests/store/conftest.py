@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.store.azure_tables import AzureTablesStore
+from shared.store.optimistic import OptimisticUnit
 from shared.store.port import Table, TableStore
 from shared.store.sqlite import SqliteStore
 from tests.helpers.azurite import AzuriteUnavailable, azurite_tables
@@ -24,14 +25,23 @@ def azurite() -> Iterator[str]:
         pytest.fail(str(unavailable))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("azurite", marks=pytest.mark.azurite)])
+ADAPTERS = ["sqlite", pytest.param("azurite", marks=pytest.mark.azurite)]
+
+
+@pytest.fixture(params=ADAPTERS)
 def store(request, tmp_path) -> Iterator[TableStore]:
     """Each adapter in turn."""
-    if request.param == "sqlite":
-        opened: TableStore = SqliteStore(str(tmp_path / "store.db"))
+    yield from opened_store(request, tmp_path)
+
+
+def opened_store(request, tmp_path) -> Iterator[TableStore]:
+    """The store `request.param` names, closed after the test: "sqlite", "azurite", or
+    "optimistic" (an OptimisticUnit over SQLite, never committed: shared/store/optimistic.py)."""
+    if request.param == "azurite":
+        opened: TableStore = AzureTablesStore(connection_string=request.getfixturevalue("azurite"))
     else:
-        opened = AzureTablesStore(connection_string=request.getfixturevalue("azurite"))
-    yield opened
+        opened = SqliteStore(str(tmp_path / "store.db"))
+    yield OptimisticUnit(opened) if request.param == "optimistic" else opened
     opened.close()
 
 
