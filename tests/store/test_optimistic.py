@@ -11,7 +11,7 @@ import pytest
 from shared.store import BatchFailed, Entity, Op
 from shared.store.optimistic import Conflict, OptimisticUnit
 from shared.store.port import StoreError
-from shared.store.sqlite import SqliteStore
+from shared.store.sqlite import SqliteStore, SqliteTable
 
 
 @pytest.fixture
@@ -185,3 +185,24 @@ def test_a_refused_batch_leaves_the_overlay_unchanged_and_its_reads_recorded(sto
     assert view.get("p", "x") is None
     unit.commit()
     assert [e.row_key for e in real.query("p")] == ["taken"]
+
+
+def test_a_write_refused_half_way_through_the_commit_leaves_nothing_of_the_unit(store, monkeypatch):
+    restore, calls = SqliteTable.restore, []
+
+    def second_refused(self, rows, gone):
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise StoreError("sqlite: database or disk is full")
+        restore(self, rows, gone)
+
+    unit = OptimisticUnit(store)
+    unit.table("people").insert(Entity("p", "a", {}))
+    unit.table("orders").insert(Entity("o", "b", {}))
+    monkeypatch.setattr(SqliteTable, "restore", second_refused)
+    with pytest.raises(StoreError, match="disk is full"):
+        unit.commit()
+    assert calls == ["people", "orders"]
+    assert store.table("people").get("p", "a") is None and store.table("orders").get("o", "b") is None
+    with pytest.raises(StoreError, match="commits once"):
+        unit.commit()
