@@ -118,7 +118,8 @@ def devhost(tmp: Path, delivering: bool = True) -> Iterator[tuple[httpx.Client, 
 
     root = Path(__file__).resolve().parents[1]
     sample = json.loads((root / "local.settings.sample.json").read_text())
-    sample["Values"].update(ROSTER_API_KEYS=json.dumps({"bench": ["Admin"]}), ROSTER_ALLOW_LOOPBACK="true")
+    sample["Values"].update(ROSTER_API_KEYS=json.dumps({"bench": ["Admin"]}), ROSTER_ALLOW_LOOPBACK="true",
+                            ROSTER_BULK_WORKERS=workers())
     if not delivering:
         sample["Values"]["AzureWebJobs.provisioning_order_queue.Disabled"] = "true"
     settings = tmp / "local.settings.json"
@@ -130,6 +131,13 @@ def devhost(tmp: Path, delivering: bool = True) -> Iterator[tuple[httpx.Client, 
             yield client, host
     finally:
         host.stop()
+
+
+def workers() -> str:
+    """ROSTER_BULK_WORKERS for the bench's devhost: the environment's, else the sample's."""
+    root = Path(__file__).resolve().parents[1]
+    sample = json.loads((root / "local.settings.sample.json").read_text())
+    return os.environ.get("ROSTER_BULK_WORKERS") or sample["Values"].get("ROSTER_BULK_WORKERS", "1")
 
 
 def configure(client: httpx.Client, hook_url: str) -> None:

@@ -15,7 +15,7 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
   Runtime, when the settings change, and at exit). Each builds its own Runtime from the
   parent's settings on the same store and bus files. Per chunk, over a Pipe:
       parent → ("compute", chunk, actor, clock, trace)  worker → ("computed",)
-      parent → ("commit",)   worker → ("committed", results, conflicted) | ("raised", error)
+      parent → ("commit",)   worker → ("committed", results, conflict or None) | ("raised", error)
       parent → ("drop",)     (a later chunk of a load that failed: nothing written) → ("dropped",)
   `clock` is the parent's clock (a test's travelled time included), `trace` its trace context,
   so the worker's spans and messages join the request's trace.
@@ -37,9 +37,12 @@ import logging
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
+import types
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
@@ -84,7 +87,8 @@ class Worker:
     def __init__(self, context: Any, origin: tuple[Settings, str, str | None]):
         self.conn, child = context.Pipe()
         self.process = context.Process(target=serve, args=(child, *origin), name="roster-bulk", daemon=True)
-        self.process.start()
+        with _main_left_out():
+            self.process.start()
         child.close()  # the parent keeps no copy of the worker's end: its death is EOF here
         self.chunk: int | None = None
         self.state = "idle"  # computing | computed | committing
@@ -110,6 +114,18 @@ class Worker:
             self.process.kill()
             self.process.join()
         self.conn.close()
+
+
+@contextmanager
+def _main_left_out() -> Iterator[None]:
+    """A worker needs nothing of the parent's `__main__`: `spawn` would run it again in the
+    worker (a script without a main guard would start its work over), so it is not named."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class Pool:
@@ -237,9 +253,9 @@ class _Load:
         self.results[chunk] = answer[1]
         self.committed += 1
         STATS["chunks"] += 1
-        if answer[2]:
+        if answer[2] is not None:
             STATS["conflicts"] += 1
-            log.info("bulk chunk %d redone under the write lock: what it read had changed", chunk)
+            log.info("bulk chunk %d redone under the write lock: %s", chunk, answer[2])  # table and keys
 
     def _lost(self, worker: Worker, chunk: int | None) -> None:
         """A worker died: replaced; its chunk is redone here in its turn."""
@@ -357,11 +373,11 @@ def _committed(rt: Runtime, view: OptimisticUnit, chunk: Chunk, actor: str, resu
     try:
         try:
             view.commit(run_after=raised is None)
-        except Conflict:
-            return ("committed", classic(rt, chunk, actor), True)
+        except Conflict as conflict:
+            return ("committed", classic(rt, chunk, actor), str(conflict))
         if raised is not None:
             raise raised
-        return ("committed", results, False)
+        return ("committed", results, None)
     except Exception as error:
         return ("raised", _sendable(error))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import weakref
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
@@ -145,14 +145,20 @@ class _HeavyKeys:
         self.until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def known(self, index: MatchIndex, key: str) -> bool:
-        until = self.until.get(index.blocks, {}).get(key)
+        until = self.until.get(_kept(index.blocks), {}).get(key)
         return until is not None and until > time.monotonic()
 
     def remember(self, index: MatchIndex, key: str) -> None:
-        keys = self.until.setdefault(index.blocks, {})
+        keys = self.until.setdefault(_kept(index.blocks), {})
         if len(keys) >= self.LIMIT:
             keys.clear()
         keys[key] = time.monotonic() + HEAVY_TTL
+
+
+def _kept(table: Any) -> Any:
+    """The table a cache is kept for: an optimistic unit's view (a bulk chunk computed in a
+    worker, shared/store/optimistic.py) stands for the real table, so the cache outlives it."""
+    return getattr(table, "real", table)
 
 
 _heavy = _HeavyKeys()
@@ -162,9 +168,9 @@ _sizes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _registry_size(index: MatchIndex) -> int:
     """The registry's size, re-read at most once a REGISTRY_TTL per table."""
     now = time.monotonic()
-    cached = _sizes.get(index.counts)
+    cached = _sizes.get(_kept(index.counts))
     if cached is None or now - cached[0] > REGISTRY_TTL:
-        cached = _sizes[index.counts] = (now, index.registry_size())
+        cached = _sizes[_kept(index.counts)] = (now, index.registry_size())
     return cached[1]
 
 

@@ -141,6 +141,11 @@ class _View:
         self._reads: dict[_Key, str | None] = {}  # key → etag as first read (None: absent)
         self._queries: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = []
 
+    @property
+    def real(self) -> SqliteTable:
+        """The table it overlays: what a process-wide cache of a table keys on."""
+        return self._real
+
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, partition_key: str, row_key: str) -> Entity | None:
