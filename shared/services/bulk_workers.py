@@ -14,8 +14,8 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
 - Workers are `spawn` processes started on the first parallel load and kept (stopped with the
   Runtime, when the settings change, and at exit). Each builds its own Runtime from the
   parent's settings on the same store and bus files. Per chunk, over a Pipe:
-      parent → ("compute", chunk, actor, clock, trace)  worker → ("computed",)
-      parent → ("commit",)   worker → ("committed", results, conflict or None) | ("raised", error)
+      parent → ("compute", chunk, actor, clock, trace)  worker → ("computed", seconds)
+      parent → ("commit",)   worker → ("committed", results, conflict or None, seconds) | ("raised", error)
       parent → ("drop",)     (a later chunk of a load that failed: nothing written) → ("dropped",)
   `clock` is the parent's clock (a test's travelled time included), `trace` its trace context,
   so the worker's spans and messages join the request's trace.
@@ -26,8 +26,9 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
 - An exception inside a chunk behaves as on the serial path: what the chunk wrote before it
   stands, committed in its turn without its after-commit actions; the later chunks are
   dropped and the exception reaches the caller.
-- Conflicts and lost workers are logged (chunk numbers only, no personal data) and counted in
-  `STATS`.
+- Conflicts (with the table and key that changed) and lost workers are logged (no personal
+  data) and counted in `STATS`, with the CPU seconds spent computing and committing (a commit,
+  conflicts redone included, holds the write lock: its share bounds what more workers give).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 import types
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -61,7 +63,7 @@ from shared.store.optimistic import Conflict, OptimisticUnit
 from shared.store.sqlite import SqliteStore
 
 log = logging.getLogger("roster.bulk")
-STATS: Counter = Counter()  # chunks, conflicts, lost (workers that died with a chunk): this process's
+STATS: Counter = Counter()  # chunks, conflicts, lost (workers died holding a chunk), compute_s, commit_s
 Chunk = list[tuple[int, Any]]
 Classic = Callable[[Runtime, Chunk, str], list]
 STOP_SECONDS = 5.0
@@ -74,8 +76,12 @@ def parallel(rt: Runtime, chunks: list[Chunk]) -> bool:
 
 def applied(rt: Runtime, chunks: list[Chunk], actor: str, classic: Classic) -> list:
     """Every chunk through the chain in the workers, committed in input order; the results of
-    every record, in order."""
-    return _Load(_pool_for(rt), rt, chunks, actor, classic).run()
+    every record, in order. One load at a time has the workers: another waits for them."""
+    while True:
+        pool = _pool_for(rt)
+        with pool.lock:
+            if pool.workers:  # else stopped meanwhile (the settings changed): a new pool
+                return _Load(pool, rt, chunks, actor, classic).run()
 
 
 # -- the parent's side ------------------------------------------------------------------------
@@ -134,6 +140,7 @@ class Pool:
     def __init__(self, origin: tuple[Settings, str, str | None]):
         self.origin = origin
         self.context = multiprocessing.get_context("spawn")
+        self.lock = threading.Lock()  # held by the load that has the workers
         self.workers = [Worker(self.context, origin) for _ in range(origin[0].bulk_workers)]
 
     def replaced(self, dead: Worker) -> Worker:
@@ -145,9 +152,11 @@ class Pool:
         return fresh
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.stop()
-        self.workers = []
+        """Stop every worker, once the load that has them (if any) has finished."""
+        with self.lock:
+            for worker in self.workers:
+                worker.stop()
+            self.workers = []
 
 
 _pool: Pool | None = None
@@ -246,6 +255,7 @@ class _Load:
             return
         if answer[0] == "computed":
             worker.state = "computed"
+            STATS["compute_s"] += answer[1]
             return
         chunk, worker.chunk, worker.state = worker.chunk, None, "idle"
         if answer[0] == "raised":
@@ -253,6 +263,7 @@ class _Load:
         self.results[chunk] = answer[1]
         self.committed += 1
         STATS["chunks"] += 1
+        STATS["commit_s"] += answer[3]
         if answer[2] is not None:
             STATS["conflicts"] += 1
             log.info("bulk chunk %d redone under the write lock: %s", chunk, answer[2])  # table and keys
@@ -354,15 +365,17 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
     try:
         with telemetry.span("bulk chunk"):
             view = OptimisticUnit(rt.store)
-            results, raised = None, None
+            results, raised, started = None, None, time.process_time()
             try:
                 results = bulk._applied(replace(rt, store=view), chunk, actor)
             except Exception as error:  # committed in its turn, then raised: as the serial path does
                 raised = error
-            conn.send(("computed",))
+            conn.send(("computed", time.process_time() - started))
             if conn.recv()[0] != "commit":
                 return ("dropped",)  # an open unit holds nothing: dropped, nothing written
-            return _committed(rt, view, chunk, actor, results, raised, bulk._applied)
+            started = time.process_time()
+            answer = _committed(rt, view, chunk, actor, results, raised, bulk._applied)
+            return (*answer, time.process_time() - started) if answer[0] == "committed" else answer
     finally:
         otel_context.detach(token)
 

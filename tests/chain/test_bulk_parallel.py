@@ -186,3 +186,23 @@ def test_a_person_changed_by_another_writer_while_its_chunk_is_in_flight_ends_se
     assert stored.sources["hr"].as_of.isoformat() == MOVED and stored.affiliations[0].organization == "ENG"
     assert HIRED != MOVED
     roster.close()
+
+
+def test_two_bulk_calls_at_once_take_turns_with_the_workers_and_both_are_answered(base, tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    roster = Roster(copy_data(base, tmp_path / "two"), TravelClock(LOAD), more_settings=PARALLEL)
+    calls = {side: [record(f"{side}{n}") for n in range(6)] for side in ("A", "B")}
+    answers_of: dict[str, dict] = {}
+    threads = [threading.Thread(target=lambda side=side: answers_of.__setitem__(
+        side, bulk.load(roster.rt, calls[side], "hr-system"))) for side in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert {side: answer["summary"] for side, answer in answers_of.items()} == {"A": {"created": 6},
+                                                                                "B": {"created": 6}}
+    assert bulk_workers.STATS["chunks"] == 6
+    persons = PersonRepository(roster.rt.store)
+    assert len({persons.owner_of("hr", r["source_id"]) for rs in calls.values() for r in rs} - {None}) == 12
+    roster.close()
