@@ -25,10 +25,12 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
   an interrupted import is started again; nothing is doubled.
 - An exception inside a chunk behaves as on the serial path: what the chunk wrote before it
   stands, committed in its turn without its after-commit actions; the later chunks are
-  dropped and the exception reaches the caller.
-- Conflicts (with the table and key that changed) and lost workers are logged (no personal
-  data) and counted in `STATS`, with the CPU seconds spent computing and committing (a commit,
-  conflicts redone included, holds the write lock: its share bounds what more workers give).
+  dropped and the exception reaches the caller. A commit the store refuses (nothing of it
+  written) is redone classically, so it fails where and as the serial path fails.
+- Chunks redone (a conflict, with the table and key that changed; a refused commit) and lost
+  workers are logged (no personal data) and counted in `STATS`, with the CPU seconds spent
+  computing and committing (a commit, redoing included, holds the write lock: its share
+  bounds what more workers give).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ from shared.store.optimistic import Conflict, OptimisticUnit
 from shared.store.sqlite import SqliteStore
 
 log = logging.getLogger("roster.bulk")
-STATS: Counter = Counter()  # chunks, conflicts, lost (workers died holding a chunk), compute_s, commit_s
+STATS: Counter = Counter()  # chunks, redone, lost (workers died holding one), compute_s, commit_s
 Chunk = list[tuple[int, Any]]
 Classic = Callable[[Runtime, Chunk, str], list]
 STOP_SECONDS = 5.0
@@ -265,7 +267,7 @@ class _Load:
         STATS["chunks"] += 1
         STATS["commit_s"] += answer[3]
         if answer[2] is not None:
-            STATS["conflicts"] += 1
+            STATS["redone"] += 1
             log.info("bulk chunk %d redone under the write lock: %s", chunk, answer[2])  # table and keys
 
     def _lost(self, worker: Worker, chunk: int | None) -> None:
@@ -382,17 +384,24 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
 
 def _committed(rt: Runtime, view: OptimisticUnit, chunk: Chunk, actor: str, results: list | None,
                raised: Exception | None, classic: Classic) -> tuple:
-    """The computed chunk committed — or, its reads changed, redone classically."""
+    """The computed chunk committed — or, its reads changed or its commit refused (nothing of
+    it written either way), redone classically: it then fails, if it does, where and as the
+    serial path fails, with what the chunk wrote before the failure standing."""
     try:
         try:
             view.commit(run_after=raised is None)
-        except Conflict as conflict:
-            return ("committed", classic(rt, chunk, actor), str(conflict))
+        except Exception as refused:  # Conflict, or a write the store refused at commit
+            return ("committed", classic(rt, chunk, actor), _reason(refused))
         if raised is not None:
             raise raised
         return ("committed", results, None)
     except Exception as error:
         return ("raised", _sendable(error))
+
+
+def _reason(refused: Exception) -> str:
+    """Why a chunk was redone, for the log: a conflict's table and key, else the error's type."""
+    return str(refused) if isinstance(refused, Conflict) else f"its commit failed ({type(refused).__name__})"
 
 
 def _sendable(error: Exception) -> Exception:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def test_a_person_changed_by_another_writer_while_its_chunk_is_in_flight_ends_se
 
     assert single == ["created"]
     assert [i["outcome"] for i in answer["items"]] == ["created", "created", "stale", "created"]
-    assert bulk_workers.STATS["conflicts"] >= 1
+    assert bulk_workers.STATS["redone"] >= 1
     persons = PersonRepository(roster.rt.store)
     stored = persons.get(persons.owner_of("hr", "E1")).person
     assert stored.sources["hr"].as_of.isoformat() == MOVED and stored.affiliations[0].organization == "ENG"
@@ -206,3 +207,40 @@ def test_two_bulk_calls_at_once_take_turns_with_the_workers_and_both_are_answere
     persons = PersonRepository(roster.rt.store)
     assert len({persons.owner_of("hr", r["source_id"]) for rs in calls.values() for r in rs} - {None}) == 12
     roster.close()
+
+
+# -- a chunk that fails ---------------------------------------------------------------------------
+
+
+def refusing(data: Path, family: str) -> None:
+    """The store's own file refuses any person named `family` (an SQLite trigger): a write
+    that fails inside the chain, in whichever process writes it."""
+    db = sqlite3.connect(data / "roster.db")
+    for event in ("INSERT", "UPDATE"):
+        db.execute(f"CREATE TRIGGER refuse_{event.lower()} BEFORE {event} ON t_persons "
+                   f"WHEN NEW.props LIKE '%{family}%' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.commit()
+    db.close()
+
+
+def test_a_write_the_store_refuses_fails_its_record_alone_as_in_the_serial_load(base, tmp_path, monkeypatch):
+    """Chunk 1's second record cannot be stored. In a worker that shows only at the chunk's
+    commit (its writes were held back), which then writes nothing and is redone under the
+    lock — where the record fails alone, as it does in one process; the rest lands."""
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    records = [{**record(f"F{n}"), "names": {"given": given, "family": family},
+                "emails": [{"address": f"{given}.{family}@example.edu".lower(), "type": "work"}]}
+               for n, (given, family) in enumerate([("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra"),
+                                                    ("Barbara", "Refused"), ("Donald", "Knuth"), ("Frances", "Allen")])]
+    found = {}
+    for name, more in (("serial", {}), ("parallel", PARALLEL)):
+        roster = Roster(copy_data(base, tmp_path / name), TravelClock(LOAD), more_settings=more)
+        refusing(roster.data, "Refused")
+        found[name] = answers(bulk.load(roster.rt, records, "hr-system"))
+        found[f"{name} rows"] = snapshot(roster.rt, [("hr", r["source_id"]) for r in records if r is not records[3]])
+        roster.close()
+
+    assert [a[2] for a in found["serial"]] == ["created"] * 3 + ["failed"] + ["created"] * 2
+    assert found["parallel"] == found["serial"]
+    assert found["parallel rows"] == found["serial rows"]
+    assert bulk_workers.STATS["redone"] == 1  # the refused commit, redone under the lock (no two share a block)
