@@ -134,6 +134,7 @@ class _View:
 
     def __init__(self, unit: OptimisticUnit, real: SqliteTable, validated: bool):
         self.name = real.name
+        self.backing = real  # what per-table caches key on, so they outlive the unit
         self._unit = unit
         self._real = real
         self._validated = validated
