@@ -134,17 +134,13 @@ class _View:
 
     def __init__(self, unit: OptimisticUnit, real: SqliteTable, validated: bool):
         self.name = real.name
+        self.backing = real  # what per-table caches key on, so they outlive the unit
         self._unit = unit
         self._real = real
         self._validated = validated
         self._overlay: dict[str, dict[str, Entity | None]] = {}  # pk → rk → entity, None: deleted
         self._reads: dict[_Key, str | None] = {}  # key → etag as first read (None: absent)
         self._queries: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = []
-
-    @property
-    def real(self) -> SqliteTable:
-        """The table it overlays: what a process-wide cache of a table keys on."""
-        return self._real
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -181,9 +177,26 @@ class _View:
         if part is not None and rk in part:
             return part[rk]
         entity = self._real.get(partition_key, row_key)
-        if self._validated:
-            self._reads.setdefault((pk, rk), None if entity is None else entity.etag)
+        self._reads.setdefault((pk, rk), None if entity is None else entity.etag)
         return entity
+
+    def _etag(self, pk: str, rk: str) -> str | None:
+        """The entity's etag as this unit sees it, None when absent (reading no properties;
+        a key read before answers from the record: had it changed, the commit conflicts)."""
+        part = self._overlay.get(pk)
+        if part is not None and rk in part:
+            entity = part[rk]
+            return None if entity is None else entity.etag
+        if (pk, rk) not in self._reads:
+            self._probe([(pk, rk)])
+        return self._reads[(pk, rk)]
+
+    def _probe(self, keys: list[_Key]) -> None:
+        """Record the real etags of the keys neither buffered nor read yet, in one read."""
+        part = self._overlay
+        fresh = [(pk, rk) for pk, rk in keys if (pk, rk) not in self._reads and rk not in part.get(pk, {})]
+        if fresh:
+            self._reads.update(zip(fresh, self._real.etags(fresh), strict=True))
 
     # -- writes --------------------------------------------------------------------------
 
@@ -203,7 +216,7 @@ class _View:
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
         with self._unit.lock:
             if etag is not None:  # unconditional: a blind write, nothing read
-                self._checked("delete", pk, rk, partition_key, row_key, etag)
+                self._checked("delete", pk, rk, partition_key, etag)
             self._overlay.setdefault(pk, {})[rk] = None
 
     def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
@@ -214,10 +227,11 @@ class _View:
         if not checked:
             return []
         with self._unit.lock:
+            self._probe([(pk, rk) for (op, (pk, rk, _)) in zip(ops, checked, strict=True) if op.kind != "upsert"])
             results = []
             for index, (op, (pk, rk, props)) in enumerate(zip(ops, checked, strict=True)):
                 try:
-                    self._checked(op.kind, pk, rk, partition_key, op.entity.row_key, op.etag)
+                    self._checked(op.kind, pk, rk, partition_key, op.etag)
                 except StoreError as exc:
                     raise BatchFailed(index, exc) from exc
                 etag = None if op.kind == "delete" else _etag()
@@ -234,30 +248,32 @@ class _View:
             return real.replace(entity, etag) if kind == "replace" else getattr(real, kind)(entity)
         pk, rk, props = check_entity(entity)
         with self._unit.lock:
-            self._checked(kind, pk, rk, entity.partition_key, entity.row_key, etag)
+            self._checked(kind, pk, rk, entity.partition_key, etag)
             written = Entity(entity.partition_key, entity.row_key, props, _etag())
             self._overlay.setdefault(pk, {})[rk] = Entity(written.partition_key, written.row_key, dict(props), written.etag)
         return written
 
-    def _checked(self, kind: str, pk: str, rk: str, partition_key: str, row_key: str, etag: str | None) -> None:
+    def _checked(self, kind: str, pk: str, rk: str, partition_key: str, etag: str | None) -> None:
         """Refuse a write as the real store would, from the entity as this unit sees it
         (an upsert reads nothing: it is blind; an unconditional single delete is not checked)."""
         if kind == "upsert":
             return
-        current = self._current(pk, rk, partition_key, row_key)
-        where = f"({partition_key!r}, {row_key!r})"
+        current = self._etag(pk, rk)
         if kind == "insert":
             if current is not None:
-                raise EntityExists(f"entity {where} exists")
+                raise EntityExists(f"entity ({partition_key!r}, {decode_key(rk)!r}) exists")
         elif current is None:
-            raise EntityNotFound(f"no entity {where}")
-        elif etag is not None and current.etag != etag:
-            raise ETagMismatch(f"entity {where} changed")
+            raise EntityNotFound(f"no entity ({partition_key!r}, {decode_key(rk)!r})")
+        elif etag is not None and current != etag:
+            raise ETagMismatch(f"entity ({partition_key!r}, {decode_key(rk)!r}) changed")
 
     # -- commit --------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Conflict unless every recorded read returns the same now (under the write lock)."""
+        """Conflict unless every recorded read returns the same now (under the write lock);
+        the reads of an unvalidated table are not checked."""
+        if not self._validated:
+            return
         now = self._real.etags(list(self._reads))
         for (key, then), current in zip(self._reads.items(), now, strict=True):
             if current != then:
