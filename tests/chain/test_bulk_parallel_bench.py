@@ -17,5 +17,5 @@ def test_the_day_one_load_on_two_workers_reports_the_workers_and_their_memory(mo
     assert figures["records"] == 250 and figures["bulk_workers"] == 2
     assert bulk_workers.STATS["chunks"] + bulk_workers.STATS["lost"] == 3 and bulk_workers.STATS["lost"] == 0
     assert figures["peak_worker_mib"] > 0
-    assert figures["peak_sum_mib"] == figures["peak_memory_mib"] + figures["peak_worker_mib"]
+    assert abs(figures["peak_sum_mib"] - figures["peak_memory_mib"] - figures["peak_worker_mib"]) <= 1  # rounded
     assert bulk_workers._pool is None  # stopped before memory was read
