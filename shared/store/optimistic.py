@@ -61,7 +61,8 @@ class OptimisticUnit:
         self.unvalidated = frozenset(name.lower() for name in unvalidated)
         self.state = _OPEN
         self.lock = threading.RLock()
-        self._views: dict[str, _View] = {}
+        self._views: dict[str, _View] = {}  # by the name asked
+        self._by_table: dict[SqliteTable, _View] = {}
         self._before: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
 
@@ -69,9 +70,10 @@ class OptimisticUnit:
         """The named table as this unit sees it (its buffered writes over the real rows)."""
         view = self._views.get(name)
         if view is None:
-            real = self.store.table(name)
+            real = self.store.table(name)  # one per table whatever the case of its name
             with self.lock:
-                view = self._views.setdefault(name, _View(self, real, name.lower() not in self.unvalidated))
+                view = self._by_table.get(real) or _View(self, real, name.lower() not in self.unvalidated)
+                self._views[name] = self._by_table[real] = view
         return view
 
     def unit_of_work(self) -> AbstractContextManager[None]:
@@ -119,7 +121,7 @@ class OptimisticUnit:
         """Inside the real unit: validate every view, then write them all in one savepoint
         (a write that fails rolls the others back before the unit commits, so no part of the
         overlay is ever committed alone); then pass through to the real store."""
-        views = list(self._views.values())
+        views = list(self._by_table.values())
         for view in views:
             view.validate()
         self.store.atomically(lambda _conn: [view.flush() for view in views])

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.store.azure_tables import AzureTablesStore
-from shared.store.optimistic import OptimisticUnit
 from shared.store.port import Table, TableStore
-from shared.store.sqlite import SqliteStore
 from tests.helpers.azurite import AzuriteUnavailable, azurite_tables
+from tests.helpers.stores import ADAPTERS, opened_store
 
 
 @pytest.fixture(scope="session")
@@ -25,24 +23,10 @@ def azurite() -> Iterator[str]:
         pytest.fail(str(unavailable))
 
 
-ADAPTERS = ["sqlite", pytest.param("azurite", marks=pytest.mark.azurite)]
-
-
 @pytest.fixture(params=ADAPTERS)
 def store(request, tmp_path) -> Iterator[TableStore]:
     """Each adapter in turn."""
     yield from opened_store(request, tmp_path)
-
-
-def opened_store(request, tmp_path) -> Iterator[TableStore]:
-    """The store `request.param` names, closed after the test: "sqlite", "azurite", or
-    "optimistic" (an OptimisticUnit over SQLite, never committed: shared/store/optimistic.py)."""
-    if request.param == "azurite":
-        opened: TableStore = AzureTablesStore(connection_string=request.getfixturevalue("azurite"))
-    else:
-        opened = SqliteStore(str(tmp_path / "store.db"))
-    yield OptimisticUnit(opened) if request.param == "optimistic" else opened
-    opened.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from shared.store import (
     pack_json,
     unpack_json,
 )
-from tests.store.conftest import ADAPTERS, opened_store
+from tests.helpers.stores import ADAPTERS, opened_store
 
 AWKWARD_KEYS = [
     "a/b",

@@ -8,7 +8,7 @@ from contextlib import closing
 
 import pytest
 
-from shared.store import BatchFailed, Entity, Op
+from shared.store import BatchFailed, Entity, EntityExists, Op
 from shared.store.optimistic import Conflict, OptimisticUnit
 from shared.store.port import StoreError
 from shared.store.sqlite import SqliteStore, SqliteTable
@@ -206,3 +206,12 @@ def test_a_write_refused_half_way_through_the_commit_leaves_nothing_of_the_unit(
     assert store.table("people").get("p", "a") is None and store.table("orders").get("o", "b") is None
     with pytest.raises(StoreError, match="commits once"):
         unit.commit()
+
+
+def test_a_table_asked_by_names_differing_in_case_is_one_overlay(store):
+    unit = OptimisticUnit(store)
+    unit.table("People").insert(Entity("p", "a", {}))
+    with pytest.raises(EntityExists):
+        unit.table("people").insert(Entity("p", "a", {}))
+    unit.commit()
+    assert [e.row_key for e in store.table("people").query("p")] == ["a"]

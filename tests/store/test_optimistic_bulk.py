@@ -5,12 +5,16 @@ outbox, audit, relay marks and messages (tests/chain/test_bulk.py's equivalence)
 from __future__ import annotations
 
 import dataclasses
+from contextlib import closing
 
 import pytest
 
 from shared.clock import TravelClock
-from shared.services import bulk
+from shared.services import bulk, matching
+from shared.store import Entity
+from shared.store.matchindex import MatchIndex
 from shared.store.optimistic import Conflict, OptimisticUnit
+from shared.store.sqlite import SqliteStore
 from tests.chain.harness import Roster, copy_data
 from tests.chain.test_bulk import KEYS, LOAD, a_mix, base, hook, record  # noqa: F401 (fixtures)
 from tests.helpers.snapshot import snapshot
@@ -63,3 +67,17 @@ def test_a_chunk_whose_person_changed_meanwhile_conflicts_and_the_classic_redo_e
     assert snapshot(roster.rt, KEYS) == snapshot(serial.rt, KEYS)
     serial.close()
     roster.close()
+
+
+def test_the_matchers_table_caches_outlive_an_optimistic_unit(tmp_path):
+    """A block found too common is skipped by later units too (not re-read by every chunk,
+    where a concurrent chunk's joiner in it would be a Conflict), and the registry size is
+    read once per REGISTRY_TTL, not once per unit."""
+    with closing(SqliteStore(str(tmp_path / "match.db"))) as store:
+        first, later = MatchIndex(OptimisticUnit(store)), MatchIndex(OptimisticUnit(store))
+        matching._heavy.remember(first, "n:FANALY|g")
+        assert matching._heavy.known(later, "n:FANALY|g")
+        assert matching._heavy.known(MatchIndex(store), "n:FANALY|g")
+        size = matching._registry_size(first)
+        store.table("matchcounts").upsert(Entity("persons", "0", {"n": size + 5}))
+        assert matching._registry_size(later) == size
