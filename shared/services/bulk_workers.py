@@ -27,10 +27,10 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
   stands, committed in its turn without its after-commit actions; the later chunks are
   dropped and the exception reaches the caller. A commit the store refuses (nothing of it
   written) is redone classically, so it fails where and as the serial path fails.
-- Chunks redone (a conflict, with the table and key that changed; a refused commit) and lost
-  workers are logged (no personal data) and counted in `STATS`, with the CPU seconds spent
-  computing and committing (a commit, redoing included, holds the write lock: its share
-  bounds what more workers give).
+- Chunks redone (a conflict, with the table it read; a refused commit) and lost workers are
+  logged (chunk numbers and table names only: no keys, no personal data) and counted in
+  `STATS`, with the CPU seconds spent computing and committing (a commit, redoing included,
+  holds the write lock: its share bounds what more workers give).
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ class _Load:
         STATS["commit_s"] += answer[3]
         if answer[2] is not None:
             STATS["redone"] += 1
-            log.info("bulk chunk %d redone under the write lock: %s", chunk, answer[2])  # table and keys
+            log.info("bulk chunk %d redone under the write lock: %s", chunk, answer[2])
 
     def _lost(self, worker: Worker, chunk: int | None) -> None:
         """A worker died: replaced; its chunk is redone here in its turn."""
@@ -400,8 +400,11 @@ def _committed(rt: Runtime, view: OptimisticUnit, chunk: Chunk, actor: str, resu
 
 
 def _reason(refused: Exception) -> str:
-    """Why a chunk was redone, for the log: a conflict's table and key, else the error's type."""
-    return str(refused) if isinstance(refused, Conflict) else f"its commit failed ({type(refused).__name__})"
+    """Why a chunk was redone, for the log: the table a conflict read — not its keys, which
+    can be a source id or a name's blocking key (personal data) — else the error's type."""
+    if isinstance(refused, Conflict):
+        return f"a read of table {str(refused).split(':', 1)[0]} changed"
+    return f"its commit failed ({type(refused).__name__})"
 
 
 def _sendable(error: Exception) -> Exception:

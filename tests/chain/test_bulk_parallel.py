@@ -156,7 +156,7 @@ def test_a_worker_killed_leaves_every_record_answered_and_the_serial_rows(base, 
 
 
 def test_a_person_changed_by_another_writer_while_its_chunk_is_in_flight_ends_serializable(base, tmp_path,
-                                                                                             monkeypatch):
+                                                                                             monkeypatch, caplog):
     """E1 moved by a single `POST /api/persons` (a later as_of) while the bulk chunk that
     registers E1's earlier record has been computed but not committed: the chunk's commit finds
     its reads changed, it is redone under the lock, and the later as_of wins."""
@@ -177,11 +177,14 @@ def test_a_person_changed_by_another_writer_while_its_chunk_is_in_flight_ends_se
         return answer
 
     monkeypatch.setattr(bulk_workers.Worker, "receive", receiving)
+    caplog.set_level("INFO", logger="roster.bulk")
     answer = bulk.load(roster.rt, records, "hr-system")
 
     assert single == ["created"]
     assert [i["outcome"] for i in answer["items"]] == ["created", "created", "stale", "created"]
     assert bulk_workers.STATS["redone"] >= 1
+    redone = [r.getMessage() for r in caplog.records if r.name == "roster.bulk"]
+    assert redone and all("a read of table" in m and "E1" not in m for m in redone)  # the table, never a key
     persons = PersonRepository(roster.rt.store)
     stored = persons.get(persons.owner_of("hr", "E1")).person
     assert stored.sources["hr"].as_of.isoformat() == MOVED and stored.affiliations[0].organization == "ENG"
