@@ -6,7 +6,7 @@ Writing the record in the same batch as the change makes both happen or neither.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ def audit_entity(
     sequence: int = 0,
 ) -> Entity:
     """`sequence` orders records written at the same instant (e.g. the subject's version)."""
-    row_key = f"{PREFIX}{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{sequence:012d}|{uuid.uuid4().hex[:8]}"
+    row_key = f"{PREFIX}{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{sequence:012d}|{os.urandom(4).hex()}"
     return Entity(
         partition_key,
         row_key,

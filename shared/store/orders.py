@@ -17,7 +17,7 @@ An order id starts with its person's id, so an order is found without an index.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -33,7 +33,7 @@ EVALUATED = "evaluated"
 
 
 def new_order_id(person_id: str) -> str:
-    return f"{person_id}.{uuid.uuid4().hex[:12]}"
+    return f"{person_id}.{os.urandom(6).hex()}"
 
 
 def person_of(order_id: str) -> str:
