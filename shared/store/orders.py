@@ -24,6 +24,7 @@ from datetime import datetime
 from shared.models.provisioning import Assignment, Order, OrderState
 from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
+from shared.store.keys import instant_key
 from shared.store.port import BatchFailed, Entity, ETagMismatch, Op, TableStore
 from shared.store.scan import scan
 from shared.telemetry import order_stored
@@ -45,7 +46,7 @@ def _person(person_id: str) -> str:
 
 
 def _stamp(at: datetime) -> str:
-    return at.strftime("%Y%m%dT%H%M%S.%fZ")
+    return instant_key(at)
 
 
 def _queue_row(order: Order) -> str:
