@@ -176,6 +176,31 @@ def _parts(url: Any, field: str) -> tuple[str, str, int | None]:
     return parts.scheme, host, port
 
 
+def scheme_refusal(url: str, secure: Iterable[str], plain: Iterable[str] = (), allow_loopback: bool = False) -> str | None:
+    """Why `url`'s scheme is refused, or None: a `secure` scheme anywhere, a `plain` one only to
+    this machine's loopback and only when `allow_loopback` (ROSTER_ALLOW_LOOPBACK=true). The one
+    scheme rule of every configured URL (targets, ticket tracker); `check_url` then refuses
+    credentials and checks the addresses."""
+    secure, plain = set(secure), set(plain)
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "must be an absolute URL with a host"
+    if parts.scheme in secure or (parts.scheme in plain and allow_loopback and is_loopback_host(parts.hostname)):
+        return None
+    wanted = " or ".join(sorted(secure))
+    if not plain:
+        return f"must be {wanted}"
+    return f"must be {wanted} (plain {'/'.join(sorted(plain))} only to the loopback with {ALLOW_LOOPBACK}=true)"
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address literal."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    literal = _literal(host)
+    return bool(literal) and literal[0].is_loopback
+
+
 def check_optional_url(url: str | None, field: str, policy: OutboundPolicy | None = None) -> str | None:
     """`check_url` for a setting that may be empty."""
     return None if not url else check_url(url, field, policy)

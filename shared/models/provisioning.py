@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -27,6 +26,7 @@ from shared.models import target_settings
 from shared.models.account_template import AccountTemplateSettings
 from shared.models.base import Line, Model
 from shared.models.request import AccountAction
+from shared.outbound import scheme_refusal
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -88,10 +88,11 @@ class Target(Model):
             url = self.settings.get("url")
             if not isinstance(url, str) or not url:
                 raise ValueError(f"settings.url is required for a {self.connector} target")
-            parts = urlsplit(url)
-            loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-            if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-                raise ValueError("settings.url must be https (plain http only on this machine's loopback)")
+            # the form only (a stored target stays readable whatever the environment says);
+            # whether its addresses may be reached is checked when it is saved (check_url)
+            why = scheme_refusal(url, {"https"}, {"http"}, allow_loopback=True)
+            if why:
+                raise ValueError(f"settings.url {why}")
         return self
 
 

@@ -9,7 +9,6 @@ and only with `ROSTER_ALLOW_LOOPBACK=true`.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -28,32 +27,27 @@ from pydantic import (
 from shared.models.account_template import DEFAULT_TEMPLATE, template_problem
 from shared.models.base import Model
 from shared.models.person import AffiliationType
+from shared.outbound import current_policy, scheme_refusal
 
 SECRET_PREFIX = "ROSTER_TARGET_SECRET_"
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def loopback_allowed() -> bool:
-    return os.environ.get("ROSTER_ALLOW_LOOPBACK", "").strip().lower() == "true"
+    return current_policy().allow_loopback
 
 
 def outbound_url(url: str, secure: set[str], plain: set[str]) -> str:
     """`url` if its scheme is a `secure` one, or a `plain` one to the loopback while
-    ROSTER_ALLOW_LOOPBACK=true; ValueError otherwise. (One place to point at a shared check.)"""
+    ROSTER_ALLOW_LOOPBACK=true; ValueError otherwise (the rule: `shared.outbound.scheme_refusal`)."""
     parts = urlsplit(url)
-    if not parts.hostname or parts.username or parts.password:
+    if parts.username is not None or parts.password is not None:
         raise ValueError("must be an absolute URL with a host and no user or password")
-    if parts.scheme in secure:
-        return url
-    if parts.scheme in plain and parts.hostname in LOOPBACK_HOSTS and loopback_allowed():
-        return url
-    wanted = " or ".join(sorted(secure))
-    if not plain:
-        raise ValueError(f"must be {wanted}")
-    raise ValueError(f"must be {wanted} (plain {'/'.join(sorted(plain))} only to the loopback"
-                     " with ROSTER_ALLOW_LOOPBACK=true)")
+    why = scheme_refusal(url, secure, plain, loopback_allowed())
+    if why:
+        raise ValueError(why)
+    return url
 
 
 def _secret_name(name: str) -> str:

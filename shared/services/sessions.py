@@ -6,13 +6,18 @@ SameSite=Strict cookie; the store keeps only the SHA-256 of that id (partition o
 A session ends at sign-out, after `ROSTER_CONSOLE_IDLE_MINUTES` (30) without a request, after
 `ROSTER_CONSOLE_SESSION_HOURS` (8) in any case, and as soon as its key is no longer in
 `ROSTER_API_KEYS` (the console checks that at every request). Ending deletes the row.
+
+A session nobody uses again is removed by the self-healing sweep (`sweep_ended`): each session
+is also listed in the `ends` partition under the instant its maximum age runs out (written
+before the session, removed after it), so a sweep reads just the sessions past that instant
+and deletes them — an unused session's row outlives it by at most the sweep's interval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import NotAuthenticated
 from shared.runtime import Runtime
@@ -20,15 +25,16 @@ from shared.store.port import Entity
 
 TABLE = "sessions"
 ROW = "session"
+ENDS = "ends"  # the index partition: rows `<hard end, UTC>|<stored id>`
 TOUCH_EVERY = timedelta(minutes=1)  # `seen_at` is rewritten at most this often
 
 
 def start(rt: Runtime, key_digest: str) -> str:
     """A new session for the key with this digest; returns the id for the cookie."""
     session_id = secrets.token_urlsafe(32)
-    now = rt.clock.now()
-    rt.store.table(TABLE).insert(Entity(_stored(session_id), ROW, {"key": key_digest, "created_at": now,
-                                                                    "seen_at": now}))
+    now, table = rt.clock.now(), rt.store.table(TABLE)
+    table.upsert(Entity(ENDS, _listed(rt, now, _stored(session_id))))  # first: no session escapes the sweep
+    table.insert(Entity(_stored(session_id), ROW, {"key": key_digest, "created_at": now, "seen_at": now}))
     return session_id
 
 
@@ -52,7 +58,41 @@ def key_of(rt: Runtime, session_id: str) -> str:
 def end(rt: Runtime, session_id: str) -> None:
     """Delete the session (sign-out, expiry, a key removed); nothing if there is none."""
     if _plausible(session_id):
-        rt.store.table(TABLE).delete(_stored(session_id), ROW)
+        _remove(rt, _stored(session_id))
+
+
+def sweep_ended(rt: Runtime, limit: int = 500) -> int:
+    """Remove up to `limit` sessions past their maximum age (used or not since), and index
+    rows left by an interrupted start or end; returns how many sessions were removed."""
+    table, removed, now = rt.store.table(TABLE), 0, rt.clock.now()
+    for listed in list(table.query(ENDS, end=f"{_stamp(now)}|", limit=limit)):
+        stored = listed.row_key.split("|", 1)[1]
+        entity = table.get(stored, ROW)
+        if entity is not None and not _expired(rt, entity.properties["created_at"], entity.properties["seen_at"], now):
+            table.upsert(Entity(ENDS, _listed(rt, entity.properties["created_at"], stored)))  # a longer maximum since
+        elif entity is not None:
+            removed += _remove(rt, stored)
+        table.delete(ENDS, listed.row_key)
+    return removed
+
+
+def _remove(rt: Runtime, stored: str) -> int:
+    """Delete the session kept as `stored` and its index row; 1 if there was a session."""
+    table = rt.store.table(TABLE)
+    entity = table.get(stored, ROW)
+    if entity is None:
+        return 0
+    table.delete(stored, ROW)
+    table.delete(ENDS, _listed(rt, entity.properties["created_at"], stored))  # after: a crash leaves it to the sweep
+    return 1
+
+
+def _listed(rt: Runtime, created_at: datetime, stored: str) -> str:
+    return f"{_stamp(created_at + rt.settings.console_session_max)}|{stored}"
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
 
 
 def _expired(rt: Runtime, created_at: datetime, seen_at: datetime, now: datetime) -> str | None:

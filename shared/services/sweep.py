@@ -14,7 +14,8 @@ small runs) and repairs, per person, what diverged between the places that must 
 - `assignment index`: the `assigned:<target>` rows against the assignments.
 
 Every repair is audited in the person's trail ("healed: …"); the run's figures are kept
-for the operations view (`last_sweep`).
+for the operations view (`last_sweep`). Each run also removes console sessions past their
+maximum age (`sessions.sweep_ended`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from shared.runtime import Runtime
+from shared.services import sessions
 from shared.services.membership import evaluate_person
 from shared.services.provisioning import evaluate_provisioning, resume_pending
 from shared.services.relay import relay_partition
@@ -49,9 +51,10 @@ def sweep(rt: Runtime, limit: int = BATCH) -> dict:
     for person_id in person_ids:
         repairs.update(check_person(rt, person_id))
     repo.advance(cursor, after)
+    ended = sessions.sweep_ended(rt)
     figures = {
         "started_at": started.isoformat(), "seconds": round(time.perf_counter() - clock, 3),
-        "persons_checked": len(person_ids), "repairs": dict(sorted(repairs.items())),
+        "persons_checked": len(person_ids), "repairs": dict(sorted(repairs.items())), "console_sessions_ended": ended,
         "began_at_start": cursor.bucket == 0 and not cursor.after, "pass_completed": after.passes > cursor.passes,
         "passes_completed": after.passes,
     }

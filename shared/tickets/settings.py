@@ -8,7 +8,6 @@ personal access token only as a fallback, from Key Vault in Azure).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 from shared.config import secret_setting
 from shared.models.request import TRANSITIONS, State
-from shared.outbound import OutboundPolicy, OutboundRefused, check_url
+from shared.outbound import OutboundPolicy, OutboundRefused, check_url, scheme_refusal
 
 # What the default Agile/Basic processes offer; "In Planning" needs a custom state of an
 # inherited process (docs), so the map is a setting.
@@ -89,19 +88,10 @@ def _organization_url(raw: str, allow_loopback: bool) -> str:
     parts = urlsplit(raw.strip())
     if not parts.scheme or not parts.hostname:
         raise TicketSettingsError("ROSTER_DEVOPS_URL must be the organization URL, e.g. https://dev.azure.com/contoso")
-    if parts.scheme != "https" and not (parts.scheme == "http" and allow_loopback and _loopback(parts.hostname)):
-        raise TicketSettingsError(
-            "ROSTER_DEVOPS_URL must use https (plain http only to loopback with ROSTER_ALLOW_LOOPBACK=true)")
+    why = scheme_refusal(raw.strip(), {"https"}, {"http"}, allow_loopback)
+    if why:
+        raise TicketSettingsError(f"ROSTER_DEVOPS_URL {why}")
     return raw.strip().rstrip("/")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _json_map(env: Mapping[str, str], name: str) -> dict:

@@ -230,3 +230,32 @@ def test_an_ldap_directory_at_an_internal_address_is_refused_at_connect_time(mon
     settings = LdapSettings.model_validate({**LDAP, "url": "ldaps://169.254.169.254"})
     with pytest.raises(Refused, match="link-local"), connection(settings):
         pass
+
+
+# -- the one scheme rule of every configured URL ------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "allow_loopback", "refused"), [
+    ("https://scim.example.com/v2", False, None),
+    ("http://127.0.0.1:8080/hook", True, None),
+    ("http://localhost/hook", True, None),
+    ("http://[::1]/hook", True, None),
+    ("http://127.0.0.1:8080/hook", False, "must be https (plain http only to the loopback with ROSTER_ALLOW_LOOPBACK=true)"),
+    ("http://scim.example.com/v2", True, "must be https (plain http only to the loopback with ROSTER_ALLOW_LOOPBACK=true)"),
+    ("ftp://scim.example.com/", True, "must be https (plain http only to the loopback with ROSTER_ALLOW_LOOPBACK=true)"),
+    ("https:///no-host", True, "must be an absolute URL with a host"),
+])
+def test_a_configured_url_is_https_or_plain_http_only_to_an_allowed_loopback(url, allow_loopback, refused):
+    assert outbound.scheme_refusal(url, {"https"}, {"http"}, allow_loopback) == refused
+
+
+def test_the_target_form_and_the_ticket_tracker_use_the_same_scheme_rule(monkeypatch):
+    from shared.models.target_settings import outbound_url
+    from shared.tickets.settings import TicketSettingsError, _organization_url
+
+    monkeypatch.setattr(outbound, "installed_policy", lambda: outbound.OutboundPolicy(allow_loopback=False))
+    with pytest.raises(ValueError, match="plain ldap only to the loopback"):
+        outbound_url("ldap://127.0.0.1:389", {"ldaps"}, {"ldap"})
+    with pytest.raises(TicketSettingsError, match="ROSTER_DEVOPS_URL must be https"):
+        _organization_url("http://127.0.0.1:8080/org", allow_loopback=False)
+    assert _organization_url("http://127.0.0.1:8080/org/", allow_loopback=True) == "http://127.0.0.1:8080/org"

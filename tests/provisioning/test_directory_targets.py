@@ -11,6 +11,7 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
+from shared import outbound
 from shared.models.group import GroupIn
 from shared.models.person import PersonUpdate
 from shared.models.provisioning import OrderState, Policy, Target
@@ -59,7 +60,6 @@ def test_an_entra_target_with_bad_settings_is_refused_naming_the_setting(functio
 
 @pytest.mark.parametrize(("given", "field", "message"), [
     ({**LDAP, "url": "ldap://ldap.example.edu"}, "settings.url", "must be ldaps (plain ldap only to the loopback"),
-    ({**LDAP, "url": "ldap://127.0.0.1:389"}, "settings.url", "must be ldaps"),  # loopback, but not allowed
     ({**LDAP, "base_dn": "people"}, "settings.base_dn", "must be an LDAP distinguished name"),
     ({**LDAP, "password_env": "LDAP_PASSWORD"}, "settings.password_env", "must name an environment variable"),
     ({**LDAP, "flavour": "ad"}, "settings", "domain is required for Active Directory"),
@@ -70,6 +70,15 @@ def test_an_ldap_target_with_bad_settings_is_refused_naming_the_setting(function
     answer = call(functions, "targets_create", {"id": "dir", "name": "LDAP", "connector": "ldap", "settings": given})
 
     assert problem_fields(answer)[field].startswith(message)
+
+
+def test_plain_ldap_to_the_loopback_is_refused_when_the_runtime_does_not_allow_the_loopback(functions, rt, monkeypatch):
+    monkeypatch.setattr(outbound, "installed_policy", lambda: outbound.OutboundPolicy(allow_loopback=False))
+
+    answer = call(functions, "targets_create", {"id": "dir", "name": "LDAP", "connector": "ldap",
+                                                "settings": {**LDAP, "url": "ldap://127.0.0.1:389"}})
+
+    assert problem_fields(answer)["settings.url"].startswith("must be ldaps (plain ldap only to the loopback")
 
 
 def test_plain_ldap_is_fine_with_start_tls_and_on_the_loopback_when_allowed(functions, rt, monkeypatch):
