@@ -222,11 +222,17 @@ class DueIndex:
 
 
 def _day(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d")
+    """`at.astimezone(UTC).strftime("%Y-%m-%d")`, without strftime for four-digit years."""
+    utc = at.astimezone(UTC)
+    return utc.date().isoformat() if utc.year >= 1000 else utc.strftime("%Y-%m-%d")
 
 
 def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`, without strftime for four-digit years."""
+    utc = at.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes such a year without padding
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{utc.date().isoformat()}T{utc.time().isoformat('microseconds')}Z"
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from shared.store.audit import audit_entity
+from shared.store.groups import _day, _stamp
 from shared.store.keys import instant_key
 from shared.store.orders import new_order_id, person_of
 
@@ -33,14 +34,27 @@ def test_an_audit_row_key_ends_in_eight_random_hex_digits():
         assert re.fullmatch(r"audit\|20261203T170501\.000250Z\|000000000007\|[0-9a-f]{8}", key)
 
 
-def test_an_instant_key_is_what_strftime_writes_for_every_year_and_zone():
+def _instants(zones: list) -> list[datetime]:
     rng = random.Random(13)
-    zones = [UTC, None, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]
+    instants = []
     for _ in range(20_000):
-        year = rng.choice([1, 5, 99, 999, 1000, 1601, 2026, 9999, rng.randint(1, 9999)])
-        at = datetime(year, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
-                      rng.randint(0, 59), rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]), tzinfo=rng.choice(zones))
+        year = rng.choice([2, 5, 99, 999, 1000, 1601, 2026, 9998, rng.randint(2, 9998)])
+        instants.append(datetime(year, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
+                                 rng.randint(0, 59), rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]),
+                                 tzinfo=rng.choice(zones)))
+    return instants
+
+
+def test_an_instant_key_is_what_strftime_writes_for_every_year_and_zone():
+    for at in _instants([UTC, None, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]):
         assert instant_key(at) == at.strftime("%Y%m%dT%H%M%S.%fZ"), at
+
+
+def test_the_due_index_day_and_stamp_are_what_strftime_writes_in_utc():
+    for at in _instants([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]):
+        utc = at.astimezone(UTC)
+        assert _day(at) == utc.strftime("%Y-%m-%d"), at
+        assert _stamp(at) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), at
 
 
 @pytest.mark.parametrize("details", [
