@@ -33,6 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"[\t\r\n\x85\u2028\u2029]")
 MAX_NESTING = 32
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -137,24 +138,36 @@ class Model(BaseModel):
 
     @model_validator(mode="after")
     def _plain_text(self) -> Model:
-        """One pass over the fields (nested models check their own), naming the field."""
-        fields = self.__dict__
-        if _CONTROL.search("".join(v for v in fields.values() if type(v) is str)) is None:
-            fields = {k: v for k, v in fields.items() if type(v) is not str}  # the text fields are clean
-        for name, value in fields.items():
+        """One pass over the fields (nested models check their own), naming the field: the
+        text fields at once (joined), then the containers, one by one; when the joined text
+        holds a control character, every field in order, so the first offending one is named."""
+        texts, containers = [], []
+        for name, value in self.__dict__.items():
             if isinstance(value, str):
-                if _CONTROL.search(value) is None:
-                    continue
-            elif not value or not isinstance(value, (dict, list, tuple, set, frozenset)):
-                continue
-            elif isinstance(value, list) and isinstance(value[0], BaseModel):
-                continue  # a list of models: each checked itself
-            try:
-                _no_control_anywhere(value)
-            except ValueError as refused:
-                error = InitErrorDetails(type=PydanticCustomError("value_error", str(refused)), loc=(name,), input=value)
-                raise ValidationError.from_exception_data(type(self).__name__, [error]) from None
+                texts.append(value)
+            elif value and isinstance(value, _CONTAINERS) and not (
+                    isinstance(value, list) and isinstance(value[0], BaseModel)):  # models check themselves
+                containers.append(name)
+        if _CONTROL.search("".join(texts)) is not None:
+            containers = list(self.__dict__)
+        for name in containers:
+            self._check_field(name, self.__dict__[name])
         return self
+
+    def _check_field(self, name: str, value: Any) -> None:
+        """ValidationError naming `name` when its value holds a control character anywhere."""
+        if isinstance(value, str):
+            if _CONTROL.search(value) is None:
+                return
+        elif not value or not isinstance(value, _CONTAINERS):
+            return
+        elif isinstance(value, list) and isinstance(value[0], BaseModel):
+            return  # a list of models: each checked itself
+        try:
+            _no_control_anywhere(value)
+        except ValueError as refused:
+            error = InitErrorDetails(type=PydanticCustomError("value_error", str(refused)), loc=(name,), input=value)
+            raise ValidationError.from_exception_data(type(self).__name__, [error]) from None
 
 
 def moment_start(value: date | datetime, tz: ZoneInfo) -> datetime:

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     AwareDatetime,
     BeforeValidator,
-    EmailStr,
     Field,
     PrivateAttr,
     StringConstraints,
@@ -22,6 +21,7 @@ from pydantic import (
 
 from shared.matching import national_id
 from shared.models.base import Attributes, Line, Model, Moment, moment_end, moment_start
+from shared.models.email import EmailAddressText
 
 Text = Line  # names, organisations, titles: one line each
 
@@ -95,7 +95,7 @@ class EmailAddress(Model):
 
 
 class EmailIn(EmailAddress):
-    address: EmailStr
+    address: EmailAddressText  # EmailStr's check and normalisation (shared.models.email)
 
 
 class Identifier(Model):

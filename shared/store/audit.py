@@ -6,14 +6,16 @@ Writing the record in the same batch as the change makes both happen or neither.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from shared.store.keys import instant_key
 from shared.store.port import Entity, Table
 
 PREFIX = "audit|"
+_DETAILS = json.JSONEncoder(default=str)  # json.dumps(details, default=str), its encoder made once
 
 
 def audit_entity(
@@ -26,7 +28,7 @@ def audit_entity(
     sequence: int = 0,
 ) -> Entity:
     """`sequence` orders records written at the same instant (e.g. the subject's version)."""
-    row_key = f"{PREFIX}{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{sequence:012d}|{uuid.uuid4().hex[:8]}"
+    row_key = f"{PREFIX}{instant_key(at)}|{sequence:012d}|{os.urandom(4).hex()}"
     return Entity(
         partition_key,
         row_key,
@@ -35,7 +37,7 @@ def audit_entity(
             "actor": actor,
             "action": action,
             "why": why,
-            "details": json.dumps(details, default=str),
+            "details": _DETAILS.encode(details),
         },
     )
 

@@ -129,7 +129,8 @@ class MembershipRepository:
         then mirror per group. ETagMismatch/EntityExists when someone else evaluated the
         person meanwhile. `state.etag` is the etag read; `state.version` the new version."""
         partition = person_partition(person_id)
-        ops = [Op("upsert", self._row(partition, f"m|{m.group_id}", m)) for m in upserts]
+        docs = [_document(m) for m in upserts]  # packed once: the person's row and the group's mirror
+        ops = [Op("upsert", Entity(partition, f"m|{m.group_id}", doc)) for m, doc in zip(upserts, docs, strict=True)]
         ops += [Op("delete", Entity(partition, f"m|{g}")) for g in deletes]
         ops += [Op("insert", a) for a in audits]
         ops += list(outbox)
@@ -142,7 +143,7 @@ class MembershipRepository:
         ops.append(Op("replace", state_row, state.etag) if state.etag else Op("insert", state_row))
         for start in range(len(ops) - MAX_BATCH, -MAX_BATCH, -MAX_BATCH):  # the last chunk first
             self._batch(partition, ops[max(start, 0):start + MAX_BATCH])
-        self.mirror(person_id, upserts, deletes)
+        self.mirror(person_id, upserts, deletes, docs)
 
     def put_static(self, membership: Membership, audit: Entity) -> None:
         """Declare a static membership (with its audit record), mirrored per group."""
@@ -162,9 +163,12 @@ class MembershipRepository:
         except BatchFailed as failure:
             raise failure.cause from None
 
-    def mirror(self, person_id: str, upserts: list[Membership], deletes: list[str]) -> None:
-        for m in upserts:
-            self.table.upsert(self._row(group_partition(m.group_id), person_id, m))
+    def mirror(self, person_id: str, upserts: list[Membership], deletes: list[str],
+               docs: list[dict] | None = None) -> None:
+        """The per-group rows of the person's memberships (`docs`: the upserts already packed)."""
+        for n, m in enumerate(upserts):
+            self.table.upsert(Entity(group_partition(m.group_id), person_id,
+                                     dict(docs[n]) if docs is not None else _document(m)))
         for group_id in deletes:
             self.table.delete(group_partition(group_id), person_id)
 
@@ -188,7 +192,12 @@ class MembershipRepository:
 
     @staticmethod
     def _row(partition: str, row_key: str, membership: Membership) -> Entity:
-        return Entity(partition, row_key, pack_json(membership.model_dump(mode="json")))
+        return Entity(partition, row_key, _document(membership))
+
+
+def _document(membership: Membership) -> dict:
+    """A membership row's properties."""
+    return pack_json(membership.model_dump(mode="json"))
 
 
 class DueIndex:
@@ -213,11 +222,17 @@ class DueIndex:
 
 
 def _day(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d")
+    """`at.astimezone(UTC).strftime("%Y-%m-%d")`, without strftime for four-digit years."""
+    utc = at.astimezone(UTC)
+    return utc.date().isoformat() if utc.year >= 1000 else utc.strftime("%Y-%m-%d")
 
 
 def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`, without strftime for four-digit years."""
+    utc = at.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes such a year without padding
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{utc.date().isoformat()}T{utc.time().isoformat('microseconds')}Z"
 
 
 __all__ = [

@@ -9,6 +9,7 @@ Order is that of the encoded keys: e.g. "a/" (`a%2F`) sorts before "a&".
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from .port import MAX_KEY_BYTES, InvalidEntity, PropertyTooLarge
 
@@ -72,3 +73,12 @@ def prefix_end_utf16(encoded_prefix: str) -> str | None:
     else:
         units.append(unit)
     return b"".join(u.to_bytes(2, "little") for u in units).decode("utf-16-le")
+
+
+def instant_key(at: datetime) -> str:
+    """`at.strftime("%Y%m%dT%H%M%S.%fZ")`, the sortable instant row keys begin with (its own
+    fields, whatever its zone), formatted without strftime for the four-digit years."""
+    if at.year < 1000:  # strftime writes such a year without padding
+        return at.strftime("%Y%m%dT%H%M%S.%fZ")
+    return (f"{at.year}{at.month:02d}{at.day:02d}T{at.hour:02d}{at.minute:02d}{at.second:02d}"
+            f".{at.microsecond:06d}Z")

@@ -17,13 +17,14 @@ An order id starts with its person's id, so an order is found without an index.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Iterator
 from datetime import datetime
 
 from shared.models.provisioning import Assignment, Order, OrderState
 from shared.store.contention import read_modify_write
 from shared.store.documents import pack_json, unpack_json
+from shared.store.keys import instant_key
 from shared.store.port import BatchFailed, Entity, ETagMismatch, Op, TableStore
 from shared.store.scan import scan
 from shared.telemetry import order_stored
@@ -33,7 +34,7 @@ EVALUATED = "evaluated"
 
 
 def new_order_id(person_id: str) -> str:
-    return f"{person_id}.{uuid.uuid4().hex[:12]}"
+    return f"{person_id}.{os.urandom(6).hex()}"
 
 
 def person_of(order_id: str) -> str:
@@ -45,7 +46,7 @@ def _person(person_id: str) -> str:
 
 
 def _stamp(at: datetime) -> str:
-    return at.strftime("%Y%m%dT%H%M%S.%fZ")
+    return instant_key(at)
 
 
 def _queue_row(order: Order) -> str:

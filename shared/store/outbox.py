@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,7 +104,7 @@ class OutboxRepository:
     def _insert(self, places: list[Place], properties: dict, at: datetime) -> Mark:
         table, partition = places[0]
         shard = f"marks:{int(hashlib.sha256(f'{table}|{partition}'.encode()).hexdigest(), 16) % SHARDS:02d}"
-        row = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{uuid.uuid4().hex[:12]}"
+        row = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{os.urandom(6).hex()}"
         self.marks.insert(Entity(shard, row, {**properties, "at": at}))
         return Mark(shard, row, tuple(places), at)
 

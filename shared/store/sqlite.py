@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import sqlite3
 import threading
 import uuid
@@ -28,27 +29,49 @@ from .validation import check_batch, check_entity, check_equals, check_table_nam
 
 PAGE = 500
 CACHE_KIB = 32 * 1024  # each connection's page cache (SQLite's default: 2 MiB)
-_PLAIN_TAGS = {bool: "b", int: "i", float: "f", str: "s"}
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode_text = json.encoder.encode_basestring  # JSON string text (ensure_ascii=False), as JSONEncoder writes it
+_HEADS: dict[str, str] = {}  # property name → its JSON text up to the tag: '"name":["'
 _decode = json.JSONDecoder().decode
 T = TypeVar("T")
 
 
 def dump_props(properties: dict[str, Any]) -> str:
-    """JSON with a type tag per value, so every type round-trips exactly."""
-    tagged = {}
+    """JSON with a type tag per value, so every type round-trips exactly: `{"name":[tag,
+    value],...}`, the very text `json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))`
+    writes for `{name: (tag, value)}` (tests/store/test_stored_text.py), put together here
+    without its per-call set-up: the names Roster writes are few, their heads made once."""
+    parts = []
     for name, value in properties.items():
+        head = _HEADS.get(name)
+        if head is None:
+            head = f'{_encode_text(name)}:["'
+            if len(_HEADS) < 4096:
+                _HEADS[name] = head
         kind = type(value)
-        tag = _PLAIN_TAGS.get(kind)
-        if tag is not None:
-            tagged[name] = (tag, value)
+        if kind is str:
+            parts.append(f'{head}s",{_encode_text(value)}]')
+        elif kind is int:
+            parts.append(f'{head}i",{int.__repr__(value)}]')
         elif kind is datetime:
-            tagged[name] = ("d", value.isoformat())
-        elif kind is bytes:
-            tagged[name] = ("y", base64.b64encode(value).decode("ascii"))
+            parts.append(f'{head}d","{value.isoformat()}"]')  # digits and -:.+T: nothing to escape
         else:
-            raise KeyError(kind)  # check_value lets no other type through
-    return _ENCODER.encode(tagged)
+            parts.append(_rare(head, kind, value))
+    return "{" + ",".join(parts) + "}"
+
+
+def _rare(head: str, kind: type, value: Any) -> str:
+    """A bool, float or bytes property's part of `dump_props`."""
+    if kind is bool:
+        return f'{head}b",{"true" if value else "false"}]'
+    if kind is float:
+        if value != value:
+            return f'{head}f",NaN]'
+        if value in (math.inf, -math.inf):
+            return f'{head}f",{"Infinity" if value > 0 else "-Infinity"}]'
+        return f'{head}f",{float.__repr__(value)}]'
+    if kind is bytes:
+        return f'{head}y","{base64.b64encode(value).decode("ascii")}"]'  # base64: nothing to escape
+    raise KeyError(kind)  # check_value lets no other type through
 
 
 def load_props(text: str) -> dict[str, Any]:
