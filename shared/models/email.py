@@ -9,7 +9,11 @@ it was (ASCII, only lowercased: no IDNA form to decode) is answered from that ea
 nothing else email-validator checks depends on the pair — the quoted and internationalised
 local-part rules do not apply to a dot-atom, the RFC 2142 mailbox names (lowercased) are left to
 the full check, and the length limit is checked here on the (ASCII, unchanged-length) address.
-Every other address — and every refusal — goes through the full check.
+Every other address — and every refusal — goes through the full check. The remembered
+verdicts assume email-validator's module settings (`SPECIAL_USE_DOMAIN_NAMES`,
+`GLOBALLY_DELIVERABLE`, `TEST_ENVIRONMENT`) never change while the process runs: Roster never
+sets them, and the pinned version's corpus test (tests/hardening/test_email_short_path.py)
+compares every answer with `EmailStr`'s.
 """
 
 from __future__ import annotations

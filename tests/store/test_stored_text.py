@@ -34,7 +34,7 @@ def _tagged(value) -> tuple[str, object]:
 
 @pytest.mark.parametrize("value", VALUES, ids=lambda v: f"{type(v).__name__}:{str(v)[:12]!r}")
 def test_a_property_is_stored_as_the_standard_encoder_writes_it(value):
-    properties = {"given_name": value, "other": "x", "n": 1, "é_name\u2028": value}
+    properties = {"given_name": value, "other": "x", "n": 1, "é_name\u2028": value, 'a"b\\c': value}
     text = dump_props(properties)
     assert text == _STANDARD.encode({name: _tagged(v) for name, v in properties.items()})
     back = load_props(text)["given_name"]
