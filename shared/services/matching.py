@@ -22,7 +22,7 @@ from shared.models.base import Model as Schema
 from shared.models.person import Address, NationalId, Person, PersonUpdate
 from shared.runtime import Runtime
 from shared.store.matchindex import MatchIndex
-from shared.store.port import TableStore
+from shared.store.port import Table, TableStore
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MAX_CANDIDATES = 10
@@ -145,14 +145,20 @@ class _HeavyKeys:
         self.until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def known(self, index: MatchIndex, key: str) -> bool:
-        until = self.until.get(index.blocks, {}).get(key)
+        until = self.until.get(_stable(index.blocks), {}).get(key)
         return until is not None and until > time.monotonic()
 
     def remember(self, index: MatchIndex, key: str) -> None:
-        keys = self.until.setdefault(index.blocks, {})
+        keys = self.until.setdefault(_stable(index.blocks), {})
         if len(keys) >= self.LIMIT:
             keys.clear()
         keys[key] = time.monotonic() + HEAVY_TTL
+
+
+def _stable(table: Table) -> Table:
+    """What the caches are kept per: the stored table behind an optimistic unit's view of it
+    (shared/store/optimistic.py), so they outlive the unit."""
+    return getattr(table, "backing", table)
 
 
 _heavy = _HeavyKeys()
@@ -162,9 +168,9 @@ _sizes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _registry_size(index: MatchIndex) -> int:
     """The registry's size, re-read at most once a REGISTRY_TTL per table."""
     now = time.monotonic()
-    cached = _sizes.get(index.counts)
+    cached = _sizes.get(_stable(index.counts))
     if cached is None or now - cached[0] > REGISTRY_TTL:
-        cached = _sizes[index.counts] = (now, index.registry_size())
+        cached = _sizes[_stable(index.counts)] = (now, index.registry_size())
     return cached[1]
 
 

@@ -359,6 +359,31 @@ class SqliteTable:
                 return
             after = rows[-1][0]
 
+    def etags(self, keys: list[tuple[str, str]]) -> list[str | None]:
+        """The current etag of each encoded (pk, rk), None where absent, reading no properties:
+        one statement per partition and 500 keys (an optimistic unit's checks and
+        re-validation: shared/store/optimistic.py)."""
+        by_partition: dict[str, list[str]] = {}
+        for pk, rk in keys:
+            by_partition.setdefault(pk, []).append(rk)
+        conn, found = self._store.connection(), {}
+        for pk, rks in by_partition.items():
+            for start in range(0, len(rks), PAGE):
+                some = rks[start:start + PAGE]
+                sql = f"SELECT rk, etag FROM {self._sql} WHERE pk = ? AND rk IN ({','.join('?' * len(some))})"
+                found.update(((pk, rk), etag) for rk, etag in conn.execute(sql, (pk, *some)))
+        return [found.get(key) for key in keys]
+
+    def restore(self, rows: list[tuple[str, str, dict[str, Any], str]], gone: list[tuple[str, str]]) -> None:
+        """Write each (encoded pk, encoded rk, checked properties, etag) as given — the etag
+        an optimistic unit already returned for it — and delete the encoded keys `gone`."""
+
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.executemany(self._upsert_sql, [(pk, rk, dump_props(props), etag) for pk, rk, props, etag in rows])
+            conn.executemany(self._delete_sql, gone)
+
+        self._store.written(apply)
+
     def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
         checked = check_batch(partition_key, ops)
         return self._store.atomically(lambda conn: self._batch(conn, partition_key, ops, checked))

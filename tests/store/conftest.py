@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.store.azure_tables import AzureTablesStore
 from shared.store.port import Table, TableStore
-from shared.store.sqlite import SqliteStore
 from tests.helpers.azurite import AzuriteUnavailable, azurite_tables
+from tests.helpers.stores import ADAPTERS, opened_store
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +23,10 @@ def azurite() -> Iterator[str]:
         pytest.fail(str(unavailable))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("azurite", marks=pytest.mark.azurite)])
+@pytest.fixture(params=ADAPTERS)
 def store(request, tmp_path) -> Iterator[TableStore]:
     """Each adapter in turn."""
-    if request.param == "sqlite":
-        opened: TableStore = SqliteStore(str(tmp_path / "store.db"))
-    else:
-        opened = AzureTablesStore(connection_string=request.getfixturevalue("azurite"))
-    yield opened
-    opened.close()
+    yield from opened_store(request, tmp_path)
 
 
 @pytest.fixture

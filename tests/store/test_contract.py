@@ -20,6 +20,7 @@ from shared.store import (
     pack_json,
     unpack_json,
 )
+from tests.helpers.stores import ADAPTERS, opened_store
 
 AWKWARD_KEYS = [
     "a/b",
@@ -36,6 +37,13 @@ AWKWARD_KEYS = [
     "emoji 😀",
     "ｆｕｌｌ",
 ]
+
+
+@pytest.fixture(params=[*ADAPTERS, "optimistic"])
+def store(request, tmp_path):
+    """Each adapter in turn, and the optimistic unit of work over SQLite: the contract holds
+    for writes and reads inside one open OptimisticUnit too."""
+    yield from opened_store(request, tmp_path)
 
 
 def _rows(table, pk, **kwargs) -> list[str]:
