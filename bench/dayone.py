@@ -6,8 +6,9 @@ dynamic rules and 5 targets (2 manual, 3 webhook to a local receiver), on devhos
 embedded store; ROSTER_BENCH_DAYONE_VIA=cli loads them through `python -m cli import`
 instead of direct bulk calls. Reports records/s until every person is stored, groups evaluated and every
 order created; then until every automatic order is delivered; peak memory of the process
-(devhost runs in it); and the ratio to a raw batched SQLite insert of as many rows as the
-load wrote.
+(devhost runs in it), of the largest bulk worker process (ROSTER_BULK_WORKERS, the local
+sample's 2 unless the environment says otherwise) and their sum as an upper bound; and the
+ratio to a raw batched SQLite insert of as many rows as the load wrote.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def devhost(tmp: Path, delivering: bool = True) -> Iterator[tuple[httpx.Client, 
 
     root = Path(__file__).resolve().parents[1]
     sample = json.loads((root / "local.settings.sample.json").read_text())
-    sample["Values"].update(ROSTER_API_KEYS=json.dumps({"bench": ["Admin"]}), ROSTER_ALLOW_LOOPBACK="true")
+    sample["Values"].update(ROSTER_API_KEYS=json.dumps({"bench": ["Admin"]}), ROSTER_ALLOW_LOOPBACK="true",
+                            ROSTER_BULK_WORKERS=workers())
     if not delivering:
         sample["Values"]["AzureWebJobs.provisioning_order_queue.Disabled"] = "true"
     settings = tmp / "local.settings.json"
@@ -130,6 +132,13 @@ def devhost(tmp: Path, delivering: bool = True) -> Iterator[tuple[httpx.Client, 
             yield client, host
     finally:
         host.stop()
+
+
+def workers() -> str:
+    """ROSTER_BULK_WORKERS for the bench's devhost: the environment's, else the sample's."""
+    root = Path(__file__).resolve().parents[1]
+    sample = json.loads((root / "local.settings.sample.json").read_text())
+    return os.environ.get("ROSTER_BULK_WORKERS") or sample["Values"].get("ROSTER_BULK_WORKERS", "1")
 
 
 def configure(client: httpx.Client, hook_url: str) -> None:
@@ -258,9 +267,21 @@ def run_load(count: int | None = None) -> dict:
         load = load_records(client, count, Path(tmp))
         rows = rows_written(Path(tmp) / "d")
     floor = raw_insert_seconds(rows)
-    return {"records": count, "load_s": round(load, 2), "records_per_s": round(count / load),
-            "rows_written": rows, "raw_insert_s": round(floor, 3), "ratio_to_raw_insert": round(load / floor, 1),
-            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {"records": count, "bulk_workers": int(workers()), "load_s": round(load, 2),
+            "records_per_s": round(count / load), "rows_written": rows, "raw_insert_s": round(floor, 3),
+            "ratio_to_raw_insert": round(load / floor, 1), **{k: round(v) for k, v in peak_memory().items()}}
+
+
+def peak_memory() -> dict[str, float]:
+    """Peak resident memory in MiB: this process (devhost runs in it), the largest bulk
+    worker (RUSAGE_CHILDREN's maximum is the largest reaped child's: the workers are stopped
+    first), and their sum — an upper bound, as the peaks need not coincide."""
+    from shared.services.bulk_workers import shutdown
+
+    shutdown()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_memory_mib": own, "peak_worker_mib": worker, "peak_sum_mib": own + worker}
 
 
 def run(count: int | None = None) -> dict:
@@ -276,14 +297,14 @@ def run(count: int | None = None) -> dict:
             delivered = wait_delivered(host, received, expected)
         rows = rows_written(Path(tmp) / "d")
     floor = raw_insert_seconds(rows)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_memory()
     figures = {
-        "records": count, "load_s": load, "records_per_s": count / load,
+        "records": count, "bulk_workers": int(workers()), "load_s": load, "records_per_s": count / load,
         "automatic_orders": expected, "delivery_s": delivered,
         "orders_delivered_per_s": expected / delivered if delivered else None,
         "webhook_requests": received.requests, **delivery_settings(),
         "rows_written": rows, "raw_insert_s": floor, "ratio_to_raw_insert": load / floor,
-        "peak_memory_mib": peak_mib,
+        **peak,
     }
     show(f"Day one ({'the CLI' if _via() == 'cli' else 'bulk calls'}, devhost, embedded store)", [
         ("records loaded (persons stored, groups evaluated, orders created)", f"{count:,} in {load:.1f} s"),
@@ -291,7 +312,9 @@ def run(count: int | None = None) -> dict:
         ("automatic orders queued, then delivered to the webhook receiver",
          f"{expected:,} in {delivered:.1f} s ({expected / delivered:,.0f}/s, {received.requests:,} POSTs)"),
         ("rows written / raw batched SQLite insert of as many", f"{rows:,} / {floor:.1f} s (×{load / floor:.1f})"),
-        ("peak memory of the process (devhost in it)", f"{peak_mib:,.0f} MiB"),
+        ("bulk workers (ROSTER_BULK_WORKERS)", f"{figures['bulk_workers']}"),
+        ("peak memory: devhost process / largest worker / sum (upper bound)",
+         f"{peak['peak_memory_mib']:,.0f} / {peak['peak_worker_mib']:,.0f} / {peak['peak_sum_mib']:,.0f} MiB"),
     ])
     return figures
 

@@ -104,6 +104,7 @@ class Settings:
     max_message_bytes: int = MAX_MESSAGE_BYTES  # an HTTP body and a bus message alike
     circuit_failures: int = 5  # transient faults in a row that pause a target
     circuit_cooldown_seconds: int = 60  # how long a paused target waits before a probe
+    bulk_workers: int = 1  # processes computing a bulk load's chunks (embedded store only; 1: in-process)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -143,6 +144,7 @@ class Settings:
             max_message_bytes=_whole(env, "ROSTER_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024),
             circuit_failures=_whole(env, "ROSTER_CIRCUIT_FAILURES", 5, 1, 1000),
             circuit_cooldown_seconds=_whole(env, "ROSTER_CIRCUIT_COOLDOWN_SECONDS", 60, 1, 86400),
+            bulk_workers=_whole(env, "ROSTER_BULK_WORKERS", 1, 1, 16),
             store=env.get("ROSTER_STORE") or cls.store,
             bus=env.get("ROSTER_BUS") or "local",
             bus_path=env.get("ROSTER_BUS_PATH") or cls.bus_path,

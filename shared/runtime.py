@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,6 +26,7 @@ class Runtime:
     bus: Bus | None = None
     mailer: Mailer | None = None
     tracker: Tracker | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)  # run by close()
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -42,7 +44,10 @@ class Runtime:
         return self.tracker or open_tracker(os.environ)
 
     def close(self) -> None:
-        """Close the bus, the store and the connectors' pooled HTTP clients."""
+        """Run the closers (e.g. the bulk load's workers), close the bus, the store and the
+        connectors' pooled HTTP clients."""
+        while self.closers:
+            self.closers.pop()()
         POOL.close_all()
         self.bus.close()
         self.store.close()

@@ -10,6 +10,10 @@ record). One bad record never fails the others: it is answered with the field at
 record answers `unchanged`), so an import interrupted half-way — even inside a chunk — is
 simply started again.
 
+With `ROSTER_BULK_WORKERS` above 1 on the embedded store, the chunks are computed in worker
+processes and committed in input order (shared/services/bulk_workers.py): the same answers
+and the same rows as chunk after chunk here.
+
 With `dry_run` nothing is written: each record says what would happen — its outcome, the
 person's lifecycle step (joiner, mover, leaver), the groups gained and lost, and the orders
 per target that would follow.
@@ -34,7 +38,7 @@ from shared.errors import (
 )
 from shared.models.person import Person, PersonUpdate
 from shared.runtime import Runtime
-from shared.services import consequences
+from shared.services import bulk_workers, consequences
 from shared.services.chain import run_sync
 from shared.services.provisioning import Digests
 from shared.services.registration import apply_update, changed_fields
@@ -82,10 +86,13 @@ def parse_records(body: bytes, content_type: str) -> list[Any]:
 
 def load(rt: Runtime, records: list[Any], actor: str, dry_run: bool = False) -> dict:
     """Apply (or preview) every record, chunk by chunk; the summary counts outcomes."""
+    chunks = [list(enumerate(records[start:start + CHUNK], start)) for start in range(0, len(records), CHUNK)]
     results: list[RecordResult] = []
-    for start in range(0, len(records), CHUNK):
-        chunk = list(enumerate(records[start:start + CHUNK], start))
-        results += _previewed(rt, chunk) if dry_run else _applied(rt, chunk, actor)
+    if not dry_run and bulk_workers.parallel(rt, chunks):
+        results = bulk_workers.applied(rt, chunks, actor, _applied)  # on the other cores, committed in order
+    else:
+        for chunk in chunks:
+            results += _previewed(rt, chunk) if dry_run else _applied(rt, chunk, actor)
     return {
         "dry_run": dry_run,
         "summary": dict(Counter(r.outcome for r in results)),
