@@ -25,7 +25,9 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
   an interrupted import is started again; nothing is doubled.
 - An exception inside a chunk behaves as on the serial path: what the chunk wrote before it
   stands, committed in its turn without its after-commit actions; the later chunks are
-  dropped and the exception reaches the caller. A commit the store refuses (nothing of it
+  dropped and the exception reaches the caller. So does an after-commit action (publishing)
+  that fails once the chunk is durable: it is raised, never redone. A worker found dead when
+  told to commit has its chunk redone in the parent, in its turn. A commit the store refuses (nothing of it
   written) is redone classically, so it fails where and as the serial path fails.
 - Chunks redone (a conflict, with the table it read; a refused commit) and lost workers are
   logged (chunk numbers and table names only: no keys, no personal data) and counted in
@@ -61,6 +63,7 @@ from shared.bus.local import LocalBus
 from shared.clock import Clock, SystemClock, TravelClock
 from shared.config import Settings
 from shared.runtime import Runtime, use_runtime
+from shared.services import relay
 from shared.store.optimistic import Conflict, OptimisticUnit
 from shared.store.sqlite import SqliteStore
 
@@ -232,7 +235,11 @@ class _Load:
                 continue
             holder = next((w for w in self.pool.workers if w.chunk == turn), None)
             if holder is not None and holder.state == "computed":
-                holder.send("commit")
+                try:
+                    holder.send("commit")
+                except OSError:  # it died since it answered: its chunk is redone here, in its turn
+                    self._lost(holder, turn)
+                    continue
                 holder.state = "committing"
             return True
         return False
@@ -364,9 +371,9 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
     from shared.services import bulk  # here: bulk imports this module
 
     token = otel_context.attach(TraceContextTextMapPropagator().extract(trace))
+    view = OptimisticUnit(rt.store)
     try:
         with telemetry.span("bulk chunk"):
-            view = OptimisticUnit(rt.store)
             results, raised, started = None, None, time.process_time()
             try:
                 results = bulk._applied(replace(rt, store=view), chunk, actor)
@@ -379,6 +386,7 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
             answer = _committed(rt, view, chunk, actor, results, raised, bulk._applied)
             return (*answer, time.process_time() - started) if answer[0] == "committed" else answer
     finally:
+        relay.forget_unit(view)  # a unit that conflicted or was dropped leaves nothing on this thread
         otel_context.detach(token)
 
 
@@ -386,11 +394,14 @@ def _committed(rt: Runtime, view: OptimisticUnit, chunk: Chunk, actor: str, resu
                raised: Exception | None, classic: Classic) -> tuple:
     """The computed chunk committed — or, its reads changed or its commit refused (nothing of
     it written either way), redone classically: it then fails, if it does, where and as the
-    serial path fails, with what the chunk wrote before the failure standing."""
+    serial path fails, with what the chunk wrote before the failure standing. An after-commit
+    action that fails once the chunk is durable is raised, as on the serial path."""
     try:
         try:
             view.commit(run_after=raised is None)
         except Exception as refused:  # Conflict, or a write the store refused at commit
+            if view.durable:
+                raise
             return ("committed", classic(rt, chunk, actor), _reason(refused))
         if raised is not None:
             raise raised

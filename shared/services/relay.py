@@ -118,6 +118,12 @@ class _UnitRelay:
 _local = threading.local()
 
 
+def forget_unit(store: TableStore) -> None:
+    """Drop this thread's relay of `store`'s unit, given up without committing (an optimistic
+    unit that conflicted or was dropped: nothing of it was written, so nothing to relay)."""
+    _open_units().pop(store, None)
+
+
 def _open_units() -> dict[TableStore, _UnitRelay]:
     """This thread's open unit relays, by store."""
     units = getattr(_local, "units", None)

@@ -60,6 +60,7 @@ class OptimisticUnit:
         self.store = store
         self.unvalidated = frozenset(name.lower() for name in unvalidated)
         self.state = _OPEN
+        self.durable = False  # True once the real COMMIT has happened (an exception after it wrote all)
         self.lock = threading.RLock()
         self._views: dict[str, _View] = {}  # by the name asked
         self._by_table: dict[SqliteTable, _View] = {}
@@ -109,13 +110,18 @@ class OptimisticUnit:
                     self._apply()
                     for action in self._before:
                         self.store.before_commit(action)
+                    self.store.after_commit(self._made_durable)  # the first action after COMMIT
                     for action in self._after if run_after else ():
                         self.store.after_commit(action)
             except Conflict:
                 raise
             except BaseException:
-                self.state = _SPENT  # nothing of it was written: see _apply
-                raise
+                if not self.durable:
+                    self.state = _SPENT  # nothing of it was written: see _apply
+                raise  # durable: an after-commit action failed, as it may after any unit
+
+    def _made_durable(self) -> None:
+        self.durable = True
 
     def _apply(self) -> None:
         """Inside the real unit: validate every view, then write them all in one savepoint
@@ -215,6 +221,7 @@ class _View:
         if self._unit.state != _OPEN:
             self._real.delete(partition_key, row_key, etag)
             return
+        self._writable()
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
         with self._unit.lock:
             if etag is not None:  # unconditional: a blind write, nothing read
@@ -225,6 +232,7 @@ class _View:
         """≤ 100 operations on one partition, all buffered or none (BatchFailed names the first refused)."""
         if self._unit.state != _OPEN:
             return self._real.batch(partition_key, ops)
+        self._writable()
         checked = check_batch(partition_key, ops)
         if not checked:
             return []
@@ -243,11 +251,18 @@ class _View:
                 part[rk] = None if op.kind == "delete" else Entity(partition_key, op.entity.row_key, dict(props), result.etag)
         return results
 
+    def _writable(self) -> None:
+        """A table whose reads are not re-checked (statistics) is never written by an open unit:
+        its writes would rest on reads nobody validates. (The matcher counts after the commit.)"""
+        if not self._validated:
+            raise StoreError(f"{self.name} is not written inside an optimistic unit (its reads are not re-checked)")
+
     def _write(self, kind: str, entity: Entity, etag: str | None) -> Entity:
         """A single insert, upsert or replace: checked, then buffered with its new etag."""
         if self._unit.state != _OPEN:
             real = self._real
             return real.replace(entity, etag) if kind == "replace" else getattr(real, kind)(entity)
+        self._writable()
         pk, rk, props = check_entity(entity)
         with self._unit.lock:
             self._checked(kind, pk, rk, entity.partition_key, etag)

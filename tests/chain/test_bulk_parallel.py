@@ -99,8 +99,10 @@ def test_closing_the_runtime_stops_its_workers(base, tmp_path, monkeypatch):
 
 def killing(monkeypatch, when: str, chunk: int = 1) -> list[int]:
     """SIGKILL the worker holding `chunk` when the parent hears it has computed it (`computed`),
-    right after the parent told it to commit (`committing`: it dies before, during or after
-    its commit), or once it has committed but before its answer is read (`committed`)."""
+    after it answered so but just before the parent tells it to commit (`dead at commit`: the
+    parent finds out by the send), right after the parent told it to commit (`committing`: it
+    dies before, during or after its commit), or once it has committed but before its answer
+    is read (`committed`)."""
     killed: list[int] = []
     receive, send = bulk_workers.Worker.receive, bulk_workers.Worker.send
 
@@ -117,6 +119,8 @@ def killing(monkeypatch, when: str, chunk: int = 1) -> list[int]:
         return answer
 
     def sending(worker, *message):
+        if not killed and when == "dead at commit" and message[0] == "commit" and worker.chunk == chunk:
+            kill(worker)
         send(worker, *message)
         if not killed and when == "committing" and message[0] == "commit" and worker.chunk == chunk:
             kill(worker)
@@ -126,7 +130,7 @@ def killing(monkeypatch, when: str, chunk: int = 1) -> list[int]:
     return killed
 
 
-@pytest.mark.parametrize("when", ["computed", "committing", "committed"])
+@pytest.mark.parametrize("when", ["computed", "dead at commit", "committing", "committed"])
 def test_a_worker_killed_leaves_every_record_answered_and_the_serial_rows(base, tmp_path, monkeypatch, when):
     monkeypatch.setattr(bulk, "CHUNK", 2)
     serial, expected = loaded(base, tmp_path / "serial", a_mix())
@@ -139,7 +143,7 @@ def test_a_worker_killed_leaves_every_record_answered_and_the_serial_rows(base, 
     assert [a for a in got if a[0] not in redone] == [a for a in wanted if a[0] not in redone]
     if when == "committed":  # it had committed: the redo finds its records there
         assert [a[2] for a in got if a[0] in redone] == ["unchanged", "unchanged"]  # E1 moved, E2 stored
-    elif when == "computed":  # nothing of it was written: the redo is the first
+    elif when in ("computed", "dead at commit"):  # nothing of it was written: the redo is the first
         assert got == wanted
     for roster in (serial, parallel):
         use_runtime(roster.rt)  # the triggers the drain calls serve the process's runtime
@@ -247,3 +251,54 @@ def test_a_write_the_store_refuses_fails_its_record_alone_as_in_the_serial_load(
     assert found["parallel"] == found["serial"]
     assert found["parallel rows"] == found["serial rows"]
     assert bulk_workers.STATS["redone"] == 1  # the refused commit, redone under the lock (no two share a block)
+
+
+# -- the worker's side, in process ------------------------------------------------------------------
+
+
+def test_a_dropped_chunk_leaves_no_unit_behind_on_the_worker_thread(base, tmp_path):
+    """A chunk computed, then dropped (a later chunk of a load that failed): nothing of it is
+    written, and nothing of it stays referenced by the relay on the worker's thread."""
+    from multiprocessing import Pipe
+
+    from shared.services import relay
+
+    roster = Roster(copy_data(base, tmp_path / "p"), TravelClock(LOAD))
+    parent, worker = Pipe()
+    parent.send(("drop",))  # the parent's answer to "computed", waiting in the pipe
+    before = set(relay._open_units())
+    try:
+        answer = bulk_workers._chunk(roster.rt, worker, list(enumerate([record("E1"), record("E2")])),
+                                     "hr-system", {})
+
+        assert answer == ("dropped",) and parent.recv()[0] == "computed"
+        assert set(relay._open_units()) <= before  # the dropped chunk's unit is not among them
+        assert PersonRepository(roster.rt.store).owner_of("hr", "E1") is None
+    finally:
+        roster.close()
+
+
+def test_an_after_commit_action_failing_once_the_chunk_is_durable_is_raised_not_redone(base, tmp_path):
+    """The chunk's commit landed; then publishing (an after-commit action) fails: the serial
+    path raises that error, so the worker answers `raised` — it does not redo a chunk that
+    is already written (its records would answer `unchanged`)."""
+    from dataclasses import replace
+
+    from shared.store.optimistic import OptimisticUnit
+    from shared.store.port import StoreError
+
+    roster = Roster(copy_data(base, tmp_path / "p"), TravelClock(LOAD))
+    try:
+        view = OptimisticUnit(roster.rt.store)
+        chunk = list(enumerate([record("E1")]))
+        results = bulk._applied(replace(roster.rt, store=view), chunk, "hr-system")
+        view.after_commit(lambda: (_ for _ in ()).throw(StoreError("sqlite: database is locked")))
+        redone = []
+
+        answer = bulk_workers._committed(roster.rt, view, chunk, "hr-system", results, None,
+                                         lambda *args: redone.append(args) or [])
+
+        assert answer[0] == "raised" and "database is locked" in str(answer[1]) and redone == []
+        assert view.durable and PersonRepository(roster.rt.store).owner_of("hr", "E1") is not None
+    finally:
+        roster.close()

@@ -215,3 +215,44 @@ def test_a_table_asked_by_names_differing_in_case_is_one_overlay(store):
         unit.table("people").insert(Entity("p", "a", {}))
     unit.commit()
     assert [e.row_key for e in store.table("people").query("p")] == ["a"]
+
+
+def test_an_after_commit_action_failing_once_committed_leaves_the_unit_durable_not_spent(store):
+    unit = OptimisticUnit(store)
+    unit.table("people").insert(Entity("p", "r1", {"v": 1}))
+    unit.after_commit(lambda: (_ for _ in ()).throw(StoreError("publishing failed")))
+
+    with pytest.raises(StoreError, match="publishing failed"):
+        unit.commit()
+
+    assert unit.durable and unit.state != "spent"
+    assert store.table("people").get("p", "r1").properties == {"v": 1}
+
+
+def test_a_refused_commit_is_not_durable(store):
+    unit = OptimisticUnit(store)
+    unit.table("people").insert(Entity("p", "r1", {"v": 1}))
+    unit.before_commit(lambda: (_ for _ in ()).throw(StoreError("refused")))
+
+    with pytest.raises(StoreError, match="refused"):
+        unit.commit()
+
+    assert not unit.durable and store.table("people").get("p", "r1") is None
+
+
+@pytest.mark.parametrize("write", [
+    lambda t: t.insert(Entity("given", "ann", {"n": 1})),
+    lambda t: t.upsert(Entity("given", "ann", {"n": 1})),
+    lambda t: t.delete("given", "ann"),
+    lambda t: t.batch("given", [Op("upsert", Entity("given", "ann", {"n": 1}))]),
+])
+def test_a_statistics_table_is_read_but_never_written_inside_an_open_unit(store, write):
+    """Its reads are not re-checked at commit, so a write resting on them could lose another
+    writer's count: the matcher writes its counts after the commit, through to the store."""
+    unit = OptimisticUnit(store)
+
+    with pytest.raises(StoreError, match="not written inside an optimistic unit"):
+        write(unit.table("matchcounts"))
+
+    unit.commit()
+    assert store.table("matchcounts").get("given", "ann") is None
