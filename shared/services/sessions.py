@@ -69,7 +69,10 @@ def sweep_ended(rt: Runtime, limit: int = 500) -> int:
         stored = listed.row_key.split("|", 1)[1]
         entity = table.get(stored, ROW)
         if entity is not None and not _expired(rt, entity.properties["created_at"], entity.properties["seen_at"], now):
-            table.upsert(Entity(ENDS, _listed(rt, entity.properties["created_at"], stored)))  # a longer maximum since
+            relisted = _listed(rt, entity.properties["created_at"], stored)  # a longer maximum since
+            if relisted == listed.row_key:
+                continue
+            table.upsert(Entity(ENDS, relisted))
         elif entity is not None:
             removed += _remove(rt, stored)
         table.delete(ENDS, listed.row_key)
