@@ -9,6 +9,7 @@ from shared.clock import Clock
 from shared.mail.port import Mailer
 from shared.models.messages import Email
 from shared.store import Entity, TableStore, pack_json, unpack_json
+from shared.store.keys import instant_key
 from shared.store.scan import scan
 
 PARTITION = "outbox"
@@ -22,7 +23,7 @@ class OutboxMailer(Mailer):
 
     def send(self, email: Email) -> None:
         at = self._clock.now()
-        row_key = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{uuid.uuid4().hex}"
+        row_key = f"{instant_key(at)}|{uuid.uuid4().hex}"
         record = {"from": self._sender, "sent_at": at.isoformat(), **email.model_dump(mode="json")}
         self._table.insert(Entity(PARTITION, row_key, pack_json(record)))
 

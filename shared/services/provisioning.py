@@ -38,6 +38,7 @@ from shared.services.rulebook import rulebook
 from shared.store.audit import audit_entity
 from shared.store.contention import retrying
 from shared.store.groups import MembershipRepository
+from shared.store.keys import instant_key
 from shared.store.orders import OrderRepository, new_order_id
 from shared.store.outbox import Outgoing
 from shared.store.persons import PersonRepository
@@ -371,7 +372,7 @@ def order_message(order: Order, target: Target | None) -> Outgoing:
     session = lane(order, target)
     if order.next_attempt_at is None:
         return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts), session_id=session)
-    stamp = order.next_attempt_at.strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = instant_key(order.next_attempt_at)
     return Outgoing("provisioning-order", body, message_id("order", order.id, order.attempts, "at", stamp),
                     session_id=session, scheduled_at=order.next_attempt_at)
 

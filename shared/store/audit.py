@@ -46,7 +46,7 @@ def audit_trail(table: Table, partition_key: str, since: datetime | None = None)
     """The records of one subject, oldest first (`since`: only those at or after it, read
     from there on: the row keys begin with the instant)."""
     rows = (table.query(partition_key, prefix=PREFIX) if since is None else
-            table.query(partition_key, start=f"{PREFIX}{since.strftime('%Y%m%dT%H%M%S.%fZ')}", end=f"{PREFIX}~"))
+            table.query(partition_key, start=f"{PREFIX}{instant_key(since)}", end=f"{PREFIX}~"))
     for entity in rows:
         props = entity.properties
         yield {

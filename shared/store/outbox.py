@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.store.keys import instant_key
 from shared.store.port import Entity, Op, TableStore
 from shared.telemetry import TRACEPARENT, TRACESTATE, carrier
 
@@ -104,7 +105,7 @@ class OutboxRepository:
     def _insert(self, places: list[Place], properties: dict, at: datetime) -> Mark:
         table, partition = places[0]
         shard = f"marks:{int(hashlib.sha256(f'{table}|{partition}'.encode()).hexdigest(), 16) % SHARDS:02d}"
-        row = f"{at.strftime('%Y%m%dT%H%M%S.%fZ')}|{os.urandom(6).hex()}"
+        row = f"{instant_key(at)}|{os.urandom(6).hex()}"
         self.marks.insert(Entity(shard, row, {**properties, "at": at}))
         return Mark(shard, row, tuple(places), at)
 
@@ -113,7 +114,7 @@ class OutboxRepository:
 
     def marks_before(self, before: datetime, limit: int) -> Iterator[Mark]:
         """Marks written before `before`, oldest first per shard, at most `limit` in all."""
-        end = f"{before.strftime('%Y%m%dT%H%M%S.%fZ')}|"
+        end = f"{instant_key(before)}|"
         count = 0
         for n in range(SHARDS):
             shard = f"marks:{n:02d}"
