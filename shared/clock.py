@@ -30,6 +30,13 @@ class TravelClock:
         with self._lock:
             return self._now
 
+    def __getstate__(self) -> dict:
+        """Pickled without its lock (a bulk worker gets the parent's clock, standing where it stood)."""
+        return {"_now": self.now()}
+
+    def __setstate__(self, state: dict) -> None:
+        self._now, self._lock = state["_now"], threading.Lock()
+
     def set(self, instant: datetime) -> None:
         with self._lock:
             self._now = instant.astimezone(UTC)

@@ -307,26 +307,13 @@ class _Load:
 
 
 def _portable(clock: Clock) -> Clock:
-    """The parent's clock as a worker gets it: pickled as it is, or else (a test's travel
-    clock, with its lock) a clock standing at the same instant — as a travel clock stands
-    while the serial load runs."""
-    if not isinstance(clock, TravelClock):
-        try:
-            pickle.dumps(clock)
-            return clock
-        except (pickle.PicklingError, TypeError, AttributeError):
-            pass
-    return StandingClock(clock.now())
-
-
-class StandingClock:
-    """A clock that stays at one instant."""
-
-    def __init__(self, instant: datetime):
-        self.instant = instant
-
-    def now(self) -> datetime:
-        return self.instant
+    """The parent's clock as a worker gets it: pickled as it is (a test's travel clock stands
+    where it stood, as it does while the serial load runs), or else one standing at its instant."""
+    try:
+        pickle.dumps(clock)
+        return clock
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return TravelClock(clock.now())
 
 
 # -- the worker's side ------------------------------------------------------------------------
