@@ -8,7 +8,10 @@ plain autocommit read — no transaction, no lock — and RECORDED: a `get` as t
 are checked as the port says (shared/store/validation.py, EntityExists, ETagMismatch,
 EntityNotFound, BatchFailed with its index; a refused write or batch leaves nothing) and
 BUFFERED in an overlay per key with the etag they return; later reads of the unit see the
-overlay first, queries merge it into the real rows in RowKey order.
+overlay first, queries merge it into the real rows in RowKey order. One check waits for the
+commit: an insert of a key the unit has neither read nor written reads nothing then (a new
+person's rows are all such keys) but is recorded as a read of the key's absence — a key that
+exists is then a `Conflict`, and the classic redo refuses the insert where the serial path does.
 
 `commit()` opens the real unit (BEGIN IMMEDIATE: the write lock), re-reads every recorded
 read and compares. Any difference raises `Conflict`: nothing is written, no action runs,
@@ -188,15 +191,20 @@ class _View:
         self._reads.setdefault((pk, rk), None if entity is None else entity.etag)
         return entity
 
-    def _etag(self, pk: str, rk: str) -> str | None:
+    def _etag(self, pk: str, rk: str, absent_unless_known: bool = False) -> str | None:
         """The entity's etag as this unit sees it, None when absent (reading no properties;
-        a key read before answers from the record: had it changed, the commit conflicts)."""
+        a key read before answers from the record: had it changed, the commit conflicts).
+        `absent_unless_known` (an insert): a key neither buffered nor read is not read now
+        but recorded as absent — the commit checks it, as any read."""
         part = self._overlay.get(pk)
         if part is not None and rk in part:
             entity = part[rk]
             return None if entity is None else entity.etag
         if (pk, rk) not in self._reads:
-            self._probe([(pk, rk)])
+            if absent_unless_known and self._validated:
+                self._reads[(pk, rk)] = None
+            else:
+                self._probe([(pk, rk)])
         return self._reads[(pk, rk)]
 
     def _probe(self, keys: list[_Key]) -> None:
@@ -237,7 +245,8 @@ class _View:
         if not checked:
             return []
         with self._unit.lock:
-            self._probe([(pk, rk) for (op, (pk, rk, _)) in zip(ops, checked, strict=True) if op.kind != "upsert"])
+            self._probe([(pk, rk) for (op, (pk, rk, _)) in zip(ops, checked, strict=True)
+                         if op.kind not in ("upsert", "insert")])
             results = []
             for index, (op, (pk, rk, props)) in enumerate(zip(ops, checked, strict=True)):
                 try:
@@ -275,7 +284,7 @@ class _View:
         (an upsert reads nothing: it is blind; an unconditional single delete is not checked)."""
         if kind == "upsert":
             return
-        current = self._etag(pk, rk)
+        current = self._etag(pk, rk, absent_unless_known=kind == "insert")
         if kind == "insert":
             if current is not None:
                 raise EntityExists(f"entity ({partition_key!r}, {decode_key(rk)!r}) exists")

@@ -180,11 +180,36 @@ def test_a_refused_batch_leaves_the_overlay_unchanged_and_its_reads_recorded(sto
     unit = OptimisticUnit(store)
     view = unit.table("people")
     with pytest.raises(BatchFailed) as failure:
-        view.batch("p", [Op("upsert", Entity("p", "x", {})), Op("insert", Entity("p", "taken", {}))])
+        view.batch("p", [Op("upsert", Entity("p", "x", {})), Op("replace", Entity("p", "gone", {}), "*")])
     assert failure.value.index == 1
     assert view.get("p", "x") is None
-    unit.commit()
-    assert [e.row_key for e in real.query("p")] == ["taken"]
+    real.insert(Entity("p", "gone", {}))  # what the refusal read (absence) changed: a conflict
+    with pytest.raises(Conflict):
+        unit.commit()
+    assert [e.row_key for e in real.query("p")] == ["gone", "taken"]
+
+
+@pytest.mark.parametrize("write", ["insert", "batch"])
+def test_an_insert_of_a_key_the_unit_never_read_is_checked_when_it_commits(store, write):
+    """No read while computing: the key is recorded as absent, so a key that exists — or
+    appears before the commit — is a conflict (the chunk is then redone under the lock, where
+    the store refuses the insert as the port says); once read, the insert is refused at once."""
+    real = store.table("people")
+    real.insert(Entity("p", "taken", {"v": 1}))
+    unit = OptimisticUnit(store)
+    view = unit.table("people")
+    insert = (view.insert if write == "insert"
+              else lambda entity: view.batch("p", [Op("insert", entity)]))
+    insert(Entity("p", "taken", {"v": 2}))
+    insert(Entity("p", "fresh", {}))
+    assert view.get("p", "taken").properties == {"v": 2}  # the unit sees its own write
+    with pytest.raises(Conflict, match="taken"):
+        unit.commit()
+    assert [(e.row_key, e.properties) for e in real.query("p")] == [("taken", {"v": 1})]
+    known = OptimisticUnit(store).table("people")
+    assert known.get("p", "taken") is not None
+    with pytest.raises(EntityExists):
+        known.insert(Entity("p", "taken", {}))
 
 
 def test_a_write_refused_half_way_through_the_commit_leaves_nothing_of_the_unit(store, monkeypatch):
