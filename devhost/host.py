@@ -24,6 +24,7 @@ from devhost.index import HostFunction, app_directory, index_functions, load_app
 from devhost.pump import QueuePump
 from devhost.settings import Environment, apply_settings
 from devhost.timers import TimerRunner, schedule_zone
+from shared.runtime import release_runtime
 
 log = logging.getLogger("devhost")
 
@@ -333,6 +334,7 @@ class Host:
         self._close()
 
     def _close(self) -> None:
+        release_runtime()  # built from this host's environment: closed before it is restored
         logging.getLogger("uvicorn.access").disabled = self._access_was_disabled
         if self._socket is not None:
             self._socket.close()

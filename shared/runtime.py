@@ -88,3 +88,15 @@ def use_runtime(value: Runtime | None) -> None:
     global _current, _pinned
     with _lock:
         _current, _pinned = value, value is not None
+
+
+def release_runtime() -> None:
+    """Close the runtime built from the environment and forget it (a host stopping: its store,
+    bus, pooled clients and bulk workers go with it); the next `runtime()` builds afresh. A
+    runtime a test installed is the test's own and stays open."""
+    global _current, _source
+    with _lock:
+        if _pinned or _current is None:
+            return
+        released, _current, _source = _current, None, ()
+    released.close()
