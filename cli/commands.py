@@ -25,20 +25,23 @@ from rich.table import Table
 from cli.client import Api
 
 BATCH_BYTES = 3 * 1024 * 1024  # under the bulk route's 4 MiB
+JSON = {"content-type": "application/json"}
 
 
-def batches(updates: list, size: int) -> Iterator[list]:
-    """Runs of at most `size` records and about BATCH_BYTES of JSON each."""
-    batch, weight = [], 0
+def batches(updates: list, size: int) -> Iterator[tuple[int, bytes]]:
+    """Runs of at most `size` records and about BATCH_BYTES each: (how many, the JSON array as
+    sent) — each record encoded once, for its size and for the body."""
+    encoded: list[bytes] = []
+    weight = 0
     for update in updates:
-        cost = len(json.dumps(update, ensure_ascii=False).encode())
-        if batch and (len(batch) == size or weight + cost > BATCH_BYTES):
-            yield batch
-            batch, weight = [], 0
-        batch.append(update)
-        weight += cost
-    if batch:
-        yield batch
+        record = json.dumps(update, ensure_ascii=False).encode()
+        if encoded and (len(encoded) == size or weight + len(record) > BATCH_BYTES):
+            yield len(encoded), b"[" + b",".join(encoded) + b"]"
+            encoded, weight = [], 0
+        encoded.append(record)
+        weight += len(record)
+    if encoded:
+        yield len(encoded), b"[" + b",".join(encoded) + b"]"
 
 
 def import_updates(api: Api, updates: list, console: Console, dry_run: bool, batch_size: int) -> list[dict]:
@@ -50,13 +53,14 @@ def import_updates(api: Api, updates: list, console: Console, dry_run: bool, bat
                TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("dry run" if dry_run else "import", total=len(updates), rate="–", failed=0)
-        for batch in batches(updates, batch_size):
-            answer = api.call("POST", "/api/persons/bulk", json=batch, params={"dry_run": str(dry_run).lower()})
+        for count, body in batches(updates, batch_size):
+            answer = api.call("POST", "/api/persons/bulk", content=body, headers=JSON,
+                              params={"dry_run": str(dry_run).lower()})
             results += answer["items"]
             failed += sum(1 for item in answer["items"] if item["outcome"] == "failed")
             elapsed = progress.tasks[0].elapsed or 0
             rate = f"{len(results) / elapsed:,.0f}" if elapsed else "–"
-            progress.update(task, advance=len(batch), rate=rate, failed=failed)
+            progress.update(task, advance=count, rate=rate, failed=failed)
     return results
 
 

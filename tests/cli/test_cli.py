@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from cli import commands
 from cli.__main__ import main
 from cli.client import Api
 from tests.cli.export_files import write_csv
@@ -49,3 +50,15 @@ def test_busy_answers_are_retried_after_the_wait_roster_asks_for():
     api = Api("http://roster.invalid", "k", sleep=waits.append, transport=httpx.MockTransport(lambda r: next(answers)))
     assert api.call("POST", "/api/persons/bulk", json=[]) == {"items": [], "summary": {}}
     assert waits == [2.0, 1.0]
+
+
+def test_records_go_in_order_in_batches_of_the_size_asked_or_under_the_byte_budget(monkeypatch):
+    records = [{"source_id": f"e{n}", "given": "Zoë"} for n in range(5)]
+    sent = list(commands.batches(records, 2))
+    assert [count for count, _ in sent] == [2, 2, 1]
+    assert [r for _, body in sent for r in json.loads(body)] == records  # each body a JSON array, in order
+    assert "Zoë".encode() in sent[0][1]  # not escaped: its bytes are what the budget counts
+
+    one = len(json.dumps(records[0], ensure_ascii=False).encode())
+    monkeypatch.setattr(commands, "BATCH_BYTES", 2 * one + 1)
+    assert [count for count, _ in commands.batches(records, 1000)] == [2, 2, 1]
