@@ -120,10 +120,16 @@ class TargetUnreachable(RosterError):
 
 
 def parse_json(raw: bytes | str, what: str = "the body") -> Any:
-    """`raw` as JSON, or MalformedBody (400) saying why: not JSON, not UTF-8, nested too deeply."""
+    """`raw` as JSON, or MalformedBody (400) saying why: not JSON (NaN and Infinity, which
+    Python's reader would take, are not JSON: RFC 8259 §6), not UTF-8, nested too deeply."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=not_json_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody(f"{what} is not valid JSON: {exc}") from None
     except RecursionError:
         raise MalformedBody(f"{what} is nested too deeply") from None
+
+
+def not_json_constant(constant: str) -> Any:
+    """For `json.loads(parse_constant=...)`: NaN and Infinity refused (ValueError), as RFC 8259 has no such numbers."""
+    raise ValueError(f"{constant} is not a JSON number")

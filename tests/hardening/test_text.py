@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.factories import hr_update
@@ -86,3 +88,17 @@ def test_control_characters_in_a_query_parameter_are_refused_naming_it(rt):
     response = call("persons_search", key="reader-key", params={"q": "ada\x00"})
 
     assert (response.status_code, problem_fields(response)) == (422, ["q"])
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("route", ["persons_register", "persons_bulk"])
+def test_nan_and_infinity_are_not_json_and_are_refused_before_anything_is_written(rt, route, constant):
+    body = json.dumps(hr_update(attributes={"grade": 1.5})).replace("1.5", constant)
+    raw = (body if route == "persons_register" else f"[{body}]").encode()
+
+    response = call(route, "POST", key="hr-key", raw=raw)
+
+    assert response.status_code == 400
+    assert f"{constant.lstrip('-')}" in payload(response)["detail"]
+    assert payload(call("persons_search", key="reader-key", params={"source": "hr", "source_id": "E1001"}))[
+        "items"] == []

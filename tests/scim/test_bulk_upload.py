@@ -4,6 +4,7 @@ per-operation outcomes, the mapping, provisioning logs, the rate, and every bad 
 from __future__ import annotations
 
 import copy
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -184,6 +185,14 @@ def test_a_malformed_request_is_refused_whole_naming_the_field(roster, body, fie
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["errors"][0]["field"] == field
     assert by_source(client, "refused", "10000") == [] and by_source(client, "refused", "1") == []
+
+
+def test_nan_is_not_json_and_refuses_the_request_whole(roster):
+    client, _ = roster
+    body = json.dumps(entra.bulk(entra.operation(entra.worker("5", "A", "B", costCenter=1.5)))).replace("1.5", "NaN")
+    answer = upload(client, "refused", body.encode())
+    assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "body"
+    assert by_source(client, "refused", "5") == []
 
 
 def test_the_wrong_content_type_is_a_400(roster):

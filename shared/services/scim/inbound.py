@@ -15,7 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import FieldError, MalformedBody, NotFound, RosterError, TooManyRequests
+from shared.errors import (
+    FieldError,
+    MalformedBody,
+    NotFound,
+    RosterError,
+    TooManyRequests,
+    not_json_constant,
+)
 from shared.models.person import Person
 from shared.models.scim import (
     CORE,
@@ -63,7 +70,7 @@ def read_request(content_type: str | None, raw: bytes) -> list[dict[str, Any]]:
         raise MalformedBody(f"Content-Type must be {SCIM_MEDIA_TYPE}",
                             [FieldError("Content-Type", f"must be {SCIM_MEDIA_TYPE}")])
     try:
-        body = json.loads(raw or b"")
+        body = json.loads(raw or b"", parse_constant=not_json_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedBody("the body is not valid JSON", [FieldError("body", "not JSON")]) from None
     if not isinstance(body, dict):
