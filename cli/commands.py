@@ -34,7 +34,7 @@ def batches(updates: list, size: int) -> Iterator[tuple[int, bytes]]:
     encoded: list[bytes] = []
     weight = 0
     for update in updates:
-        record = json.dumps(update, ensure_ascii=False).encode()
+        record = json.dumps(update, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         if encoded and (len(encoded) == size or weight + len(record) > BATCH_BYTES):
             yield len(encoded), b"[" + b",".join(encoded) + b"]"
             encoded, weight = [], 0

@@ -48,7 +48,7 @@ def read_updates(path: Path, source: str, as_of: datetime, mapping: dict[str, st
 
 def _json_array(path: Path) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
     except ValueError as exc:
         raise ExportError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, list):
@@ -61,10 +61,14 @@ def _ndjson(path: Path) -> list[dict]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
-                records.append(json.loads(line))
+                records.append(json.loads(line, parse_constant=_not_a_number))
             except ValueError as exc:
                 raise ExportError(f"{path}, line {number}: not valid JSON: {exc}") from None
     return records
+
+
+def _not_a_number(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _with_source(records: list, source: str, as_of: datetime) -> list:

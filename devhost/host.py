@@ -334,12 +334,14 @@ class Host:
         self._close()
 
     def _close(self) -> None:
-        release_runtime()  # built from this host's environment: closed before it is restored
-        logging.getLogger("uvicorn.access").disabled = self._access_was_disabled
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        self._env.restore()
+        try:
+            release_runtime()  # built from this host's environment: closed before it is restored
+        finally:
+            logging.getLogger("uvicorn.access").disabled = self._access_was_disabled
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+            self._env.restore()
 
     def __enter__(self) -> Host:
         self.start()

@@ -14,7 +14,8 @@ person's rows are all such keys) but is recorded as a read of the key's absence 
 exists is then a `Conflict`, and the classic redo refuses the insert where the serial path does.
 
 `commit()` opens the real unit (BEGIN IMMEDIATE: the write lock), re-reads every recorded
-read and compares. Any difference raises `Conflict`: nothing is written, no action runs,
+read and compares. Any difference raises `Conflict` (so does a key the computation itself read
+otherwise than first recorded — it saw the key both ways): nothing is written, no action runs,
 and the caller redoes the work the classic way, under the lock. Otherwise the overlay is
 written with the very etags the computation was given, the unit turns into a pass-through
 to the real store, and its deferred before-commit actions (their writes join the real
@@ -152,6 +153,7 @@ class _View:
         self._overlay: dict[str, dict[str, Entity | None]] = {}  # pk → rk → entity, None: deleted
         self._reads: dict[_Key, str | None] = {}  # key → etag as first read (None: absent)
         self._queries: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = []
+        self._contradicted: _Key | None = None  # a key read otherwise than first recorded
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -188,7 +190,9 @@ class _View:
         if part is not None and rk in part:
             return part[rk]
         entity = self._real.get(partition_key, row_key)
-        self._reads.setdefault((pk, rk), None if entity is None else entity.etag)
+        etag = None if entity is None else entity.etag
+        if self._reads.setdefault((pk, rk), etag) != etag:  # it changed since first recorded
+            self._contradicted = (pk, rk)  # the computation saw both: it cannot commit
         return entity
 
     def _etag(self, pk: str, rk: str, absent_unless_known: bool = False) -> str | None:
@@ -300,6 +304,8 @@ class _View:
         the reads of an unvalidated table are not checked."""
         if not self._validated:
             return
+        if self._contradicted is not None:
+            raise Conflict(f"{self.name}: entity {tuple(map(decode_key, self._contradicted))!r} changed while computing")
         now = self._real.etags(list(self._reads))
         for (key, then), current in zip(self._reads.items(), now, strict=True):
             if current != then:

@@ -29,6 +29,9 @@ def test_refused_files_say_what_to_fix_and_send_nothing(tmp_path: Path):
             "source_id", "given", "family", "email", "birth_date", "affiliation_key", "type", "Department", "title",
             "start", "end")),
     }
+    nan = tmp_path / "c.ndjson"
+    nan.write_text('{"source_id": "e1"}\n{"source_id": "e2", "attributes": {"fte": NaN}}\n')
+    cases["c.ndjson, line 2: not valid JSON: NaN is not a JSON number"] = nan
     for expected, path in cases.items():
         out = io.StringIO()
         assert main(["--key", "k", "import", str(path), "--source", "hr"], Console(file=out, width=200), api) == 2
@@ -59,6 +62,6 @@ def test_records_go_in_order_in_batches_of_the_size_asked_or_under_the_byte_budg
     assert [r for _, body in sent for r in json.loads(body)] == records  # each body a JSON array, in order
     assert "Zoë".encode() in sent[0][1]  # not escaped: its bytes are what the budget counts
 
-    one = len(json.dumps(records[0], ensure_ascii=False).encode())
+    one = len(json.dumps(records[0], ensure_ascii=False, separators=(",", ":")).encode())
     monkeypatch.setattr(commands, "BATCH_BYTES", 2 * one + 1)
     assert [count for count, _ in commands.batches(records, 1000)] == [2, 2, 1]

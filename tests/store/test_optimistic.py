@@ -273,3 +273,20 @@ def test_a_statistics_table_is_read_but_never_written_inside_an_open_unit(store,
 
     unit.commit()
     assert store.table("matchcounts").get("given", "ann") is None
+
+
+def test_a_key_the_unit_saw_absent_and_then_present_cannot_commit_even_if_it_is_gone_again(store):
+    """An insert recorded the key as absent without reading it; the batch was refused later on,
+    so the insert left nothing — then a read found the key there. The computation has seen it
+    both ways: a conflict, even when a concurrent delete makes the first record true again."""
+    real = store.table("people")
+    real.insert(Entity("p", "k", {"v": 1}))
+    real.insert(Entity("p", "s", {}))
+    unit = OptimisticUnit(store)
+    view = unit.table("people")
+    with pytest.raises(BatchFailed):
+        view.batch("p", [Op("insert", Entity("p", "k", {})), Op("replace", Entity("p", "s", {}), "stale")])
+    assert view.get("p", "k") is not None
+    real.delete("p", "k")
+    with pytest.raises(Conflict, match="while computing"):
+        unit.commit()
