@@ -368,16 +368,18 @@ def _watched(on: _Instruments, name: str, kind: SpanKind, attributes: Mapping[st
             done(recorder)
 
 
-def span(name: str, **attributes: Any) -> Any:
-    """An internal span named `name` (a no-op context when telemetry is off)."""
+def span(name: str, carried: Mapping[str, str] | None = None, **attributes: Any) -> Any:
+    """An internal span named `name` — in the trace `carried` names (another process's
+    `carrier()`), else the current one (a no-op context when telemetry is off)."""
     if _on is None:
         return nullcontext(_OFF)
-    return _recording(_on, name, attributes)
+    return _recording(_on, name, attributes, _parent(carried))
 
 
 @contextmanager
-def _recording(on: _Instruments, name: str, attributes: Mapping[str, Any]) -> Iterator[Recorder]:
-    with on.tracer.start_as_current_span(name, attributes=safe_attributes(
+def _recording(on: _Instruments, name: str, attributes: Mapping[str, Any],
+               parent: otel_context.Context | None = None) -> Iterator[Recorder]:
+    with on.tracer.start_as_current_span(name, context=parent, attributes=safe_attributes(
             {_dotted(k): v for k, v in attributes.items()})) as current:
         yield Recorder(current)
 

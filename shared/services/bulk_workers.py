@@ -38,6 +38,7 @@ Contract (embedded SQLite store only; docs/persons.md, "Bulk load"):
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import multiprocessing
 import os
@@ -53,9 +54,6 @@ from dataclasses import replace
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
-
-from opentelemetry import context as otel_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared import telemetry
 from shared.bus import open_bus
@@ -185,15 +183,16 @@ def _pool_for(rt: Runtime) -> Pool:
             _pool = None
         if _pool is None:
             _pool = Pool(origin)
-            rt.closers.append(shutdown)
+            rt.closers.append(functools.partial(shutdown, _pool))
         return _pool
 
 
-def shutdown() -> None:
-    """Stop the kept workers (the Runtime closing, and at exit)."""
+def shutdown(pool: Pool | None = None) -> None:
+    """Stop the kept workers: at exit whichever they are; the Runtime that started `pool`
+    closing, only if they are still that pool's (another runtime's are not its to stop)."""
     global _pool
     with _pool_lock:
-        if _pool is not None:
+        if _pool is not None and pool in (None, _pool):
             _pool.close()
             _pool = None
 
@@ -335,8 +334,7 @@ def serve(conn: Connection, settings: Settings, store_path: str, bus_path: str |
     telemetry.setup()
     clock = HandedClock()
     store = SqliteStore(store_path)
-    bus = (LocalBus(bus_path, clock=clock, max_message_bytes=settings.max_message_bytes) if bus_path
-           else open_bus(settings, clock))
+    bus = open_bus(replace(settings, bus="local", bus_path=bus_path) if bus_path else settings, clock)
     rt = Runtime(settings, clock=clock, store=store, bus=bus)
     use_runtime(rt)
     try:
@@ -357,10 +355,9 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
     """Compute one chunk in an optimistic unit, then commit it or drop it as the parent says."""
     from shared.services import bulk  # here: bulk imports this module
 
-    token = otel_context.attach(TraceContextTextMapPropagator().extract(trace))
     view = OptimisticUnit(rt.store)
     try:
-        with telemetry.span("bulk chunk"):
+        with telemetry.span("bulk chunk", carried=trace):  # in the trace of the call that loads
             results, raised, started = None, None, time.process_time()
             try:
                 results = bulk._applied(replace(rt, store=view), chunk, actor)
@@ -374,7 +371,6 @@ def _chunk(rt: Runtime, conn: Connection, chunk: Chunk, actor: str, trace: dict[
             return (*answer, time.process_time() - started) if answer[0] == "committed" else answer
     finally:
         relay.forget_unit(view)  # a unit that conflicted or was dropped leaves nothing on this thread
-        otel_context.detach(token)
 
 
 def _committed(rt: Runtime, view: OptimisticUnit, chunk: Chunk, actor: str, results: list | None,
@@ -401,7 +397,7 @@ def _reason(refused: Exception) -> str:
     """Why a chunk was redone, for the log: the table a conflict read — not its keys, which
     can be a source id or a name's blocking key (personal data) — else the error's type."""
     if isinstance(refused, Conflict):
-        return f"a read of table {str(refused).split(':', 1)[0]} changed"
+        return f"a read of table {refused.table} changed"
     return f"its commit failed ({type(refused).__name__})"
 
 

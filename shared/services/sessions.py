@@ -48,7 +48,7 @@ def key_of(rt: Runtime, session_id: str) -> str:
     now = rt.clock.now()
     expired = _expired(rt, entity.properties["created_at"], entity.properties["seen_at"], now)
     if expired:
-        end(rt, session_id)
+        _remove(rt, entity)
         raise NotAuthenticated(expired)
     if now - entity.properties["seen_at"] >= TOUCH_EVERY:
         table.upsert(Entity(entity.partition_key, ROW, {**entity.properties, "seen_at": now}))
@@ -57,8 +57,9 @@ def key_of(rt: Runtime, session_id: str) -> str:
 
 def end(rt: Runtime, session_id: str) -> None:
     """Delete the session (sign-out, expiry, a key removed); nothing if there is none."""
-    if _plausible(session_id):
-        _remove(rt, _stored(session_id))
+    entity = rt.store.table(TABLE).get(_stored(session_id), ROW) if _plausible(session_id) else None
+    if entity is not None:
+        _remove(rt, entity)
 
 
 def sweep_ended(rt: Runtime, limit: int = 500) -> int:
@@ -74,20 +75,17 @@ def sweep_ended(rt: Runtime, limit: int = 500) -> int:
                 continue
             table.upsert(Entity(ENDS, relisted))
         elif entity is not None:
-            removed += _remove(rt, stored)
+            _remove(rt, entity)
+            removed += 1
         table.delete(ENDS, listed.row_key)
     return removed
 
 
-def _remove(rt: Runtime, stored: str) -> int:
-    """Delete the session kept as `stored` and its index row; 1 if there was a session."""
+def _remove(rt: Runtime, session: Entity) -> None:
+    """Delete the session (its row as read) and its index row."""
     table = rt.store.table(TABLE)
-    entity = table.get(stored, ROW)
-    if entity is None:
-        return 0
-    table.delete(stored, ROW)
-    table.delete(ENDS, _listed(rt, entity.properties["created_at"], stored))  # after: a crash leaves it to the sweep
-    return 1
+    table.delete(session.partition_key, ROW)
+    table.delete(ENDS, _listed(rt, session.properties["created_at"], session.partition_key))  # after: a crash leaves it to the sweep
 
 
 def _listed(rt: Runtime, created_at: datetime, stored: str) -> str:

@@ -53,7 +53,15 @@ _Key = tuple[str, str]  # encoded (PartitionKey, RowKey)
 
 
 class Conflict(StoreError):
-    """A read of an optimistic unit changed before it committed; nothing was written."""
+    """A read of an optimistic unit changed before it committed; nothing was written.
+    `table`: the table read (to name without its keys, which may be personal data)."""
+
+    def __init__(self, table: str, detail: str):
+        super().__init__(table, detail)
+        self.table = table
+
+    def __str__(self) -> str:
+        return f"{self.table}: {self.args[1]}"
 
 
 class OptimisticUnit:
@@ -146,9 +154,8 @@ class _View:
 
     def __init__(self, unit: OptimisticUnit, real: SqliteTable, validated: bool):
         self.name = real.name
-        self.backing = real  # what per-table caches key on, so they outlive the unit
+        self.backing = real  # the stored table: read through, and what per-table caches key on (they outlive the unit)
         self._unit = unit
-        self._real = real
         self._validated = validated
         self._overlay: dict[str, dict[str, Entity | None]] = {}  # pk → rk → entity, None: deleted
         self._reads: dict[_Key, str | None] = {}  # key → etag as first read (None: absent)
@@ -159,7 +166,7 @@ class _View:
 
     def get(self, partition_key: str, row_key: str) -> Entity | None:
         if self._unit.state != _OPEN:
-            return self._real.get(partition_key, row_key)
+            return self.backing.get(partition_key, row_key)
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
         with self._unit.lock:
             return _copy(self._current(pk, rk, partition_key, row_key))
@@ -167,7 +174,7 @@ class _View:
     def query(self, partition_key: str, **criteria: Any) -> Iterator[Entity]:
         """The real rows merged with the overlay's, in RowKey order, as the port's query."""
         if self._unit.state != _OPEN:
-            return self._real.query(partition_key, **criteria)
+            return self.backing.query(partition_key, **criteria)
         pk = encode_key(partition_key, "PartitionKey")
         wanted = check_equals(criteria.get("equals"))
         with self._unit.lock:
@@ -175,7 +182,7 @@ class _View:
             asked = dict(criteria)
             if criteria.get("limit") is not None:  # each overlaid key can hide one real row
                 asked["limit"] = criteria["limit"] + len(part)
-            real = list(self._real.query(partition_key, **asked))
+            real = list(self.backing.query(partition_key, **asked))
             if self._validated:
                 self._queries.append((partition_key, asked, [(e.row_key, e.etag) for e in real]))
             merged = {encode_key(e.row_key): e for e in real}
@@ -189,7 +196,7 @@ class _View:
         part = self._overlay.get(pk)
         if part is not None and rk in part:
             return part[rk]
-        entity = self._real.get(partition_key, row_key)
+        entity = self.backing.get(partition_key, row_key)
         etag = None if entity is None else entity.etag
         if self._reads.setdefault((pk, rk), etag) != etag:  # it changed since first recorded
             self._contradicted = (pk, rk)  # the computation saw both: it cannot commit
@@ -216,7 +223,7 @@ class _View:
         part = self._overlay
         fresh = [(pk, rk) for pk, rk in keys if (pk, rk) not in self._reads and rk not in part.get(pk, {})]
         if fresh:
-            self._reads.update(zip(fresh, self._real.etags(fresh), strict=True))
+            self._reads.update(zip(fresh, self.backing.etags(fresh), strict=True))
 
     # -- writes --------------------------------------------------------------------------
 
@@ -231,7 +238,7 @@ class _View:
 
     def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
         if self._unit.state != _OPEN:
-            self._real.delete(partition_key, row_key, etag)
+            self.backing.delete(partition_key, row_key, etag)
             return
         self._writable()
         pk, rk = encode_key(partition_key, "PartitionKey"), encode_key(row_key, "RowKey")
@@ -243,7 +250,7 @@ class _View:
     def batch(self, partition_key: str, ops: list[Op]) -> list[Entity]:
         """≤ 100 operations on one partition, all buffered or none (BatchFailed names the first refused)."""
         if self._unit.state != _OPEN:
-            return self._real.batch(partition_key, ops)
+            return self.backing.batch(partition_key, ops)
         self._writable()
         checked = check_batch(partition_key, ops)
         if not checked:
@@ -273,7 +280,7 @@ class _View:
     def _write(self, kind: str, entity: Entity, etag: str | None) -> Entity:
         """A single insert, upsert or replace: checked, then buffered with its new etag."""
         if self._unit.state != _OPEN:
-            real = self._real
+            real = self.backing
             return real.replace(entity, etag) if kind == "replace" else getattr(real, kind)(entity)
         self._writable()
         pk, rk, props = check_entity(entity)
@@ -305,14 +312,14 @@ class _View:
         if not self._validated:
             return
         if self._contradicted is not None:
-            raise Conflict(f"{self.name}: entity {tuple(map(decode_key, self._contradicted))!r} changed while computing")
-        now = self._real.etags(list(self._reads))
+            raise Conflict(self.name, f"entity {tuple(map(decode_key, self._contradicted))!r} changed while computing")
+        now = self.backing.etags(list(self._reads))
         for (key, then), current in zip(self._reads.items(), now, strict=True):
             if current != then:
-                raise Conflict(f"{self.name}: entity {tuple(map(decode_key, key))!r} changed")
+                raise Conflict(self.name, f"entity {tuple(map(decode_key, key))!r} changed")
         for partition_key, asked, then in self._queries:
-            if [(e.row_key, e.etag) for e in self._real.query(partition_key, **asked)] != then:
-                raise Conflict(f"{self.name}: a query of partition {partition_key!r} answers otherwise")
+            if [(e.row_key, e.etag) for e in self.backing.query(partition_key, **asked)] != then:
+                raise Conflict(self.name, f"a query of partition {partition_key!r} answers otherwise")
 
     def flush(self) -> None:
         """Write the overlay into the real unit: each key's last state with its etag."""
@@ -324,7 +331,7 @@ class _View:
                 else:
                     rows.append((pk, rk, entity.properties, entity.etag))
         if rows or gone:
-            self._real.restore(rows, gone)
+            self.backing.restore(rows, gone)
 
 
 def _copy(entity: Entity | None) -> Entity | None:

@@ -45,12 +45,8 @@ def _person(person_id: str) -> str:
     return f"person:{person_id}"
 
 
-def _stamp(at: datetime) -> str:
-    return instant_key(at)
-
-
 def _queue_row(order: Order) -> str:
-    return f"{_stamp(order.created_at)}|{order.id}"
+    return f"{instant_key(order.created_at)}|{order.id}"
 
 
 class OrderRepository:

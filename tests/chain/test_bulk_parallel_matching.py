@@ -1,5 +1,5 @@
 """The matcher's process-wide caches (a block too common to read, the registry's size) across
-the optimistic units of a worker's bulk chunks (shared/services/matching.py `_kept`): learnt in
+the optimistic units of a worker's bulk chunks (shared/services/matching.py `_stable`): learnt in
 one unit, used by the next without a read — so a block every chunk writes to does not make
 every chunk conflict, and it is skipped exactly as the serial path skips it."""
 

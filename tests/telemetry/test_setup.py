@@ -132,6 +132,21 @@ def test_a_span_writes_its_context_as_traceparent_and_diagnostic_id():
     assert Outgoing.of(outgoing.op("person:p-1").entity).trace == {"traceparent": expected}
 
 
+def test_a_span_joins_the_trace_another_process_carried_over_else_the_current_one():
+    """A bulk worker's chunk span: a child of the loading call's span, whose carrier() it got."""
+    with recording() as recorded:
+        with telemetry.span("call"):
+            carried = telemetry.carrier()
+        with telemetry.span("chunk", carried=carried), telemetry.span("inside"):
+            pass
+        with telemetry.span("alone", carried={}):
+            pass
+    (call,), (chunk,), (inside,), (alone,) = (recorded.named(n) for n in ("call", "chunk", "inside", "alone"))
+    assert chunk.context.trace_id == call.context.trace_id and chunk.parent.span_id == call.context.span_id
+    assert inside.parent.span_id == chunk.context.span_id
+    assert alone.parent is None and alone.context.trace_id != call.context.trace_id
+
+
 def test_off_messages_carry_no_properties(tmp_path):
     assert not telemetry.enabled()
     assert Outgoing("person-changed", "{}", "m-1").trace == {}
